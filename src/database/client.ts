@@ -1,0 +1,134 @@
+// One factory for the database: embedded PostgreSQL (PGlite) when no DATABASE_URL is
+// given, a real PostgreSQL through node-postgres otherwise. Either way the caller gets a
+// migrated PrismaClient and a raw SQL session.
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import pg from 'pg';
+import lockfile from 'proper-lockfile';
+import { PrismaClient } from './generated/prisma/client.js';
+import { applyMigrations, type SqlSession } from './migrations.js';
+
+export type DatabaseKind = 'embedded' | 'postgresql';
+
+export interface Database {
+  kind: DatabaseKind;
+  prisma: PrismaClient;
+  sql: SqlSession;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** PostgreSQL connection string; without it the embedded database is used. */
+  databaseUrl?: string;
+  /** Directory of the embedded database; omit for an in-memory one (tests). */
+  dataDir?: string;
+  /** Connections in the PostgreSQL pool. */
+  poolSize?: number;
+  /** Called once per SQL statement Prisma sends (statement counting in tests). */
+  onQuery?: (sql: string) => void;
+}
+
+export class EmbeddedDatabaseBusyError extends Error {
+  constructor(dataDir: string) {
+    super(
+      `The embedded database in ${dataDir} is in use by another process (the server, or another CLI). ` +
+        'Stop that process first, or set DATABASE_URL to use a PostgreSQL server that several processes can share.',
+    );
+    this.name = 'EmbeddedDatabaseBusyError';
+  }
+}
+
+export async function openDatabase(options: DatabaseOptions = {}): Promise<Database> {
+  return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openEmbedded(options);
+}
+
+function createPrisma(adapter: ConstructorParameters<typeof PrismaClient>[0]['adapter'], options: DatabaseOptions) {
+  const prisma = new PrismaClient({
+    adapter,
+    log: options.onQuery ? [{ emit: 'event', level: 'query' }] : [],
+  });
+  if (options.onQuery) {
+    const onQuery = options.onQuery;
+    (prisma as unknown as { $on(event: 'query', cb: (e: { query: string }) => void): void }).$on('query', (event) =>
+      onQuery(event.query),
+    );
+  }
+  return prisma;
+}
+
+async function openPostgres(databaseUrl: string, options: DatabaseOptions): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: options.poolSize ?? 10 });
+  // An idle client that loses its server must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  const sql: SqlSession = {
+    async exec(text) {
+      await pool.query(text);
+    },
+    async query(text, params) {
+      return (await pool.query(text, params)).rows;
+    },
+  };
+  const migrationClient = await pool.connect();
+  try {
+    await applyMigrations({
+      exec: async (text) => void (await migrationClient.query(text)),
+      query: async (text, params) => (await migrationClient.query(text, params)).rows,
+    });
+  } finally {
+    migrationClient.release();
+  }
+  const prisma = createPrisma(new PrismaPg(pool), options);
+  return {
+    kind: 'postgresql',
+    prisma,
+    sql,
+    async close() {
+      await prisma.$disconnect();
+      await pool.end();
+    },
+  };
+}
+
+async function openEmbedded(options: DatabaseOptions): Promise<Database> {
+  let releaseLock: (() => Promise<void>) | undefined;
+  let pglite: PGlite;
+  if (options.dataDir) {
+    const dataDir = resolve(options.dataDir);
+    mkdirSync(dataDir, { recursive: true });
+    // PGlite is a single-process database: a second process opening the same files
+    // would corrupt them, so it must be refused before it touches anything.
+    releaseLock = await lockfile
+      .lock(dataDir, { lockfilePath: `${dataDir}.lock`, stale: 10_000, update: 2_000 })
+      .catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ELOCKED') throw new EmbeddedDatabaseBusyError(dataDir);
+        throw error;
+      });
+    pglite = new PGlite(dataDir);
+  } else {
+    pglite = new PGlite();
+  }
+  await pglite.waitReady;
+  const sql: SqlSession = {
+    async exec(text) {
+      await pglite.exec(text);
+    },
+    async query<Row>(text: string, params?: unknown[]) {
+      return (await pglite.query<Row>(text, params)).rows;
+    },
+  };
+  await applyMigrations(sql);
+  const prisma = createPrisma(new PrismaPGlite(pglite), options);
+  return {
+    kind: 'embedded',
+    prisma,
+    sql,
+    async close() {
+      await prisma.$disconnect();
+      await pglite.close();
+      await releaseLock?.();
+    },
+  };
+}
