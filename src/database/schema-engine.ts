@@ -1,68 +1,79 @@
 // Prisma's schema engine, run from its WASM build: the native engine that `prisma migrate`
-// downloads cannot be fetched on machines that only reach the npm registry. This is an
-// internal Prisma API (pinned in package.json), so it is wrapped here and nowhere else.
+// downloads cannot be fetched on machines that only reach the npm registry. It is driven
+// over an embedded PGlite database, so diffs need no PostgreSQL server. This is an
+// internal Prisma API (its version is pinned in package.json): it is wrapped here and
+// nowhere else, and test/database/migrations.test.ts checks that it still works.
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PrismaPg } from '@prisma/adapter-pg';
+import type { PGlite } from '@electric-sql/pglite';
 import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
+import type { SchemaEngine } from '@prisma/schema-engine-wasm';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
 
 type SchemaEngineModule = typeof import('@prisma/schema-engine-wasm');
-type SchemaEngine = import('@prisma/schema-engine-wasm').SchemaEngine;
 const GLUE = '@prisma/schema-engine-wasm/schema_engine_bg';
 
 let loaded: Promise<SchemaEngineModule> | undefined;
 
 function loadSchemaEngine(): Promise<SchemaEngineModule> {
   // The package entry imports the .wasm as an ES module, which Node rejects: instantiate
-  // the module by hand and hand its exports to the wasm-bindgen glue.
+  // it by hand and hand its exports to the wasm-bindgen glue.
   loaded ??= (async () => {
-    const glue = (await import(GLUE)) as SchemaEngineModule;
+    const glue = (await import(GLUE)) as SchemaEngineModule & { __wbg_set_wasm(exports: unknown): void };
     const wasmPath = join(dirname(fileURLToPath(import.meta.resolve(GLUE))), 'schema_engine_bg.wasm');
-    const bytes = await readFile(wasmPath);
-    const { instance } = await WebAssembly.instantiate(bytes, { './schema_engine_bg.js': glue as never });
-    const exports = instance.exports as Record<string, unknown> & { __wbindgen_start?: () => void };
-    (glue as unknown as { __wbg_set_wasm(e: unknown): void }).__wbg_set_wasm(exports);
-    exports.__wbindgen_start?.();
+    const { instance } = await WebAssembly.instantiate(await readFile(wasmPath), {
+      './schema_engine_bg.js': glue as unknown as WebAssembly.ModuleImports,
+    });
+    glue.__wbg_set_wasm(instance.exports);
+    (instance.exports as { __wbindgen_start?: () => void }).__wbindgen_start?.();
     return glue;
   })();
   return loaded;
 }
 
-async function openEngine(schemaPath: string, schema: string, connectionString: string): Promise<SchemaEngine> {
-  const { SchemaEngine } = await loadSchemaEngine();
-  // The engine connects to PostgreSQL even for a diff from an empty schema.
-  const adapter = bindMigrationAwareSqlAdapterFactory(new PrismaPg({ connectionString }));
-  return SchemaEngine.new({ datamodels: [[schemaPath, schema]] }, () => {}, adapter);
+// pglite-prisma-adapter's connections lack getConnectionInfo, which the schema engine
+// asks for first ("failed to get connection info"); PGlite has one schema, "public".
+function withConnectionInfo<T extends object>(adapter: T): T {
+  const patched = adapter as T & { getConnectionInfo?: () => unknown };
+  patched.getConnectionInfo ??= () => ({ schemaName: 'public', supportsRelationJoins: true });
+  return patched;
 }
 
-/** DDL that turns an empty database into the given Prisma schema. */
-export async function sqlForSchema(schemaPath: string, connectionString: string): Promise<string> {
-  const schema = await readFile(schemaPath, 'utf8');
-  const engine = await openEngine(schemaPath, schema, connectionString);
-  const result = await engine.diff({
-    from: { tag: 'empty' },
-    to: { tag: 'schemaDatamodel', files: [{ path: schemaPath, content: schema }] },
-    script: true,
-    exitCode: null,
-    filters: { externalTables: [], externalEnums: [] },
-  });
-  return result.stdout ?? '';
+async function openEngine(database: PGlite, schemaPath: string, schema: string): Promise<SchemaEngine> {
+  const { SchemaEngine } = await loadSchemaEngine();
+  const factory = new PrismaPGlite(database);
+  const engineFactory = {
+    provider: factory.provider,
+    adapterName: factory.adapterName,
+    connect: async () => withConnectionInfo(await factory.connect()),
+    connectToShadowDb: async () => withConnectionInfo(await factory.connectToShadowDb()),
+  };
+  return SchemaEngine.new({ datamodels: [[schemaPath, schema]] }, () => {}, bindMigrationAwareSqlAdapterFactory(engineFactory));
 }
 
 /**
- * DDL that would bring the live database at `connectionString` to the Prisma schema;
- * an empty script means the database and schema.prisma agree (no drift).
+ * DDL that would bring `database` to the Prisma schema at `schemaPath`. An empty
+ * script (only comments) means the two agree: no drift.
  */
-export async function sqlFromDatabaseToSchema(schemaPath: string, connectionString: string): Promise<string> {
+export async function sqlFromDatabaseToSchema(database: PGlite, schemaPath: string): Promise<string> {
   const schema = await readFile(schemaPath, 'utf8');
-  const engine = await openEngine(schemaPath, schema, connectionString);
+  const engine = await openEngine(database, schemaPath, schema);
+  const files = [{ path: schemaPath, content: schema }];
   const result = await engine.diff({
-    from: { tag: 'url', url: connectionString },
-    to: { tag: 'schemaDatamodel', files: [{ path: schemaPath, content: schema }] },
+    from: { tag: 'schemaDatasource', files, configDir: dirname(schemaPath) },
+    to: { tag: 'schemaDatamodel', files },
     script: true,
     exitCode: null,
     filters: { externalTables: [], externalEnums: [] },
   });
   return result.stdout ?? '';
+}
+
+/** True when a diff script holds no statement. */
+export function isEmptyMigration(sql: string): boolean {
+  return sql
+    .split('\n')
+    .map((line) => line.trim())
+    .every((line) => line === '' || line.startsWith('--'));
 }

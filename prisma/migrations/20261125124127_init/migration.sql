@@ -1,5 +1,3 @@
--- The initial flow-run schema, generated from schema.prisma by scripts/create-migration.ts.
-
 -- CreateEnum
 CREATE TYPE "ApiKeyScope" AS ENUM ('read', 'write');
 
@@ -69,6 +67,7 @@ CREATE TABLE "FlowRun" (
     "initialMessage" JSONB NOT NULL DEFAULT '{}',
     "status" "FlowRunStatus" NOT NULL,
     "cost" INTEGER NOT NULL DEFAULT 0,
+    "sequence" BIGSERIAL NOT NULL,
     "createdAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "updatedAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
 
@@ -100,7 +99,7 @@ CREATE INDEX "FlowRun_organizationId_flowId_createdAt_idx" ON "FlowRun"("organiz
 CREATE INDEX "FlowRun_organizationId_status_createdAt_idx" ON "FlowRun"("organizationId", "status", "createdAt" DESC);
 
 -- CreateIndex
-CREATE INDEX "FlowRun_messageThreadId_status_createdAt_id_idx" ON "FlowRun"("messageThreadId", "status", "createdAt", "id");
+CREATE INDEX "FlowRun_messageThreadId_status_sequence_idx" ON "FlowRun"("messageThreadId", "status", "sequence");
 
 -- CreateIndex
 CREATE UNIQUE INDEX "FlowRun_one_running_per_thread" ON "FlowRun"("messageThreadId") WHERE (status = 'running');
@@ -123,3 +122,5 @@ ALTER TABLE "FlowRun" ADD CONSTRAINT "FlowRun_flowId_fkey" FOREIGN KEY ("flowId"
 -- AddForeignKey
 ALTER TABLE "FlowRun" ADD CONSTRAINT "FlowRun_messageThreadId_fkey" FOREIGN KEY ("messageThreadId") REFERENCES "MessageThread"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
 
+-- Not expressible in schema.prisma: credits are never negative (SPEC rule 7).
+ALTER TABLE "FlowRun" ADD CONSTRAINT "FlowRun_cost_not_negative" CHECK ("cost" >= 0);
