@@ -45,7 +45,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openEmbedded(options);
 }
 
-function createPrisma(adapter: ConstructorParameters<typeof PrismaClient>[0]['adapter'], options: DatabaseOptions) {
+function createPrisma(adapter: PrismaPg | PrismaPGlite, options: DatabaseOptions) {
   const prisma = new PrismaClient({
     adapter,
     log: options.onQuery ? [{ emit: 'event', level: 'query' }] : [],

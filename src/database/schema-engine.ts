@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PGlite } from '@electric-sql/pglite';
-import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
+import { bindMigrationAwareSqlAdapterFactory, type SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import type { SchemaEngine } from '@prisma/schema-engine-wasm';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 
@@ -43,7 +43,7 @@ function withConnectionInfo<T extends object>(adapter: T): T {
 async function openEngine(database: PGlite, schemaPath: string, schema: string): Promise<SchemaEngine> {
   const { SchemaEngine } = await loadSchemaEngine();
   const factory = new PrismaPGlite(database);
-  const engineFactory = {
+  const engineFactory: SqlMigrationAwareDriverAdapterFactory = {
     provider: factory.provider,
     adapterName: factory.adapterName,
     connect: async () => withConnectionInfo(await factory.connect()),

@@ -1,0 +1,52 @@
+// Every way a request can fail by the rules of the domain, with a stable code. The
+// GraphQL layer and the JSON:API adapter each map these once (code → extensions / HTTP).
+
+/** What kind of failure it is; each surface maps a kind to its own status. */
+export type ErrorKind =
+  | 'invalid' // the input breaks a rule: 400
+  | 'unauthenticated' // 401
+  | 'forbidden' // 403
+  | 'not_found' // 404
+  | 'conflict' // the resource's current state forbids it: 409
+  | 'unprocessable' // a referenced resource does not exist: 422
+  | 'unavailable'; // the database cannot be reached: 503
+
+export const ERROR_CODES = {
+  VALIDATION_FAILED: 'invalid',
+  INITIAL_MESSAGE_IMMUTABLE: 'invalid',
+  STATUS_NOT_SETTABLE: 'invalid',
+  UNAUTHENTICATED: 'unauthenticated',
+  READ_ONLY_KEY: 'forbidden',
+  NOT_FOUND: 'not_found',
+  RUN_ALREADY_ENDED: 'conflict',
+  STATE_LOCKED_WHILE_RUNNING: 'conflict',
+  HAS_FLOW_RUNS: 'conflict',
+  THREAD_ALREADY_EXISTS: 'conflict',
+  IDEMPOTENCY_KEY_REUSED: 'conflict',
+  CONCURRENT_CHANGE: 'conflict',
+  REFERENCED_RESOURCE_NOT_FOUND: 'unprocessable',
+  DATABASE_UNAVAILABLE: 'unavailable',
+} as const satisfies Record<string, ErrorKind>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * Where in the input the problem is, as a path of member names from the input's root
+ * (e.g. ["initialMessage", "template", "id"]); each surface renders it its own way.
+ */
+export type InputPath = (string | number)[];
+
+export class DomainError extends Error {
+  readonly kind: ErrorKind;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly path?: InputPath,
+  ) {
+    super(message);
+    this.name = 'DomainError';
+    this.kind = ERROR_CODES[code];
+  }
+}
+
+export const notFound = (what: string) => new DomainError('NOT_FOUND', `${what} not found`);

@@ -1,0 +1,69 @@
+// What a flow run's `state` and `initialMessage` may hold (SPEC §3 rules 5 and 6).
+import { z } from 'zod';
+import { DomainError } from './errors.js';
+import { parseInput } from './validation.js';
+
+export type JsonObject = Record<string, unknown>;
+export type Channel = 'whatsapp' | 'sms' | 'email' | 'web';
+
+const nonEmptyString = z.string().min(1, 'must be a non-empty string');
+
+const stateSchema = z.looseObject({
+  // Scheduling steps in `custom` mode read it.
+  scheduleId: z
+    .union([nonEmptyString, z.array(nonEmptyString).min(1, 'must not be an empty list')], {
+      error: 'must be a non-empty string or a non-empty list of non-empty strings',
+    })
+    .optional(),
+});
+
+/**
+ * `state` is a JSON object. Older integrations send it as a JSON string holding an
+ * object (the reference's own example does), which is accepted and stored as the object.
+ */
+export function parseState(value: unknown): JsonObject {
+  let state = value;
+  if (typeof value === 'string') {
+    try {
+      state = JSON.parse(value);
+    } catch {
+      throw new DomainError('VALIDATION_FAILED', 'state: a string must hold a JSON object', ['state']);
+    }
+  }
+  if (typeof state !== 'object' || state === null || Array.isArray(state)) {
+    throw new DomainError('VALIDATION_FAILED', 'state: must be a JSON object', ['state']);
+  }
+  return parseInput(stateSchema, state, ['state']);
+}
+
+const templateMessage = z.looseObject({
+  type: z.literal('template'),
+  template: z.looseObject({
+    id: z.uuid('must be a UUID'),
+    components: z.array(z.looseObject({}), 'must be a list of objects'),
+  }),
+});
+
+const textMessage = z.looseObject({
+  type: z.literal('text'),
+  text: nonEmptyString.max(4096),
+});
+
+const messageForChannel: Record<Channel, z.ZodType<JsonObject>> = {
+  // WhatsApp only lets a business open a conversation with an approved template.
+  whatsapp: z.discriminatedUnion('type', [templateMessage], { error: 'must be {"type":"template",...} on a whatsapp thread' }),
+  sms: z.discriminatedUnion('type', [templateMessage, textMessage], { error: 'must be of type "template" or "text"' }),
+  email: z.discriminatedUnion('type', [templateMessage, textMessage], { error: 'must be of type "template" or "text"' }),
+  web: z.discriminatedUnion('type', [templateMessage, textMessage], { error: 'must be of type "template" or "text"' }),
+};
+
+/** `{}` means "send nothing"; anything else must be a message the channel can carry. */
+export function parseInitialMessage(value: unknown, channel: Channel): JsonObject {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new DomainError('VALIDATION_FAILED', 'initialMessage: must be a JSON object ({} for no message)', [
+      'initialMessage',
+    ]);
+  }
+  if (Object.keys(value).length === 0) return {};
+  return parseInput(messageForChannel[channel], value, ['initialMessage']);
+}

@@ -1,0 +1,81 @@
+// Flows: what a run executes. A flow with runs cannot be deleted (SPEC §3 rule 8).
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { Flow } from '../database/generated/prisma/client.js';
+import { isForeignKeyViolation, isRecordNotFound } from './database-errors.js';
+import { DomainError, notFound } from './errors.js';
+import { assertCanWrite, type Tenant } from './tenant.js';
+import { parseInput } from './validation.js';
+
+export type { Flow };
+
+const MAX_SESSION_TIMEOUT = 60 * 24 * 365; // a year, in minutes
+
+const flowFields = {
+  name: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
+  reminderInterval: z.number().int('must be a whole number of minutes').min(0, 'must be 0 or more').nullable(),
+  reminderMessage: z.string().max(4096, 'must be at most 4096 characters').nullable(),
+  sessionTimeout: z
+    .number()
+    .int('must be a whole number of minutes')
+    .min(1, 'must be at least 1 minute')
+    .max(MAX_SESSION_TIMEOUT, `must be at most ${MAX_SESSION_TIMEOUT} minutes`),
+  publishedAt: z.date().nullable(),
+  unpublishedChanges: z.boolean(),
+  flowGenerationId: z.uuid('must be a UUID').nullable(),
+};
+
+const createFlowSchema = z.object({
+  ...flowFields,
+  reminderInterval: flowFields.reminderInterval.optional(),
+  reminderMessage: flowFields.reminderMessage.optional(),
+  sessionTimeout: flowFields.sessionTimeout.optional(),
+  publishedAt: flowFields.publishedAt.optional(),
+  unpublishedChanges: flowFields.unpublishedChanges.optional(),
+  flowGenerationId: flowFields.flowGenerationId.optional(),
+});
+const updateFlowSchema = z.object(flowFields).partial();
+
+export type CreateFlowInput = z.input<typeof createFlowSchema>;
+export type UpdateFlowInput = z.input<typeof updateFlowSchema>;
+
+/** GraphQL hands absent optional fields over as null; null only clears nullable ones. */
+function withoutNulls<T extends object>(input: T, nullable: (keyof T)[]): T {
+  return Object.fromEntries(
+    Object.entries(input).filter(([key, value]) => value !== null || nullable.includes(key as keyof T)),
+  ) as T;
+}
+const NULLABLE: (keyof UpdateFlowInput)[] = ['reminderInterval', 'reminderMessage', 'publishedAt', 'flowGenerationId'];
+
+export async function createFlow(tenant: Tenant, input: CreateFlowInput): Promise<Flow> {
+  assertCanWrite(tenant);
+  const data = parseInput(createFlowSchema, withoutNulls(input, NULLABLE));
+  return tenant.db.flow.create({ data: { ...data, id: randomUUID(), organizationId: tenant.organizationId } });
+}
+
+export async function updateFlow(tenant: Tenant, id: string, input: UpdateFlowInput): Promise<Flow> {
+  assertCanWrite(tenant);
+  const data = parseInput(updateFlowSchema, withoutNulls(input, NULLABLE));
+  try {
+    return await tenant.db.flow.update({ where: { id }, data });
+  } catch (error) {
+    if (isRecordNotFound(error)) throw notFound('Flow');
+    throw error;
+  }
+}
+
+export async function deleteFlow(tenant: Tenant, id: string): Promise<void> {
+  assertCanWrite(tenant);
+  const hasRuns = await tenant.db.flowRun.findFirst({ where: { flowId: id }, select: { id: true } });
+  if (hasRuns) throw new DomainError('HAS_FLOW_RUNS', 'the flow still has flow runs; delete them first');
+  try {
+    await tenant.db.flow.delete({ where: { id } });
+  } catch (error) {
+    if (isRecordNotFound(error)) throw notFound('Flow');
+    // A run was triggered between the check and the delete; the foreign key refused it.
+    if (isForeignKeyViolation(error)) {
+      throw new DomainError('HAS_FLOW_RUNS', 'the flow still has flow runs; delete them first');
+    }
+    throw error;
+  }
+}

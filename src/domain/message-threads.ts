@@ -1,0 +1,94 @@
+// Message threads: one conversation on one channel with one person. A thread with runs
+// cannot be deleted (SPEC §3 rule 8); (channel, identifier) is unique per organization.
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { MessageThread } from '../database/generated/prisma/client.js';
+import { isForeignKeyViolation, isRecordNotFound, isUniqueViolation } from './database-errors.js';
+import { DomainError, notFound } from './errors.js';
+import type { Channel } from './flow-run-input.js';
+import { assertCanWrite, type Tenant } from './tenant.js';
+import { parseInput } from './validation.js';
+
+export type { MessageThread };
+
+export const CHANNELS = ['whatsapp', 'sms', 'email', 'web'] as const satisfies readonly Channel[];
+
+// whatsapp and sms: the digits of an E.164 number without "+" (country code first).
+const phoneDigits = z.string().regex(/^[1-9][0-9]{6,14}$/, 'must be the digits of an E.164 number without "+", e.g. 31652071191');
+const identifierFor: Record<Channel, z.ZodType<string>> = {
+  whatsapp: phoneDigits,
+  sms: phoneDigits,
+  email: z.email('must be an email address').max(320),
+  web: z.string().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
+};
+
+const threadSchema = z
+  .object({
+    channel: z.enum(CHANNELS, `must be one of ${CHANNELS.join(', ')}`),
+    identifier: z.string(),
+    candidateId: z.uuid('must be a UUID').nullable(),
+  })
+  .superRefine((thread, ctx) => {
+    const result = identifierFor[thread.channel].safeParse(thread.identifier);
+    if (!result.success) {
+      ctx.addIssue({ code: 'custom', path: ['identifier'], message: result.error.issues[0].message });
+    }
+  });
+
+export interface MessageThreadInput {
+  channel?: Channel | null;
+  identifier?: string | null;
+  candidateId?: string | null;
+}
+
+const alreadyExists = () =>
+  new DomainError('THREAD_ALREADY_EXISTS', 'a message thread with this channel and identifier already exists', [
+    'identifier',
+  ]);
+
+export async function createMessageThread(tenant: Tenant, input: MessageThreadInput): Promise<MessageThread> {
+  assertCanWrite(tenant);
+  const data = parseInput(threadSchema, { ...input, candidateId: input.candidateId ?? null });
+  try {
+    return await tenant.db.messageThread.create({
+      data: { ...data, id: randomUUID(), organizationId: tenant.organizationId },
+    });
+  } catch (error) {
+    if (isUniqueViolation(error)) throw alreadyExists();
+    throw error;
+  }
+}
+
+export async function updateMessageThread(tenant: Tenant, id: string, input: MessageThreadInput): Promise<MessageThread> {
+  assertCanWrite(tenant);
+  const current = await tenant.db.messageThread.findUnique({ where: { id } });
+  if (!current) throw notFound('MessageThread');
+  // The identifier is checked against the channel the thread will have afterwards.
+  const data = parseInput(threadSchema, {
+    channel: input.channel ?? current.channel,
+    identifier: input.identifier ?? current.identifier,
+    candidateId: input.candidateId === undefined ? current.candidateId : input.candidateId,
+  });
+  try {
+    return await tenant.db.messageThread.update({ where: { id }, data });
+  } catch (error) {
+    if (isUniqueViolation(error)) throw alreadyExists();
+    if (isRecordNotFound(error)) throw notFound('MessageThread');
+    throw error;
+  }
+}
+
+export async function deleteMessageThread(tenant: Tenant, id: string): Promise<void> {
+  assertCanWrite(tenant);
+  const hasRuns = await tenant.db.flowRun.findFirst({ where: { messageThreadId: id }, select: { id: true } });
+  if (hasRuns) throw new DomainError('HAS_FLOW_RUNS', 'the message thread still has flow runs; delete them first');
+  try {
+    await tenant.db.messageThread.delete({ where: { id } });
+  } catch (error) {
+    if (isRecordNotFound(error)) throw notFound('MessageThread');
+    if (isForeignKeyViolation(error)) {
+      throw new DomainError('HAS_FLOW_RUNS', 'the message thread still has flow runs; delete them first');
+    }
+    throw error;
+  }
+}
