@@ -17,8 +17,8 @@ export type { FlowRun };
 export interface TriggerFlowRunInput {
   flowId: string;
   messageThreadId: string;
-  state: unknown;
-  initialMessage: unknown;
+  state?: unknown;
+  initialMessage?: unknown;
 }
 
 export interface PatchFlowRunInput {

@@ -36,16 +36,17 @@ const createFlowSchema = z.object({
 });
 const updateFlowSchema = z.object(flowFields).partial();
 
-export type CreateFlowInput = z.input<typeof createFlowSchema>;
-export type UpdateFlowInput = z.input<typeof updateFlowSchema>;
+// Absent and null arrive alike from GraphQL; null clears only the nullable fields.
+type OrNull<T> = { [K in keyof T]?: T[K] | null };
+export type CreateFlowInput = OrNull<z.input<typeof createFlowSchema>>;
+export type UpdateFlowInput = OrNull<z.input<typeof updateFlowSchema>>;
 
-/** GraphQL hands absent optional fields over as null; null only clears nullable ones. */
-function withoutNulls<T extends object>(input: T, nullable: (keyof T)[]): T {
+function withoutNulls(input: object, nullable: string[]): object {
   return Object.fromEntries(
-    Object.entries(input).filter(([key, value]) => value !== null || nullable.includes(key as keyof T)),
-  ) as T;
+    Object.entries(input).filter(([key, value]) => value !== null || nullable.includes(key)),
+  );
 }
-const NULLABLE: (keyof UpdateFlowInput)[] = ['reminderInterval', 'reminderMessage', 'publishedAt', 'flowGenerationId'];
+const NULLABLE: string[] = ['reminderInterval', 'reminderMessage', 'publishedAt', 'flowGenerationId'];
 
 export async function createFlow(tenant: Tenant, input: CreateFlowInput): Promise<Flow> {
   assertCanWrite(tenant);

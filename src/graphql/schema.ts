@@ -1,0 +1,7 @@
+// The GraphQL schema: one builder, one file per domain type.
+import { builder } from './builder.js';
+import './types/flow-run.js';
+import './types/flow.js';
+import './types/message-thread.js';
+
+export const schema = builder.toSchema({ sortSchema: false });

@@ -1,0 +1,156 @@
+// FlowRun in GraphQL: the type, its queries and its mutations. Rules live in
+// src/domain/flow-runs.ts; this file only translates arguments and results.
+import { deleteFlowRun, patchFlowRun, triggerFlowRun } from '../../domain/flow-runs.js';
+import { FLOW_RUN_STATUSES } from '../../domain/flow-run-status.js';
+import { builder } from '../builder.js';
+import { OrderDirection, orderByWithTieBreak } from './ordering.js';
+
+export const FlowRunStatus = builder.enumType('FlowRunStatus', { values: FLOW_RUN_STATUSES });
+
+builder.prismaObject('FlowRun', {
+  description: 'One execution of a flow in a message thread.',
+  fields: (t) => ({
+    id: t.expose('id', { type: 'UUID' }),
+    flowId: t.expose('flowId', { type: 'UUID' }),
+    messageThreadId: t.expose('messageThreadId', { type: 'UUID' }),
+    state: t.expose('state', { type: 'JSONObject', description: 'Session variables of the run.' }),
+    initialMessage: t.expose('initialMessage', {
+      type: 'JSONObject',
+      description: 'The message sent when the run was triggered; {} for none.',
+    }),
+    status: t.expose('status', { type: FlowRunStatus }),
+    cost: t.exposeInt('cost', { description: 'Credits spent so far.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    flow: t.relation('flow'),
+    messageThread: t.relation('messageThread'),
+  }),
+});
+
+export const FlowRunFilter = builder.inputType('FlowRunFilter', {
+  fields: (t) => ({
+    flowId: t.field({ type: 'UUID', required: false }),
+    messageThreadId: t.field({ type: 'UUID', required: false }),
+    status: t.field({ type: [FlowRunStatus], required: false, description: 'Any of these statuses.' }),
+  }),
+});
+
+const FlowRunOrderField = builder.enumType('FlowRunOrderField', {
+  values: ['createdAt', 'updatedAt', 'cost', 'status'] as const,
+});
+
+export const FlowRunOrder = builder.inputType('FlowRunOrder', {
+  fields: (t) => ({
+    field: t.field({ type: FlowRunOrderField, required: true }),
+    direction: t.field({ type: OrderDirection, required: true }),
+  }),
+});
+
+type Filter = typeof FlowRunFilter.$inferInput | null | undefined;
+type Order = (typeof FlowRunOrder.$inferInput)[] | null | undefined;
+
+export function flowRunWhere(filter: Filter) {
+  return {
+    ...(filter?.flowId && { flowId: filter.flowId }),
+    ...(filter?.messageThreadId && { messageThreadId: filter.messageThreadId }),
+    ...(filter?.status?.length && { status: { in: filter.status } }),
+  };
+}
+
+export const flowRunOrderBy = (order: Order) => orderByWithTieBreak(order, { field: 'createdAt', direction: 'desc' });
+
+builder.queryFields((t) => ({
+  flowRun: t.prismaField({
+    type: 'FlowRun',
+    nullable: true,
+    args: { id: t.arg({ type: 'UUID', required: true }) },
+    resolve: (query, _root, { id }, { tenant }) => tenant.db.flowRun.findUnique({ ...query, where: { id } }),
+  }),
+  flowRuns: t.prismaConnection(
+    {
+      type: 'FlowRun',
+      cursor: 'id',
+      defaultSize: 25,
+      maxSize: 100,
+      args: {
+        filter: t.arg({ type: FlowRunFilter }),
+        orderBy: t.arg({ type: [FlowRunOrder], description: 'Default: newest first.' }),
+        offset: t.arg.int({ description: 'Skip this many runs (page-number paging); not combinable with cursors.' }),
+      },
+      totalCount: (_connection, { filter }, { tenant }) => tenant.db.flowRun.count({ where: flowRunWhere(filter) }),
+      resolve: (query, _root, args, { tenant }) =>
+        tenant.db.flowRun.findMany({
+          ...query,
+          ...(args.offset != null && { skip: Math.max(0, args.offset) }),
+          where: flowRunWhere(args.filter),
+          orderBy: flowRunOrderBy(args.orderBy),
+        }),
+    },
+    {
+      fields: (t) => ({
+        totalUnfilteredCount: t.int({
+          description: 'All runs of the organization, whatever the filter.',
+          resolve: (_connection, _args, { tenant }) => tenant.db.flowRun.count(),
+        }),
+      }),
+    },
+  ),
+}));
+
+const TriggerFlowRunInput = builder.inputType('TriggerFlowRunInput', {
+  fields: (t) => ({
+    flowId: t.field({ type: 'UUID', required: true }),
+    messageThreadId: t.field({ type: 'UUID', required: true }),
+    state: t.field({
+      type: 'JSON',
+      required: true,
+      description: 'A JSON object (or, for older clients, a string holding one).',
+    }),
+    initialMessage: t.field({
+      type: 'JSON',
+      required: true,
+      description: 'The opening message: {} for none; a template on whatsapp; template or text elsewhere.',
+    }),
+  }),
+});
+
+const PatchFlowRunInput = builder.inputType('PatchFlowRunInput', {
+  fields: (t) => ({
+    status: t.field({ type: FlowRunStatus, required: false, description: 'A terminal status.' }),
+    state: t.field({ type: 'JSON', required: false, description: 'Replaces the whole state; not while running.' }),
+    initialMessage: t.field({
+      type: 'JSON',
+      required: false,
+      description: 'Never accepted: the opening message can not be updated.',
+    }),
+  }),
+});
+
+const DeletedFlowRun = builder.objectRef<{ id: string }>('DeletedFlowRun').implement({
+  fields: (t) => ({ id: t.expose('id', { type: 'UUID' }) }),
+});
+
+builder.mutationFields((t) => ({
+  triggerFlowRun: t.prismaField({
+    type: 'FlowRun',
+    description: 'Starts a flow in a thread: running if the thread is idle, otherwise queued behind its runs.',
+    args: { input: t.arg({ type: TriggerFlowRunInput, required: true }) },
+    resolve: (_query, _root, { input }, { tenant }) => triggerFlowRun(tenant, input),
+  }),
+  patchFlowRun: t.prismaField({
+    type: 'FlowRun',
+    args: {
+      id: t.arg({ type: 'UUID', required: true }),
+      input: t.arg({ type: PatchFlowRunInput, required: true }),
+    },
+    resolve: (_query, _root, { id, input }, { tenant }) => patchFlowRun(tenant, id, input),
+  }),
+  deleteFlowRun: t.field({
+    type: DeletedFlowRun,
+    args: { id: t.arg({ type: 'UUID', required: true }) },
+    resolve: async (_root, { id }, { tenant }) => {
+      await deleteFlowRun(tenant, id);
+      return { id };
+    },
+  }),
+}));

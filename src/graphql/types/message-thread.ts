@@ -1,0 +1,108 @@
+// MessageThread in GraphQL: the type, its queries and its mutations
+// (rules in src/domain/message-threads.ts).
+import { CHANNELS, createMessageThread, deleteMessageThread, updateMessageThread } from '../../domain/message-threads.js';
+import { builder } from '../builder.js';
+import { FlowRunFilter, FlowRunOrder, flowRunOrderBy, flowRunWhere } from './flow-run.js';
+import { OrderDirection, orderByWithTieBreak } from './ordering.js';
+
+const Channel = builder.enumType('Channel', { values: CHANNELS });
+
+builder.prismaObject('MessageThread', {
+  fields: (t) => ({
+    id: t.expose('id', { type: 'UUID' }),
+    channel: t.expose('channel', { type: Channel }),
+    identifier: t.exposeString('identifier', {
+      description: 'whatsapp/sms: E.164 digits without "+"; email: an address; web: any id.',
+    }),
+    candidateId: t.expose('candidateId', { type: 'UUID', nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    flowRuns: t.relatedConnection('flowRuns', {
+      cursor: 'id',
+      defaultSize: 25,
+      maxSize: 100,
+      totalCount: true,
+      args: {
+        filter: t.arg({ type: FlowRunFilter }),
+        orderBy: t.arg({ type: [FlowRunOrder] }),
+      },
+      query: ({ filter, orderBy }) => ({ where: flowRunWhere(filter), orderBy: flowRunOrderBy(orderBy) }),
+    }),
+  }),
+});
+
+const MessageThreadOrderField = builder.enumType('MessageThreadOrderField', {
+  values: ['createdAt', 'updatedAt', 'identifier'] as const,
+});
+const MessageThreadOrder = builder.inputType('MessageThreadOrder', {
+  fields: (t) => ({
+    field: t.field({ type: MessageThreadOrderField, required: true }),
+    direction: t.field({ type: OrderDirection, required: true }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  messageThread: t.prismaField({
+    type: 'MessageThread',
+    nullable: true,
+    args: { id: t.arg({ type: 'UUID', required: true }) },
+    resolve: (query, _root, { id }, { tenant }) => tenant.db.messageThread.findUnique({ ...query, where: { id } }),
+  }),
+  messageThreads: t.prismaConnection({
+    type: 'MessageThread',
+    cursor: 'id',
+    defaultSize: 25,
+    maxSize: 100,
+    args: {
+      orderBy: t.arg({ type: [MessageThreadOrder], description: 'Default: newest first.' }),
+      offset: t.arg.int({ description: 'Skip this many threads (page-number paging); not combinable with cursors.' }),
+    },
+    totalCount: (_connection, _args, { tenant }) => tenant.db.messageThread.count(),
+    resolve: (query, _root, args, { tenant }) =>
+      tenant.db.messageThread.findMany({
+        ...query,
+        ...(args.offset != null && { skip: Math.max(0, args.offset) }),
+        orderBy: orderByWithTieBreak(args.orderBy, { field: 'createdAt', direction: 'desc' }),
+      }),
+  }),
+}));
+
+const messageThreadInput = (required: boolean) =>
+  builder.inputType(required ? 'CreateMessageThreadInput' : 'UpdateMessageThreadInput', {
+    fields: (t) => ({
+      channel: t.field({ type: Channel, required }),
+      identifier: t.string({ required }),
+      candidateId: t.field({ type: 'UUID' }),
+    }),
+  });
+const CreateMessageThreadInput = messageThreadInput(true);
+const UpdateMessageThreadInput = messageThreadInput(false);
+
+const DeletedMessageThread = builder.objectRef<{ id: string }>('DeletedMessageThread').implement({
+  fields: (t) => ({ id: t.expose('id', { type: 'UUID' }) }),
+});
+
+builder.mutationFields((t) => ({
+  createMessageThread: t.prismaField({
+    type: 'MessageThread',
+    args: { input: t.arg({ type: CreateMessageThreadInput, required: true }) },
+    resolve: (_query, _root, { input }, { tenant }) => createMessageThread(tenant, input),
+  }),
+  updateMessageThread: t.prismaField({
+    type: 'MessageThread',
+    args: {
+      id: t.arg({ type: 'UUID', required: true }),
+      input: t.arg({ type: UpdateMessageThreadInput, required: true }),
+    },
+    resolve: (_query, _root, { id, input }, { tenant }) => updateMessageThread(tenant, id, input),
+  }),
+  deleteMessageThread: t.field({
+    type: DeletedMessageThread,
+    description: 'Refused while the thread has runs.',
+    args: { id: t.arg({ type: 'UUID', required: true }) },
+    resolve: async (_root, { id }, { tenant }) => {
+      await deleteMessageThread(tenant, id);
+      return { id };
+    },
+  }),
+}));

@@ -1,0 +1,22 @@
+// The service as one fetch handler: GraphQL at /graphql, JSON:API under /public/v2.
+// Tests call `app.fetch(request)` without opening a port; src/server.ts serves it.
+import type { Database } from '../database/client.js';
+import { createGraphQLServer } from '../graphql/yoga.js';
+
+export interface AppOptions {
+  db: Database;
+  graphiqlHeaders?: Record<string, string>;
+}
+
+export interface App {
+  fetch(request: Request): Promise<Response>;
+}
+
+export function createApp({ db, graphiqlHeaders }: AppOptions): App {
+  const graphql = createGraphQLServer({ prisma: db.prisma, graphiqlHeaders });
+  return {
+    async fetch(request) {
+      return graphql.fetch(request);
+    },
+  };
+}
