@@ -41,11 +41,13 @@ export async function openTestDatabase(target: Target, options: { poolSize?: num
   const url = new URL(target.serverUrl!);
   url.pathname = `/${name}`;
   const db = await openDatabase({ databaseUrl: url.toString(), onQuery, poolSize: options.poolSize });
+  // Object.assign replaces db.close below: keep the original to call from the new one.
+  const closeDatabase = db.close.bind(db);
   return Object.assign(db, {
     statements,
     url: url.toString(),
     async close() {
-      await db.close();
+      await closeDatabase();
       const cleanup = new pg.Client({ connectionString: target.serverUrl });
       await cleanup.connect();
       await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
