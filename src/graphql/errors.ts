@@ -26,6 +26,7 @@ export function maskError(error: unknown): Error {
     if (error.originalError instanceof DomainError) return domainErrorToGraphQL(error.originalError, error);
     // Errors GraphQL itself raised (syntax, validation, variable coercion) are the client's.
     if (!error.originalError || error.originalError instanceof GraphQLError) return error;
+    reportUnexpected(error.originalError);
     return new GraphQLError('Unexpected error.', {
       nodes: error.nodes,
       path: error.path,
@@ -33,5 +34,11 @@ export function maskError(error: unknown): Error {
     });
   }
   if (error instanceof DomainError) return domainErrorToGraphQL(error);
+  reportUnexpected(error);
   return new GraphQLError('Unexpected error.', { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+}
+
+// The client gets a generic message; the operator gets the whole error.
+function reportUnexpected(error: unknown) {
+  console.error('Unexpected error while executing a GraphQL operation:', error);
 }

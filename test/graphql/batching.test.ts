@@ -1,0 +1,67 @@
+// A page of runs with their flow and thread costs the same number of SQL statements
+// whatever its size: relations are planned into the page query, never one per row.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/http/app.ts';
+import { createFlow } from '../../src/domain/flows.ts';
+import { createMessageThread } from '../../src/domain/message-threads.ts';
+import { triggerFlowRun } from '../../src/domain/flow-runs.ts';
+import { databaseTargets, openTestDatabase, createTestTenant, type TestDatabase } from '../support/database.ts';
+import { sendGraphQL } from '../support/graphql.ts';
+import { graphql } from './generated/gql.ts';
+
+const RunsPage = graphql(`
+  query RunsPage($first: Int!) {
+    flowRuns(first: $first) {
+      totalCount
+      edges { node { id status flow { id name } messageThread { id channel identifier } } }
+    }
+  }
+`);
+
+describe.each(databaseTargets())('relation batching on $name', (target) => {
+  let db: TestDatabase;
+  let key: string;
+
+  beforeAll(async () => {
+    db = await openTestDatabase(target);
+    const org = await createTestTenant(db);
+    key = org.key;
+    // 100 runs over 20 flows and 100 threads: every row points at other relations.
+    const flows = [];
+    for (let i = 0; i < 20; i++) flows.push(await createFlow(org.tenant, { name: `Flow ${i}` }));
+    for (let i = 0; i < 100; i++) {
+      const thread = await createMessageThread(org.tenant, { channel: 'web', identifier: `visitor-${i}` });
+      await triggerFlowRun(org.tenant, {
+        flowId: flows[i % flows.length].id,
+        messageThreadId: thread.id,
+        state: {},
+        initialMessage: {},
+      });
+    }
+  });
+  afterAll(() => db.close());
+
+  async function statementsFor(first: number) {
+    const app = createApp({ db });
+    // Authentication is one statement per request; count only what the query costs.
+    db.statements.length = 0;
+    const result = await sendGraphQL(app, key, RunsPage, { first });
+    expect(result.errors).toBeUndefined();
+    const edges = result.data!.flowRuns.edges;
+    expect(edges).toHaveLength(first);
+    for (const { node } of edges) {
+      expect(node.flow.name).toMatch(/^Flow \d+$/);
+      expect(node.messageThread.identifier).toMatch(/^visitor-\d+$/);
+    }
+    return db.statements.length;
+  }
+
+  it('costs the same for 10 and 100 runs', async () => {
+    const ten = await statementsFor(10);
+    const hundred = await statementsFor(100);
+    console.log(`[${target.name}] statements per page: 10 runs → ${ten}, 100 runs → ${hundred}`);
+    expect(hundred).toBe(ten);
+    // key lookup + page + flows + threads + count
+    expect(hundred).toBeLessThanOrEqual(5);
+  });
+});
