@@ -3,5 +3,6 @@ import { builder } from './builder.js';
 import './types/flow-run.js';
 import './types/flow.js';
 import './types/message-thread.js';
+import './types/error-code.js';
 
 export const schema = builder.toSchema({ sortSchema: false });
