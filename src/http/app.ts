@@ -16,6 +16,7 @@ export function createApp({ db, graphiqlHeaders }: AppOptions): App {
   const graphql = createGraphQLServer({ prisma: db.prisma, graphiqlHeaders });
   return {
     async fetch(request) {
+      if (new URL(request.url).pathname.startsWith('/public/v2/')) return (await import('../rest/handler.js')).handleRestRequest(request, db.prisma);
       return graphql.fetch(request);
     },
   };

@@ -1,0 +1,108 @@
+// GraphQL results as JSON:API documents, shaped like the reference examples: attributes
+// in definition order, relationship links always, linkage data only when included,
+// `"meta": {}` on single-resource documents, timestamps as `YYYY-MM-DDTHH:MM:SS+00:00`.
+import { RESOURCE_BY_TYPE, type ResourceDefinition } from './routes.js';
+
+type Node = Record<string, unknown>;
+
+export interface ResourceObject {
+  id: string;
+  type: string;
+  attributes?: Record<string, unknown>;
+  relationships?: Record<string, { links: { related: string | null }; data?: { type: string; id: string } | null }>;
+}
+
+export interface Rendering {
+  include: string[];
+  fields: Map<string, Set<string>>;
+}
+
+/** `2024-08-20T10:45:05.123Z` → `2024-08-20T10:45:05+00:00` (UTC, whole seconds). */
+export function formatTimestamp(value: unknown): unknown {
+  if (value == null) return value;
+  const date = new Date(value as string);
+  if (Number.isNaN(date.getTime())) return value;
+  return date.toISOString().replace(/\.\d{3}Z$/, '+00:00');
+}
+
+function resourceObject(resource: ResourceDefinition, node: Node, rendering: Rendering, included?: Included): ResourceObject {
+  const sparse = rendering.fields.get(resource.type);
+  const wanted = (name: string) => !sparse || sparse.has(name);
+
+  const attributes: Record<string, unknown> = {};
+  for (const name of resource.attributes) {
+    if (!wanted(name)) continue;
+    attributes[name] = resource.dateTimeAttributes.has(name) ? formatTimestamp(node[name]) : node[name];
+  }
+
+  const relationships: NonNullable<ResourceObject['relationships']> = {};
+  for (const relationship of resource.relationships) {
+    if (!wanted(relationship.name)) continue;
+    const object: NonNullable<ResourceObject['relationships']>[string] = {
+      links: { related: relationship.related(node) },
+    };
+    const include = relationship.include;
+    if (include && included && rendering.include.includes(relationship.name)) {
+      const related = node[include.field] as Node | null | undefined;
+      object.data = related ? { type: include.type, id: String(related.id) } : null;
+      if (related) included.add(resourceObject(RESOURCE_BY_TYPE.get(include.type)!, related, rendering));
+    }
+    relationships[relationship.name] = object;
+  }
+
+  return {
+    id: String(node.id),
+    type: resource.type,
+    ...(Object.keys(attributes).length && { attributes }),
+    ...(Object.keys(relationships).length && { relationships }),
+  };
+}
+
+/** Included resources, each once, in the order first met. */
+class Included {
+  private readonly byKey = new Map<string, ResourceObject>();
+  add(object: ResourceObject) {
+    const key = `${object.type}:${object.id}`;
+    if (!this.byKey.has(key)) this.byKey.set(key, object);
+  }
+  get list() {
+    return [...this.byKey.values()];
+  }
+}
+
+export function singleDocument(resource: ResourceDefinition, node: Node, rendering: Rendering) {
+  const included = new Included();
+  const data = resourceObject(resource, node, rendering, included);
+  return {
+    data,
+    meta: {},
+    ...(rendering.include.length && { included: included.list }),
+  };
+}
+
+export interface ListMeta {
+  total: number;
+  totalUnfiltered: number;
+  currentSize: number;
+  currentPage: number;
+  maxPage: number;
+}
+
+export interface ListLinks {
+  self: string;
+  first: string;
+  prev?: string;
+  next?: string;
+  last: string;
+}
+
+export function listDocument(resource: ResourceDefinition, nodes: Node[], rendering: Rendering, meta: ListMeta, links: ListLinks) {
+  const included = new Included();
+  const data = nodes.map((node) => resourceObject(resource, node, rendering, included));
+  return {
+    data,
+    meta,
+    links,
+    ...(rendering.include.length && { included: included.list }),
+  };
+}

@@ -1,0 +1,126 @@
+// JSON:API error objects. The one place where a failure becomes an HTTP status: domain
+// codes by their kind (src/domain/errors.ts), plus the few failures only HTTP has.
+import { GraphQLError } from 'graphql';
+import { DomainError, ERROR_CODES, type ErrorCode, type ErrorKind } from '../domain/errors.js';
+import { maskError } from '../graphql/errors.js';
+
+const STATUS_BY_KIND: Record<ErrorKind, number> = {
+  invalid: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  unprocessable: 422,
+  unavailable: 503,
+};
+
+const TITLES: Record<number, string> = {
+  400: 'Invalid Request',
+  401: 'Unauthorized',
+  403: 'Access denied',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Entity',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/** Codes of failures that only the HTTP surface has (the rest are domain codes). */
+export type HttpErrorCode =
+  | 'MALFORMED_JSON'
+  | 'INVALID_QUERY_PARAMETER'
+  | 'ROUTE_NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'NOT_ACCEPTABLE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'RESOURCE_TYPE_MISMATCH'
+  | 'RESOURCE_ID_MISMATCH'
+  | 'CLIENT_GENERATED_ID_UNSUPPORTED'
+  | 'INTERNAL_SERVER_ERROR';
+
+export type ErrorSource = { pointer: string } | { parameter: string } | { header: string };
+
+export interface ErrorObject {
+  status: string;
+  code: string;
+  title: string;
+  detail: string;
+  source?: ErrorSource;
+}
+
+/** One or more error objects that end the request with one status. */
+export class RestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly errors: ErrorObject[],
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(errors.map((e) => e.detail).join('; '));
+    this.name = 'RestError';
+  }
+}
+
+export function errorObject(status: number, code: string, detail: string, source?: ErrorSource): ErrorObject {
+  return { status: String(status), code, title: TITLES[status] ?? 'Error', detail, ...(source && { source }) };
+}
+
+export function restError(
+  status: number,
+  code: HttpErrorCode | ErrorCode,
+  detail: string,
+  source?: ErrorSource,
+  headers?: Record<string, string>,
+): RestError {
+  return new RestError(status, [errorObject(status, code, detail, source)], headers);
+}
+
+/** Several errors of one request: the status is theirs if they agree, else 400. */
+export function restErrors(errors: ErrorObject[]): RestError {
+  const statuses = new Set(errors.map((e) => e.status));
+  return new RestError(statuses.size === 1 ? Number(errors[0].status) : 400, errors);
+}
+
+export const statusOfCode = (code: unknown): number | undefined =>
+  typeof code === 'string' && code in ERROR_CODES ? STATUS_BY_KIND[ERROR_CODES[code as ErrorCode]] : undefined;
+
+/** Turns a dotted input path (`initialMessage.template.id`) into a JSON pointer under `base`. */
+export function pointerFrom(field: string, base = '/data/attributes'): string {
+  return `${base}/${field.split('.').map(escapePointerToken).join('/')}`;
+}
+
+export const escapePointerToken = (token: string) => token.replace(/~/g, '~0').replace(/\//g, '~1');
+
+/**
+ * A GraphQL execution error as a JSON:API error object, through the same masking the
+ * GraphQL endpoint uses: domain errors keep code, message and field; anything else is a
+ * generic 500 (never a stack trace).
+ */
+export function fromGraphQLError(error: GraphQLError | Error): ErrorObject {
+  const masked = maskError(error);
+  const extensions = masked instanceof GraphQLError ? masked.extensions : {};
+  const status = statusOfCode(extensions.code);
+  if (!status) {
+    if (error instanceof GraphQLError && !(error.originalError instanceof DomainError)) {
+      logUnexpected(error.originalError ?? error);
+    }
+    return errorObject(500, 'INTERNAL_SERVER_ERROR', 'An unexpected error occurred.');
+  }
+  const field = typeof extensions.field === 'string' ? extensions.field : undefined;
+  return errorObject(status, String(extensions.code), masked.message, field ? { pointer: pointerFrom(field) } : undefined);
+}
+
+export function fromUnknown(error: unknown): RestError {
+  if (error instanceof RestError) return error;
+  if (error instanceof DomainError || error instanceof GraphQLError) return restErrors([fromGraphQLError(error)]);
+  logUnexpected(error);
+  return restError(500, 'INTERNAL_SERVER_ERROR', 'An unexpected error occurred.');
+}
+
+function logUnexpected(error: unknown) {
+  console.error('[rest] unexpected error', error);
+}

@@ -1,0 +1,144 @@
+// The JSON:API surface under /public/v2: each request becomes one of the fixed GraphQL
+// operations (src/rest/operations.ts), run on the GraphQL schema with the same context
+// GraphQL gets, and its result becomes a JSON:API document.
+import { coerceInputValue, type ExecutionResult, isScalarType } from 'graphql';
+import type { PrismaClient } from '../database/generated/prisma/client.js';
+import { authenticate } from '../domain/organizations.js';
+import type { GraphQLContext } from '../graphql/context.js';
+import { schema } from '../graphql/schema.js';
+import { apiKeyFrom } from '../http/authorization.js';
+import { listDocument, singleDocument, type ListLinks } from './documents.js';
+import { fromGraphQLError, fromUnknown, type RestError, restError, restErrors } from './errors.js';
+import { assertAcceptable, JSON_API } from './media-type.js';
+import { type OperationKind, runOperation } from './operations.js';
+import { parseQueryParams, type QueryParams } from './query-params.js';
+import { inputFromDocument, readJsonBody } from './request-body.js';
+import { ALLOWED_METHODS, matchRoute, type ResourceDefinition, resourcePath, type Route } from './routes.js';
+
+type Node = Record<string, unknown>;
+
+/** Answers one request under /public/v2 (src/http/app.ts routes them here). */
+export async function handleRestRequest(request: Request, prisma: PrismaClient): Promise<Response> {
+  try {
+    return await handle(request, prisma);
+  } catch (error) {
+    return errorResponse(fromUnknown(error));
+  }
+}
+
+async function handle(request: Request, prisma: PrismaClient): Promise<Response> {
+  const url = new URL(request.url);
+  const route = matchRoute(url.pathname);
+  if (!route) throw restError(404, 'ROUTE_NOT_FOUND', `no resource at ${url.pathname}`);
+  const allowed = ALLOWED_METHODS[route.kind];
+  if (!allowed.includes(request.method)) {
+    throw restError(405, 'METHOD_NOT_ALLOWED', `${request.method} is not allowed here; use ${allowed.join(', ')}`, undefined, {
+      Allow: allowed.join(', '),
+    });
+  }
+  assertAcceptable(request.headers);
+  const context: GraphQLContext = { tenant: await authenticate(prisma, apiKeyFrom(request.headers)) };
+  const { resource } = route;
+
+  if (route.kind === 'collection' && request.method === 'GET') {
+    return list(route, url, context);
+  }
+  if (route.kind === 'collection') {
+    const params = parseQueryParams(url.searchParams, resource, 'single');
+    const input = inputFromDocument(await readJsonBody(request), { type: resource.type, inputType: resource.createInputType });
+    const node = resultOf(await runOperation(resource, 'create', params.include, { input }, context));
+    return documentResponse(201, singleDocument(resource, node, params), { Location: resourcePath(resource, String(node.id)) });
+  }
+
+  const id = route.id;
+  const kind: OperationKind = request.method === 'GET' ? 'one' : request.method === 'PATCH' ? 'update' : 'remove';
+  const params = parseQueryParams(url.searchParams, resource, kind === 'remove' ? 'delete' : 'single');
+  const input =
+    kind === 'update'
+      ? inputFromDocument(await readJsonBody(request), { type: resource.type, inputType: resource.updateInputType, id })
+      : undefined;
+  // An id that is no UUID names nothing: the same 404 as a missing resource.
+  if (!isUuid(id)) throw notFound(resource);
+
+  const result = await runOperation(resource, kind, params.include, { id, ...(input && { input }) }, context);
+  if (kind === 'remove') {
+    resultOf(result);
+    return new Response(null, { status: 204 });
+  }
+  const node = resultOf(result, kind === 'one' ? resource : undefined);
+  return documentResponse(200, singleDocument(resource, node, params));
+}
+
+async function list(route: Route, url: URL, context: GraphQLContext): Promise<Response> {
+  const { resource } = route;
+  const params = parseQueryParams(url.searchParams, resource, 'list');
+  const { number, size } = params.page;
+  const variables = {
+    ...(params.filter && { filter: params.filter }),
+    ...(params.orderBy && { orderBy: params.orderBy }),
+    first: size,
+    offset: (number - 1) * size,
+  };
+  const connection = resultOf(await runOperation(resource, 'list', params.include, variables, context));
+  const total = Number(connection.totalCount);
+  const maxPage = Math.max(1, Math.ceil(total / size));
+  const nodes = (connection.edges as { node: Node }[]).map((edge) => edge.node);
+  const meta = {
+    total,
+    totalUnfiltered: Number(connection.totalUnfilteredCount ?? total),
+    currentSize: size,
+    currentPage: number,
+    maxPage,
+  };
+  return documentResponse(200, listDocument(resource, nodes, params, meta, pageLinks(url.pathname, params, maxPage)));
+}
+
+function pageLinks(pathname: string, params: QueryParams, maxPage: number): ListLinks {
+  const { number, size } = params.page;
+  const kept = params.given
+    .filter(([name]) => !name.startsWith('page['))
+    .map(([name, value]) => `${name}=${encodeURIComponent(value).replace(/%2C/gi, ',')}`);
+  const link = (page: number) => `${pathname}?${[...kept, `page[number]=${page}`, `page[size]=${size}`].join('&')}`;
+  return {
+    self: link(number),
+    first: link(1),
+    // An unavailable prev/next is omitted rather than null (both are JSON:API).
+    ...(number > 1 && { prev: link(Math.min(number - 1, maxPage)) }),
+    ...(number < maxPage && { next: link(number + 1) }),
+    last: link(maxPage),
+  };
+}
+
+/** The `result` of an operation; GraphQL errors become error objects (null → 404 when `missing`). */
+function resultOf(result: ExecutionResult, missing?: ResourceDefinition): Node {
+  if (result.errors?.length) throw restErrors(result.errors.map(fromGraphQLError));
+  const value = (result.data as { result?: Node | null } | null | undefined)?.result;
+  if (value == null) {
+    if (missing) throw notFound(missing);
+    throw restErrors([fromGraphQLError(new Error('operation returned no result'))]);
+  }
+  return value;
+}
+
+const notFound = (resource: ResourceDefinition) => restError(404, 'NOT_FOUND', resource.notFound);
+
+function isUuid(value: string): boolean {
+  const uuid = schema.getType('UUID');
+  if (!isScalarType(uuid)) return true;
+  let valid = true;
+  coerceInputValue(value, uuid, () => {
+    valid = false;
+  });
+  return valid;
+}
+
+function documentResponse(status: number, document: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(document), {
+    status,
+    headers: { 'Content-Type': JSON_API, ...headers },
+  });
+}
+
+export function errorResponse(error: RestError): Response {
+  return documentResponse(error.status, { errors: error.errors }, error.headers);
+}

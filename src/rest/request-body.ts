@@ -1,0 +1,141 @@
+// Reading and checking a JSON:API request document. Which attributes may be written is
+// read from the GraphQL input type of the mutation; their values are checked by GraphQL
+// coercion and then by the domain, never here.
+import { coerceInputValue, type GraphQLInputObjectType, isNonNullType } from 'graphql';
+import { assertRequestContentType } from './media-type.js';
+import { type ErrorObject, errorObject, escapePointerToken, RestError, restError } from './errors.js';
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** The request body as parsed JSON: 415 for a foreign media type, 413 over 1 MB, 400 if not JSON. */
+export async function readJsonBody(request: Request): Promise<unknown> {
+  assertRequestContentType(request.headers);
+  const declared = request.headers.get('content-length');
+  if (declared && Number(declared) > MAX_BODY_BYTES) throw tooLarge();
+
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (request.body) {
+    const reader = request.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > MAX_BODY_BYTES) {
+        await reader.cancel().catch(() => undefined);
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw restError(400, 'MALFORMED_JSON', 'the request body is not valid UTF-8');
+  }
+  if (!text.trim()) throw restError(400, 'MALFORMED_JSON', 'the request body is empty; a JSON:API document is required');
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw restError(400, 'MALFORMED_JSON', `the request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+const tooLarge = () => restError(413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${MAX_BODY_BYTES} bytes`);
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const TOP_LEVEL_MEMBERS = new Set(['data', 'meta', 'jsonapi']);
+const RESOURCE_MEMBERS = new Set(['type', 'id', 'lid', 'attributes', 'relationships', 'meta', 'links']);
+
+export interface WriteTarget {
+  type: string;
+  inputType: GraphQLInputObjectType;
+  /** PATCH: the id in the URL, which `data.id` must repeat. POST: undefined. */
+  id?: string;
+}
+
+/**
+ * The attributes of a create/update document, as the GraphQL `input` variable.
+ * 400 for a malformed document or an attribute the input type does not have, 409 for a
+ * `type`/`id` that does not match the route, 403 for a client-generated id.
+ */
+export function inputFromDocument(body: unknown, target: WriteTarget): Record<string, unknown> {
+  const errors: ErrorObject[] = [];
+  const invalid = (pointer: string, detail: string) =>
+    errors.push(errorObject(400, 'VALIDATION_FAILED', detail, { pointer }));
+
+  if (!isObject(body)) throw restError(400, 'VALIDATION_FAILED', 'the request document must be a JSON object', { pointer: '' });
+  for (const member of Object.keys(body)) {
+    if (!TOP_LEVEL_MEMBERS.has(member)) invalid(`/${escapePointerToken(member)}`, `unexpected top-level member "${member}"`);
+  }
+  const data = body.data;
+  if (data === undefined) invalid('/data', 'the document must have a "data" member');
+  else if (!isObject(data)) invalid('/data', '"data" must be a single resource object');
+  if (errors.length || !isObject(data)) throw new RestError(400, errors);
+
+  for (const member of Object.keys(data)) {
+    if (!RESOURCE_MEMBERS.has(member)) invalid(`/data/${escapePointerToken(member)}`, `unexpected member "${member}"`);
+  }
+  if (typeof data.type !== 'string') invalid('/data/type', '"data.type" must be a string');
+  if (target.id !== undefined && data.id === undefined) invalid('/data/id', '"data.id" is required');
+  if (data.id !== undefined && typeof data.id !== 'string') invalid('/data/id', '"data.id" must be a string');
+  if (data.relationships !== undefined) {
+    invalid('/data/relationships', 'relationships can not be written; set the related ids as attributes');
+  }
+  const attributes = data.attributes ?? {};
+  if (!isObject(attributes)) invalid('/data/attributes', '"data.attributes" must be an object');
+  else {
+    const writable = target.inputType.getFields();
+    for (const name of Object.keys(attributes)) {
+      if (!(name in writable)) {
+        invalid(`/data/attributes/${escapePointerToken(name)}`, `attribute "${name}" is not writable`);
+      }
+    }
+  }
+  if (errors.length || !isObject(attributes)) throw new RestError(400, errors);
+
+  if (data.type !== target.type) {
+    throw restError(409, 'RESOURCE_TYPE_MISMATCH', `"data.type" must be "${target.type}" on this endpoint`, {
+      pointer: '/data/type',
+    });
+  }
+  if (target.id !== undefined && data.id !== target.id) {
+    throw restError(409, 'RESOURCE_ID_MISMATCH', '"data.id" must be the id in the URL', { pointer: '/data/id' });
+  }
+  if (target.id === undefined && data.id !== undefined) {
+    throw restError(403, 'CLIENT_GENERATED_ID_UNSUPPORTED', 'ids are assigned by the server; leave "data.id" out', {
+      pointer: '/data/id',
+    });
+  }
+
+  assertCoercible(attributes, target.inputType);
+  return attributes;
+}
+
+/** The attribute values against the input type (required, scalar, enum), with pointers. */
+function assertCoercible(attributes: Record<string, unknown>, inputType: GraphQLInputObjectType) {
+  const errors: ErrorObject[] = [];
+  for (const field of Object.values(inputType.getFields())) {
+    if (isNonNullType(field.type) && field.defaultValue === undefined && attributes[field.name] === undefined) {
+      errors.push(
+        errorObject(400, 'VALIDATION_FAILED', `${field.name}: is required`, { pointer: `/data/attributes/${field.name}` }),
+      );
+    }
+  }
+  if (errors.length) throw new RestError(400, errors);
+  coerceInputValue(attributes, inputType, (path, _value, error) => {
+    const pointer = ['/data/attributes', ...path.map((part) => escapePointerToken(String(part)))].join('/');
+    const where = path.length ? `${path.join('.')}: ` : '';
+    errors.push(errorObject(400, 'VALIDATION_FAILED', `${where}${error.message}`, { pointer }));
+  });
+  if (errors.length) throw new RestError(400, errors);
+}

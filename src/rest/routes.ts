@@ -1,0 +1,218 @@
+// The JSON:API resources and how each maps onto the GraphQL schema. Attribute names and
+// order, writable attributes, filters, sort fields and includable relationships are all
+// read from the schema; this file only names which GraphQL fields serve which resource
+// and how relationship links look in the reference documents.
+import {
+  type GraphQLField,
+  type GraphQLInputObjectType,
+  type GraphQLObjectType,
+  getNamedType,
+  isEnumType,
+  isInputObjectType,
+  isLeafType,
+  isObjectType,
+} from 'graphql';
+import { schema } from '../graphql/schema.js';
+
+export const BASE_PATH = '/public/v2';
+
+export interface RelationshipDefinition {
+  name: string;
+  /** The related link for a resource (`null` when there is nothing to link to). */
+  related: (resource: Record<string, unknown>) => string | null;
+  /** To-one relationships that can be included: the GraphQL field and the related resource type. */
+  include?: { field: string; type: string };
+  /** The attribute holding the related id (for resource linkage). */
+  idAttribute?: string;
+}
+
+interface ResourceConfig {
+  type: string;
+  /** Path segments served (the first one is canonical). */
+  paths: string[];
+  graphqlType: string;
+  one: string;
+  list: string;
+  create: string;
+  update: string;
+  remove: string;
+  createInput: string;
+  updateInput: string;
+  relationships: RelationshipDefinition[];
+  /** What the reference calls a missing one, e.g. "FlowRun not found". */
+  notFound: string;
+}
+
+export interface ResourceDefinition extends ResourceConfig {
+  /** Attribute names in document order: createdAt, updatedAt, then the schema's order. */
+  attributes: string[];
+  /** Attributes whose GraphQL type is DateTime (formatted `YYYY-MM-DDTHH:MM:SS+00:00`). */
+  dateTimeAttributes: Set<string>;
+  createInputType: GraphQLInputObjectType;
+  updateInputType: GraphQLInputObjectType;
+  /** `filter[...]` names: the fields of the list query's `filter` argument, if it has one. */
+  filterType?: GraphQLInputObjectType;
+  /** The list query's argument types as written in an operation, e.g. `[FlowRunOrder!]`. */
+  listArgTypes: Record<string, string>;
+  /** Sortable fields: the values of the list query's `orderBy` field enum. */
+  sortFields: string[];
+  /** Whether the list connection counts everything regardless of filters. */
+  hasUnfilteredCount: boolean;
+}
+
+const uuidLink = (path: string, attribute: string) => (resource: Record<string, unknown>) =>
+  resource[attribute] == null ? null : `${BASE_PATH}/${path}/${resource[attribute]}`;
+const filteredLink = (path: string, filter: string) => (resource: Record<string, unknown>) =>
+  `${BASE_PATH}/${path}?filter[${filter}]=${resource.id}`;
+
+const CONFIGS: ResourceConfig[] = [
+  {
+    type: 'flowRuns',
+    paths: ['flow-runs', 'flow_runs'],
+    graphqlType: 'FlowRun',
+    one: 'flowRun',
+    list: 'flowRuns',
+    create: 'triggerFlowRun',
+    update: 'patchFlowRun',
+    remove: 'deleteFlowRun',
+    createInput: 'TriggerFlowRunInput',
+    updateInput: 'PatchFlowRunInput',
+    notFound: 'FlowRun not found',
+    relationships: [
+      {
+        name: 'flow',
+        related: uuidLink('flows', 'flowId'),
+        include: { field: 'flow', type: 'flows' },
+        idAttribute: 'flowId',
+      },
+      {
+        name: 'messageThread',
+        related: uuidLink('message-threads', 'messageThreadId'),
+        include: { field: 'messageThread', type: 'messageThreads' },
+        idAttribute: 'messageThreadId',
+      },
+    ],
+  },
+  {
+    type: 'flows',
+    paths: ['flows'],
+    graphqlType: 'Flow',
+    one: 'flow',
+    list: 'flows',
+    create: 'createFlow',
+    update: 'updateFlow',
+    remove: 'deleteFlow',
+    createInput: 'CreateFlowInput',
+    updateInput: 'UpdateFlowInput',
+    notFound: 'Flow not found',
+    relationships: [
+      { name: 'flowGeneration', related: filteredLink('flow-generations', 'flowId') },
+      { name: 'nodes', related: filteredLink('nodes', 'flowId') },
+      { name: 'flowRuns', related: filteredLink('flow-runs', 'flowId') },
+    ],
+  },
+  {
+    type: 'messageThreads',
+    paths: ['message-threads'],
+    graphqlType: 'MessageThread',
+    one: 'messageThread',
+    list: 'messageThreads',
+    create: 'createMessageThread',
+    update: 'updateMessageThread',
+    remove: 'deleteMessageThread',
+    createInput: 'CreateMessageThreadInput',
+    updateInput: 'UpdateMessageThreadInput',
+    notFound: 'MessageThread not found',
+    relationships: [
+      { name: 'candidate', related: uuidLink('candidates', 'candidateId') },
+      { name: 'flowRuns', related: filteredLink('flow-runs', 'messageThreadId') },
+      { name: 'messages', related: filteredLink('messages', 'messageThreadId') },
+      { name: 'conversation', related: filteredLink('conversations', 'messageThreadId') },
+    ],
+  },
+];
+
+function objectType(name: string): GraphQLObjectType {
+  const type = schema.getType(name);
+  if (!isObjectType(type)) throw new Error(`GraphQL schema has no object type ${name}`);
+  return type;
+}
+
+function inputType(name: string): GraphQLInputObjectType {
+  const type = schema.getType(name);
+  if (!isInputObjectType(type)) throw new Error(`GraphQL schema has no input type ${name}`);
+  return type;
+}
+
+function rootField(operation: 'Query' | 'Mutation', name: string): GraphQLField<unknown, unknown> {
+  const root = operation === 'Query' ? schema.getQueryType() : schema.getMutationType();
+  const field = root?.getFields()[name];
+  if (!field) throw new Error(`GraphQL schema has no ${operation}.${name}`);
+  return field;
+}
+
+const LEADING = ['createdAt', 'updatedAt'];
+
+function define(config: ResourceConfig): ResourceDefinition {
+  const type = objectType(config.graphqlType);
+  const leafFields = Object.values(type.getFields()).filter((field) => isLeafType(getNamedType(field.type)));
+  const names = leafFields.map((field) => field.name).filter((name) => name !== 'id');
+  const attributes = [...LEADING.filter((name) => names.includes(name)), ...names.filter((name) => !LEADING.includes(name))];
+  const dateTimeAttributes = new Set(
+    leafFields.filter((field) => getNamedType(field.type).name === 'DateTime').map((field) => field.name),
+  );
+
+  const list = rootField('Query', config.list);
+  rootField('Query', config.one);
+  for (const mutation of [config.create, config.update, config.remove]) rootField('Mutation', mutation);
+  const filterArg = list.args.find((arg) => arg.name === 'filter');
+  const filterType = filterArg ? getNamedType(filterArg.type) : undefined;
+  const orderArg = list.args.find((arg) => arg.name === 'orderBy');
+  const orderType = orderArg ? getNamedType(orderArg.type) : undefined;
+  const orderFieldType = isInputObjectType(orderType) ? getNamedType(orderType.getFields().field?.type) : undefined;
+  const connection = getNamedType(list.type);
+
+  return {
+    ...config,
+    attributes,
+    dateTimeAttributes,
+    createInputType: inputType(config.createInput),
+    updateInputType: inputType(config.updateInput),
+    filterType: isInputObjectType(filterType) ? filterType : undefined,
+    listArgTypes: Object.fromEntries(list.args.map((arg) => [arg.name, String(arg.type)])),
+    sortFields: isEnumType(orderFieldType) ? orderFieldType.getValues().map((value) => value.name) : [],
+    hasUnfilteredCount: isObjectType(connection) && 'totalUnfilteredCount' in connection.getFields(),
+  };
+}
+
+export const RESOURCES: ResourceDefinition[] = CONFIGS.map(define);
+export const RESOURCE_BY_TYPE = new Map(RESOURCES.map((resource) => [resource.type, resource]));
+
+export type Route =
+  | { kind: 'collection'; resource: ResourceDefinition; path: string }
+  | { kind: 'item'; resource: ResourceDefinition; path: string; id: string };
+
+export const ALLOWED_METHODS: Record<Route['kind'], string[]> = {
+  collection: ['GET', 'POST'],
+  item: ['GET', 'PATCH', 'DELETE'],
+};
+
+/** The route of a path under /public/v2, or undefined. */
+export function matchRoute(pathname: string): Route | undefined {
+  if (!pathname.startsWith(`${BASE_PATH}/`)) return undefined;
+  const segments = pathname.slice(BASE_PATH.length + 1).split('/');
+  if (segments[segments.length - 1] === '' && segments.length > 1) segments.pop();
+  const resource = RESOURCES.find((candidate) => candidate.paths.includes(segments[0]));
+  if (!resource) return undefined;
+  const path = `${BASE_PATH}/${segments[0]}`;
+  if (segments.length === 1) return { kind: 'collection', resource, path };
+  if (segments.length !== 2 || !segments[1]) return undefined;
+  try {
+    return { kind: 'item', resource, path, id: decodeURIComponent(segments[1]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The canonical path of one resource (the `Location` of a created one). */
+export const resourcePath = (resource: ResourceDefinition, id: string) => `${BASE_PATH}/${resource.paths[0]}/${id}`;

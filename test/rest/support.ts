@@ -1,0 +1,168 @@
+// Helpers of the REST suite: a client for `app.fetch` that validates every response body
+// against the official JSON:API 1.1 schema (from ../shared, never copied into the repo),
+// and a shape comparison with the reference documents.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Ajv2020 from 'ajv/dist/2020.js';
+import type { App } from '../../src/http/app.ts';
+
+export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const sharedDir = path.resolve(repoRoot, '../shared');
+export const referenceDocPath = path.join(sharedDir, 'reference/flow-runs-api-doc.txt');
+const schemaPath = path.join(sharedDir, 'jsonapi/jsonapi-1.1.schema.json');
+
+type Validate = ((document: unknown) => boolean) & { errors?: unknown };
+
+/** The schema with the two in-memory corrections of ../shared/jsonapi/NOTICE.md. */
+function loadValidator(): Validate | undefined {
+  if (!existsSync(schemaPath)) {
+    console.warn(`[rest tests] ${schemaPath} is absent: JSON:API schema checks are skipped`);
+    return undefined;
+  }
+  const schema = JSON.parse(readFileSync(schemaPath, 'utf8'));
+  // 1. A link may be null (JSON:API 1.1, Document Structure > Links).
+  schema.definitions.link.oneOf.push({ type: 'null' });
+  // 2. Draft-07 `dependencies` (included requires data) as draft 2020-12 `dependentRequired`.
+  schema.dependentRequired = schema.dependencies;
+  delete schema.dependencies;
+  // `format` stays an annotation (the 2020-12 default): links are checked by the schema's pattern.
+  const ajv = new (Ajv2020 as unknown as typeof Ajv2020.default)({ allErrors: true, strict: false, validateFormats: false });
+  return ajv.compile(schema) as Validate;
+}
+
+export const validateJsonApi = loadValidator();
+export const schemaAvailable = validateJsonApi !== undefined;
+
+export function assertJsonApi(document: unknown, what: string): void {
+  if (!validateJsonApi) return;
+  if (!validateJsonApi(document)) {
+    throw new Error(
+      `${what}: response is not a valid JSON:API 1.1 document: ${JSON.stringify(validateJsonApi.errors, null, 1)}\n${JSON.stringify(document, null, 1)}`,
+    );
+  }
+}
+
+export interface CallOptions {
+  key?: string;
+  body?: unknown;
+  /** A raw body, sent as is. */
+  rawBody?: string;
+  headers?: Record<string, string>;
+}
+
+export interface CallResult {
+  status: number;
+  headers: Headers;
+  text: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  json: any;
+}
+
+/** One request through the app; every response body is checked against the JSON:API schema. */
+export async function call(app: App, method: string, url: string, options: CallOptions = {}): Promise<CallResult> {
+  const headers: Record<string, string> = { Accept: '*/*', ...options.headers };
+  if (options.key !== undefined) headers.Authorization = options.key;
+  let body: string | undefined = options.rawBody;
+  if (options.body !== undefined) {
+    body = JSON.stringify(options.body);
+    headers['Content-Type'] ??= 'application/vnd.api+json';
+  }
+  const response = await app.fetch(new Request(`http://test${url}`, { method, headers, body }));
+  const text = await response.text();
+  const json = text ? JSON.parse(text) : undefined;
+  if (url.startsWith('/public/v2/') && text) {
+    if (response.headers.get('content-type') !== 'application/vnd.api+json') {
+      throw new Error(`${method} ${url}: Content-Type ${response.headers.get('content-type')}`);
+    }
+    assertJsonApi(json, `${method} ${url} → ${response.status}`);
+  }
+  return { status: response.status, headers: response.headers, text, json };
+}
+
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+export const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00$/;
+
+/** Free-form JSON attributes: compared as "an object", whatever they hold. */
+const FREE_FORM = new Set(['state', 'initialMessage']);
+
+/**
+ * The shape of a document: the same keys in the same order, the same value types, and
+ * link/id patterns with UUIDs abstracted. Arrays are shaped by their first element.
+ */
+export function shapeOf(value: unknown, key = ''): unknown {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return value.length ? [shapeOf(value[0])] : [];
+  if (typeof value === 'object') {
+    if (FREE_FORM.has(key)) return 'object';
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, shapeOf(v, k)]));
+  }
+  if (typeof value === 'string') {
+    if (TIMESTAMP.test(value)) return 'timestamp';
+    if (value.startsWith('/public/v2/') || key === 'id' || key.endsWith('Id')) return value.replace(UUID, '{uuid}');
+    return 'string';
+  }
+  return typeof value;
+}
+
+/** `shapeOf` rendered as JSON, so that key order takes part in the comparison. */
+export const shapeText = (value: unknown) => JSON.stringify(shapeOf(value), null, 1);
+
+export interface ReferenceExample {
+  label: string;
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  requestBody?: unknown;
+  response: unknown;
+}
+
+/**
+ * The example exchanges of the reference doc: each request line (`GET /public/v2/... HTTP/1.1`)
+ * with its headers, its JSON body when it has one (POST/PATCH), and the JSON response after it.
+ */
+export function referenceExamples(): ReferenceExample[] | undefined {
+  if (!existsSync(referenceDocPath)) {
+    console.warn(`[rest tests] ${referenceDocPath} is absent: the reference replay is skipped`);
+    return undefined;
+  }
+  const lines = readFileSync(referenceDocPath, 'utf8').split('\n');
+  const examples: ReferenceExample[] = [];
+  let current: Omit<ReferenceExample, 'response'> | undefined;
+  let awaitingBody = false;
+  for (let i = 0; i < lines.length; i += 1) {
+    const request = /^(GET|POST|PATCH|DELETE) (\/public\/v2\/\S+) HTTP\/1\.1$/.exec(lines[i]);
+    if (request) {
+      const headers: Record<string, string> = {};
+      let j = i + 1;
+      for (; /^[A-Za-z-]+: /.test(lines[j]); j += 1) {
+        const [name, ...rest] = lines[j].split(': ');
+        headers[name] = rest.join(': ');
+      }
+      current = { label: lines[i - 1], method: request[1], path: request[2], headers };
+      awaitingBody = request[1] === 'POST' || request[1] === 'PATCH';
+      i = j - 1;
+      continue;
+    }
+    if (lines[i] === '{' && current) {
+      let depth = 0;
+      let j = i;
+      const block: string[] = [];
+      for (; j < lines.length; j += 1) {
+        block.push(lines[j]);
+        depth += (lines[j].match(/[{[]/g) ?? []).length - (lines[j].match(/[}\]]/g) ?? []).length;
+        if (depth === 0) break;
+      }
+      const json = JSON.parse(block.join('\n'));
+      if (awaitingBody) {
+        current.requestBody = json;
+        awaitingBody = false;
+      } else {
+        examples.push({ ...current, response: json });
+        current = undefined;
+      }
+      i = j;
+    }
+  }
+  return examples;
+}
