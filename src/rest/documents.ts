@@ -37,7 +37,6 @@ function resourceObject(resource: ResourceDefinition, node: Node, rendering: Ren
 
   const relationships: NonNullable<ResourceObject['relationships']> = {};
   for (const relationship of resource.relationships) {
-    if (!wanted(relationship.name)) continue;
     const object: NonNullable<ResourceObject['relationships']>[string] = {
       links: { related: relationship.related(node) },
     };
@@ -45,9 +44,11 @@ function resourceObject(resource: ResourceDefinition, node: Node, rendering: Ren
     if (include && included && rendering.include.includes(relationship.name)) {
       const related = node[include.field] as Node | null | undefined;
       object.data = related ? { type: include.type, id: String(related.id) } : null;
+      // Included even when a sparse fieldset leaves the relationship out (JSON:API allows
+      // the missing linkage then).
       if (related) included.add(resourceObject(RESOURCE_BY_TYPE.get(include.type)!, related, rendering));
     }
-    relationships[relationship.name] = object;
+    if (wanted(relationship.name)) relationships[relationship.name] = object;
   }
 
   return {
