@@ -6,7 +6,7 @@ import { triggerFlowRun, patchFlowRun } from './domain/flow-runs.js';
 import { createFlow } from './domain/flows.js';
 import { createMessageThread } from './domain/message-threads.js';
 import { createApiKey, createOrganization } from './domain/organizations.js';
-import type { Tenant } from './domain/tenant.js';
+import { defaultServices, type Tenant } from './domain/tenant.js';
 
 /** Seeds the demo organization when the database has no organization; returns its key. */
 export async function seedDemoIfEmpty(db: Database): Promise<string | undefined> {
@@ -14,6 +14,7 @@ export async function seedDemoIfEmpty(db: Database): Promise<string | undefined>
   const organization = await createOrganization(db.prisma, 'Demo organization');
   const key = await createApiKey(db.prisma, organization.id, 'write');
   const tenant: Tenant = {
+    ...defaultServices,
     organizationId: organization.id,
     access: 'write',
     db: scopeToOrganization(db.prisma, organization.id),

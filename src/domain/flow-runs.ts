@@ -1,13 +1,16 @@
 // The flow-run rules of SPEC §3: triggering into a thread's FIFO queue, ending runs,
-// promoting the next queued run, and what may be patched when.
+// promoting the next queued run, and what may be patched when. Every change is
+// announced after its transaction commits.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { TenantTransaction } from '../database/tenant.js';
 import type { FlowRun } from '../database/generated/prisma/client.js';
+import type { TenantTransaction } from '../database/tenant.js';
 import { isUniqueViolation } from './database-errors.js';
 import { DomainError, notFound } from './errors.js';
+import type { FlowRunChange } from './flow-run-changes.js';
 import { type Channel, parseInitialMessage, parseState } from './flow-run-input.js';
 import { assertSettableStatus, type FlowRunStatus, statusChange } from './flow-run-status.js';
+import { changeOf, expiryFrom, isExpired, promoteNextQueued, timeOutRun } from './session-timeouts.js';
 import { assertCanWrite, type Tenant } from './tenant.js';
 import { inTransaction } from './transactions.js';
 import { parseInput } from './validation.js';
@@ -35,8 +38,8 @@ const referencesSchema = z.object({
 
 /**
  * Locks the thread's row for the rest of the transaction. Everything that changes which
- * run of a thread is running takes this lock first, so triggers, endings and promotions
- * on one thread happen one at a time (the partial unique index is the last word).
+ * run of a thread is running takes this lock first, so triggers, endings, promotions and
+ * timeouts on one thread happen one at a time (the partial unique index is the last word).
  */
 async function lockThread(tx: TenantTransaction, organizationId: string, threadId: string) {
   const rows = await tx.$queryRaw<{ id: string; channel: Channel }[]>`
@@ -46,37 +49,46 @@ async function lockThread(tx: TenantTransaction, organizationId: string, threadI
   return rows[0];
 }
 
-/** The oldest queued run of the thread starts running; the caller holds the thread lock. */
-export async function promoteNextQueued(tx: TenantTransaction, messageThreadId: string): Promise<FlowRun | undefined> {
-  const next = await tx.flowRun.findFirst({
-    where: { messageThreadId, status: 'queued' },
-    orderBy: { sequence: 'asc' },
-    select: { id: true },
+/** Runs `work` in a transaction and announces the changes it recorded once it committed. */
+async function changingRuns<T>(tenant: Tenant, work: (tx: TenantTransaction, changes: FlowRunChange[]) => Promise<T>) {
+  let changes: FlowRunChange[] = [];
+  const result = await inTransaction(tenant.db, (tx) => {
+    changes = [];
+    return work(tx, changes);
   });
-  if (!next) return undefined;
-  return tx.flowRun.update({ where: { id: next.id }, data: { status: 'running' } });
+  tenant.changes.publish(changes);
+  return result;
+}
+
+/** Times out the thread's running run if it is past its expiry; returns the run still running. */
+async function currentRunningRun(tx: TenantTransaction, messageThreadId: string, now: Date, changes: FlowRunChange[]) {
+  const running = await tx.flowRun.findFirst({
+    where: { messageThreadId, status: 'running' },
+    select: { id: true, messageThreadId: true, status: true, expiresAt: true },
+  });
+  if (!running || !isExpired(running, now)) return running;
+  await timeOutRun(tx, running, now, changes);
+  return tx.flowRun.findFirst({ where: { messageThreadId, status: 'running' }, select: { id: true } });
 }
 
 export async function triggerFlowRun(tenant: Tenant, input: TriggerFlowRunInput): Promise<FlowRun> {
   assertCanWrite(tenant);
   const { flowId, messageThreadId } = parseInput(referencesSchema, input);
   const state = parseState(input.state);
+  const now = tenant.clock.now();
   try {
-    return await inTransaction(tenant.db, async (tx) => {
+    return await changingRuns(tenant, async (tx, changes) => {
       const thread = await lockThread(tx, tenant.organizationId, messageThreadId);
       if (!thread) {
         throw new DomainError('REFERENCED_RESOURCE_NOT_FOUND', 'messageThreadId: no such message thread', ['messageThreadId']);
       }
       const initialMessage = parseInitialMessage(input.initialMessage, thread.channel);
-      const flow = await tx.flow.findUnique({ where: { id: flowId }, select: { id: true } });
+      const flow = await tx.flow.findUnique({ where: { id: flowId }, select: { sessionTimeout: true } });
       if (!flow) {
         throw new DomainError('REFERENCED_RESOURCE_NOT_FOUND', 'flowId: no such flow', ['flowId']);
       }
-      const running = await tx.flowRun.findFirst({
-        where: { messageThreadId, status: 'running' },
-        select: { id: true },
-      });
-      return tx.flowRun.create({
+      const running = await currentRunningRun(tx, messageThreadId, now, changes);
+      const run = await tx.flowRun.create({
         data: {
           id: randomUUID(),
           organizationId: tenant.organizationId,
@@ -84,9 +96,11 @@ export async function triggerFlowRun(tenant: Tenant, input: TriggerFlowRunInput)
           messageThreadId,
           state: state as object,
           initialMessage: initialMessage as object,
-          status: running ? 'queued' : 'running',
+          ...(running ? { status: 'queued' } : { status: 'running', expiresAt: expiryFrom(now, flow.sessionTimeout) }),
         },
       });
+      changes.push(changeOf('triggered', run, now));
+      return run;
     });
   } catch (error) {
     // Only reachable if a writer skipped the thread lock: the index refused a second
@@ -106,32 +120,37 @@ export async function patchFlowRun(tenant: Tenant, id: string, patch: PatchFlowR
   const requestedStatus = patch.status ?? undefined;
   if (requestedStatus) assertSettableStatus(requestedStatus);
   const state = patch.state === undefined ? undefined : parseState(patch.state);
+  const now = tenant.clock.now();
 
-  return inTransaction(tenant.db, async (tx) => {
+  return changingRuns(tenant, async (tx, changes) => {
     const found = await tx.flowRun.findUnique({ where: { id }, select: { messageThreadId: true } });
     if (!found) throw notFound('FlowRun');
     await lockThread(tx, tenant.organizationId, found.messageThreadId);
-    // Read again under the lock: the run may have ended or been promoted meanwhile.
-    const run = await tx.flowRun.findUnique({ where: { id } });
+    // Read again under the lock: the run may have ended, been promoted or timed out.
+    let run = await tx.flowRun.findUnique({ where: { id } });
     if (!run) throw notFound('FlowRun');
+    if (isExpired(run, now)) run = await timeOutRun(tx, run, now, changes);
 
     const change = requestedStatus ? statusChange(run.status, requestedStatus) : 'unchanged';
     const status = change === 'change' ? requestedStatus! : run.status;
     if (state !== undefined && status === 'running') {
-      throw new DomainError(
-        'STATE_LOCKED_WHILE_RUNNING',
-        'state can only be replaced once the flow run is not running',
-        ['state'],
-      );
+      throw new DomainError('STATE_LOCKED_WHILE_RUNNING', 'state can only be replaced once the flow run is not running', [
+        'state',
+      ]);
     }
     if (change === 'unchanged' && state === undefined) return run;
 
     const updated = await tx.flowRun.update({
       where: { id },
-      data: { status, ...(state !== undefined && { state: state as object }) },
+      data: {
+        status,
+        ...(status !== 'running' && { expiresAt: null }),
+        ...(state !== undefined && { state: state as object }),
+      },
     });
+    changes.push(changeOf('updated', updated, now));
     if (run.status === 'running' && status !== 'running') {
-      await promoteNextQueued(tx, run.messageThreadId);
+      await promoteNextQueued(tx, run.messageThreadId, now, changes);
     }
     return updated;
   });
@@ -139,13 +158,15 @@ export async function patchFlowRun(tenant: Tenant, id: string, patch: PatchFlowR
 
 export async function deleteFlowRun(tenant: Tenant, id: string): Promise<void> {
   assertCanWrite(tenant);
-  await inTransaction(tenant.db, async (tx) => {
+  const now = tenant.clock.now();
+  await changingRuns(tenant, async (tx, changes) => {
     const found = await tx.flowRun.findUnique({ where: { id }, select: { messageThreadId: true } });
     if (!found) throw notFound('FlowRun');
     await lockThread(tx, tenant.organizationId, found.messageThreadId);
-    const run = await tx.flowRun.findUnique({ where: { id }, select: { status: true } });
+    const run = await tx.flowRun.findUnique({ where: { id } });
     if (!run) throw notFound('FlowRun');
     await tx.flowRun.delete({ where: { id } });
-    if (run.status === 'running') await promoteNextQueued(tx, found.messageThreadId);
+    changes.push(changeOf('deleted', run, now, null));
+    if (run.status === 'running') await promoteNextQueued(tx, run.messageThreadId, now, changes);
   });
 }

@@ -5,6 +5,7 @@ import type { Flow } from '../database/generated/prisma/client.js';
 import { isForeignKeyViolation, isRecordNotFound } from './database-errors.js';
 import { DomainError, notFound } from './errors.js';
 import { assertCanWrite, type Tenant } from './tenant.js';
+import { inTransaction } from './transactions.js';
 import { parseInput } from './validation.js';
 
 export type { Flow };
@@ -58,7 +59,20 @@ export async function updateFlow(tenant: Tenant, id: string, input: UpdateFlowIn
   assertCanWrite(tenant);
   const data = parseInput(updateFlowSchema, withoutNulls(input, NULLABLE));
   try {
-    return await tenant.db.flow.update({ where: { id }, data });
+    if (data.sessionTimeout === undefined) return await tenant.db.flow.update({ where: { id }, data });
+    return await inTransaction(tenant.db, async (tx) => {
+      const before = await tx.flow.findUnique({ where: { id }, select: { sessionTimeout: true } });
+      if (!before) throw notFound('Flow');
+      const flow = await tx.flow.update({ where: { id }, data });
+      // A new timeout applies to the runs already running: move their expiry with it.
+      const delta = flow.sessionTimeout - before.sessionTimeout;
+      if (delta !== 0) {
+        await tx.$executeRaw`
+          UPDATE "FlowRun" SET "expiresAt" = "expiresAt" + make_interval(mins => ${delta}::int)
+          WHERE "flowId" = ${id}::uuid AND "organizationId" = ${tenant.organizationId}::uuid AND status = 'running'`;
+      }
+      return flow;
+    });
   } catch (error) {
     if (isRecordNotFound(error)) throw notFound('Flow');
     throw error;

@@ -4,7 +4,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { PrismaClient } from '../database/generated/prisma/client.js';
 import { scopeToOrganization } from '../database/tenant.js';
 import { DomainError } from './errors.js';
-import type { Access, Tenant } from './tenant.js';
+import { type Access, type DomainServices, defaultServices, type Tenant } from './tenant.js';
 
 const KEY_PREFIX = 'frg_';
 
@@ -32,7 +32,11 @@ export async function createApiKey(prisma: PrismaClient, organizationId: string,
 }
 
 /** The tenant a presented key acts for, or an UNAUTHENTICATED error. */
-export async function authenticate(prisma: PrismaClient, presentedKey: string | undefined): Promise<Tenant> {
+export async function authenticate(
+  prisma: PrismaClient,
+  presentedKey: string | undefined,
+  services: DomainServices = defaultServices,
+): Promise<Tenant> {
   if (!presentedKey) {
     throw new DomainError('UNAUTHENTICATED', 'an API key is required in the Authorization header');
   }
@@ -42,6 +46,7 @@ export async function authenticate(prisma: PrismaClient, presentedKey: string | 
   });
   if (!apiKey) throw new DomainError('UNAUTHENTICATED', 'the API key is not valid');
   return {
+    ...services,
     organizationId: apiKey.organizationId,
     access: apiKey.scope,
     db: scopeToOrganization(prisma, apiKey.organizationId),

@@ -1,10 +1,19 @@
-// Who is acting: the organization behind the API key and what the key may do.
+// Who is acting: the organization behind the API key and what the key may do, plus the
+// services the rules need from outside (time, and where to announce changes).
 import type { TenantClient } from '../database/tenant.js';
 import { DomainError } from './errors.js';
+import { type Clock, discardChanges, type FlowRunChangePublisher, systemClock } from './flow-run-changes.js';
 
 export type Access = 'read' | 'write';
 
-export interface Tenant {
+export interface DomainServices {
+  clock: Clock;
+  changes: FlowRunChangePublisher;
+}
+
+export const defaultServices: DomainServices = { clock: systemClock, changes: discardChanges };
+
+export interface Tenant extends DomainServices {
   organizationId: string;
   access: Access;
   /** Every query through this client is confined to the organization. */

@@ -2,6 +2,7 @@
 import { createYoga } from 'graphql-yoga';
 import type { PrismaClient } from '../database/generated/prisma/client.js';
 import { authenticate } from '../domain/organizations.js';
+import type { DomainServices } from '../domain/tenant.js';
 import { apiKeyFrom } from '../http/authorization.js';
 import type { GraphQLContext } from './context.js';
 import { maskError } from './errors.js';
@@ -34,11 +35,12 @@ mutation Trigger($flowId: UUID!, $messageThreadId: UUID!) {
 
 export interface GraphQLServerOptions {
   prisma: PrismaClient;
+  services?: DomainServices;
   /** Request headers GraphiQL starts with (the demo key on the demo database). */
   graphiqlHeaders?: Record<string, string>;
 }
 
-export function createGraphQLServer({ prisma, graphiqlHeaders }: GraphQLServerOptions) {
+export function createGraphQLServer({ prisma, services, graphiqlHeaders }: GraphQLServerOptions) {
   return createYoga<Record<string, never>, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -50,6 +52,6 @@ export function createGraphQLServer({ prisma, graphiqlHeaders }: GraphQLServerOp
       defaultQuery: EXAMPLE_OPERATIONS,
       ...(graphiqlHeaders && { headers: JSON.stringify(graphiqlHeaders) }),
     },
-    context: async ({ request }) => ({ tenant: await authenticate(prisma, apiKeyFrom(request.headers)) }),
+    context: async ({ request }) => ({ tenant: await authenticate(prisma, apiKeyFrom(request.headers), services) }),
   });
 }

@@ -2,6 +2,7 @@
 // src/domain/flow-runs.ts; this file only translates arguments and results.
 import { deleteFlowRun, patchFlowRun, triggerFlowRun } from '../../domain/flow-runs.js';
 import { FLOW_RUN_STATUSES } from '../../domain/flow-run-status.js';
+import { effectiveStatus, effectiveStatusWhere } from '../../domain/session-timeouts.js';
 import { builder } from '../builder.js';
 import { OrderDirection, orderByWithTieBreak } from './ordering.js';
 
@@ -18,7 +19,12 @@ builder.prismaObject('FlowRun', {
       type: 'JSONObject',
       description: 'The message sent when the run was triggered; {} for none.',
     }),
-    status: t.expose('status', { type: FlowRunStatus }),
+    status: t.field({
+      type: FlowRunStatus,
+      select: { status: true, expiresAt: true },
+      description: 'A running run past its session timeout reads as timeout, even before the sweeper ends it.',
+      resolve: (run, _args, { tenant }) => effectiveStatus(run, tenant.clock.now()),
+    }),
     cost: t.exposeInt('cost', { description: 'Credits spent so far.' }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
@@ -49,11 +55,11 @@ export const FlowRunOrder = builder.inputType('FlowRunOrder', {
 type Filter = typeof FlowRunFilter.$inferInput | null | undefined;
 type Order = (typeof FlowRunOrder.$inferInput)[] | null | undefined;
 
-export function flowRunWhere(filter: Filter) {
+export function flowRunWhere(filter: Filter, now: Date) {
   return {
     ...(filter?.flowId && { flowId: filter.flowId }),
     ...(filter?.messageThreadId && { messageThreadId: filter.messageThreadId }),
-    ...(filter?.status?.length && { status: { in: filter.status } }),
+    ...(filter?.status?.length && effectiveStatusWhere(filter.status, now)),
   };
 }
 
@@ -77,12 +83,13 @@ builder.queryFields((t) => ({
         orderBy: t.arg({ type: [FlowRunOrder], description: 'Default: newest first.' }),
         offset: t.arg.int({ description: 'Skip this many runs (page-number paging); not combinable with cursors.' }),
       },
-      totalCount: (_connection, { filter }, { tenant }) => tenant.db.flowRun.count({ where: flowRunWhere(filter) }),
+      totalCount: (_connection, { filter }, { tenant }) =>
+        tenant.db.flowRun.count({ where: flowRunWhere(filter, tenant.clock.now()) }),
       resolve: (query, _root, args, { tenant }) =>
         tenant.db.flowRun.findMany({
           ...query,
           ...(args.offset != null && { skip: Math.max(0, args.offset) }),
-          where: flowRunWhere(args.filter),
+          where: flowRunWhere(args.filter, tenant.clock.now()),
           orderBy: flowRunOrderBy(args.orderBy),
         }),
     },

@@ -26,7 +26,10 @@ builder.prismaObject('MessageThread', {
         filter: t.arg({ type: FlowRunFilter }),
         orderBy: t.arg({ type: [FlowRunOrder] }),
       },
-      query: ({ filter, orderBy }) => ({ where: flowRunWhere(filter), orderBy: flowRunOrderBy(orderBy) }),
+      query: ({ filter, orderBy }, { tenant }) => ({
+        where: flowRunWhere(filter, tenant.clock.now()),
+        orderBy: flowRunOrderBy(orderBy),
+      }),
     }),
   }),
 });

@@ -1,0 +1,29 @@
+// What the domain announces when a flow run changes. The domain calls the publisher only
+// after its transaction has committed, so a subscriber never hears of a change that was
+// rolled back. How announcements travel (in-process, Redis) is not the domain's concern.
+import type { FlowRunStatus } from './flow-run-status.js';
+
+export type FlowRunChangeKind = 'triggered' | 'updated' | 'promoted' | 'timedOut' | 'deleted';
+
+export interface FlowRunChange {
+  kind: FlowRunChangeKind;
+  organizationId: string;
+  flowRunId: string;
+  messageThreadId: string;
+  /** The status after the change; null once the run is deleted. */
+  status: FlowRunStatus | null;
+  at: string;
+}
+
+export interface FlowRunChangePublisher {
+  publish(changes: readonly FlowRunChange[]): void;
+}
+
+export const discardChanges: FlowRunChangePublisher = { publish() {} };
+
+/** Time as the domain sees it; tests move it instead of sleeping. */
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };

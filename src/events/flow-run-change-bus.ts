@@ -1,0 +1,42 @@
+// Carries flow-run changes from the instance that made them to every subscriber: in
+// process by default, through Redis pub/sub when REDIS_URL is set so that a subscriber
+// on one instance hears of a change made on another.
+import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
+import { createPubSub } from 'graphql-yoga';
+import { Redis } from 'ioredis';
+import type { FlowRunChange, FlowRunChangePublisher } from '../domain/flow-run-changes.js';
+
+const topicFor = (organizationId: string) => `flowRunChanged:${organizationId}` as const;
+
+export interface FlowRunChangeBus extends FlowRunChangePublisher {
+  /** Changes of one organization only: subscribers never see another tenant's events. */
+  subscribe(organizationId: string): AsyncIterable<FlowRunChange>;
+  close(): Promise<void>;
+}
+
+export function createFlowRunChangeBus(options: { redisUrl?: string } = {}): FlowRunChangeBus {
+  let redis: { publish: Redis; subscribe: Redis } | undefined;
+  if (options.redisUrl) {
+    // A subscribed Redis connection cannot publish: one of each.
+    redis = {
+      publish: new Redis(options.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 }),
+      subscribe: new Redis(options.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 }),
+    };
+  }
+  const pubSub = createPubSub<Record<string, [FlowRunChange]>>(
+    redis
+      ? { eventTarget: createRedisEventTarget({ publishClient: redis.publish, subscribeClient: redis.subscribe }) }
+      : {},
+  );
+  return {
+    publish(changes) {
+      for (const change of changes) pubSub.publish(topicFor(change.organizationId), change);
+    },
+    subscribe(organizationId) {
+      return pubSub.subscribe(topicFor(organizationId));
+    },
+    async close() {
+      if (redis) await Promise.all([redis.publish.quit(), redis.subscribe.quit()]);
+    },
+  };
+}

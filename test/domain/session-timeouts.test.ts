@@ -1,0 +1,162 @@
+// Session timeouts with a clock the test moves: reads never show an expired run as
+// running, the sweeper times runs out and promotes the next, and two sweepers racing
+// over the same rows neither lose a run nor promote one twice.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Clock, FlowRunChange } from '../../src/domain/flow-run-changes.ts';
+import { patchFlowRun, triggerFlowRun } from '../../src/domain/flow-runs.ts';
+import { createFlow, updateFlow } from '../../src/domain/flows.ts';
+import { createMessageThread } from '../../src/domain/message-threads.ts';
+import { authenticate } from '../../src/domain/organizations.ts';
+import { sweepExpiredRuns } from '../../src/domain/session-timeouts.ts';
+import type { Tenant } from '../../src/domain/tenant.ts';
+import { createApp } from '../../src/http/app.ts';
+import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
+import { sendGraphQL } from '../support/graphql.ts';
+
+const MINUTE = 60_000;
+
+class TestClock implements Clock {
+  constructor(private current = new Date('2026-01-01T09:00:00Z')) {}
+  now = () => new Date(this.current);
+  advance(minutes: number) {
+    this.current = new Date(this.current.getTime() + minutes * MINUTE);
+  }
+}
+
+describe.each(databaseTargets())('session timeouts on $name', (target) => {
+  let db: TestDatabase;
+  let clock: TestClock;
+  let published: FlowRunChange[];
+  let tenant: Tenant;
+  let key: string;
+  let flowId: string;
+  let counter = 0;
+
+  const services = () => ({ clock, changes: { publish: (changes: readonly FlowRunChange[]) => published.push(...changes) } });
+  const newThread = async () =>
+    (await createMessageThread(tenant, { channel: 'web', identifier: `timeout-${counter++}` })).id;
+  const trigger = (messageThreadId: string) =>
+    triggerFlowRun(tenant, { flowId, messageThreadId, state: {}, initialMessage: {} });
+  const statusOf = async (id: string) => (await db.prisma.flowRun.findUniqueOrThrow({ where: { id } })).status;
+
+  beforeAll(async () => {
+    db = await openTestDatabase(target);
+    clock = new TestClock();
+    published = [];
+    const org = await createTestTenant(db);
+    key = org.key;
+    tenant = await authenticate(db.prisma, key, services());
+    flowId = (await createFlow(tenant, { name: 'Quick', sessionTimeout: 60 })).id;
+  });
+  afterAll(() => db.close());
+
+  it('reads an expired run as timeout before any sweep, over GraphQL', async () => {
+    const thread = await newThread();
+    const run = await trigger(thread);
+    const app = createApp({ db, services: services() });
+    const query = `query($thread: UUID!, $status: [FlowRunStatus!]) {
+      flowRuns(filter: { messageThreadId: $thread, status: $status }) { totalCount edges { node { id status } } }
+    }`;
+    const read = (status?: string[]) =>
+      sendGraphQL<{ flowRuns: { totalCount: number; edges: { node: { status: string } }[] } }, unknown>(app, key, query, {
+        thread,
+        status,
+      });
+
+    clock.advance(59);
+    expect((await read()).data!.flowRuns.edges[0].node.status).toBe('running');
+    clock.advance(2);
+    expect((await read()).data!.flowRuns.edges[0].node.status).toBe('timeout');
+    expect((await read(['running'])).data!.flowRuns.totalCount).toBe(0);
+    expect((await read(['timeout'])).data!.flowRuns.totalCount).toBe(1);
+    // Not yet swept: the database row still says running.
+    expect(await statusOf(run.id)).toBe('running');
+  });
+
+  it('sweeps: times out, promotes the next queued run with its own expiry, and announces both', async () => {
+    const thread = await newThread();
+    const first = await trigger(thread);
+    const second = await trigger(thread);
+    clock.advance(61);
+    published.length = 0;
+    const result = await sweepExpiredRuns(db.prisma, { ...services(), batchSize: 1000 });
+    expect(result.timedOut).toBeGreaterThanOrEqual(1);
+    expect(await statusOf(first.id)).toBe('timeout');
+    expect(await statusOf(second.id)).toBe('running');
+    const promoted = await db.prisma.flowRun.findUniqueOrThrow({ where: { id: second.id } });
+    expect(promoted.expiresAt!.getTime()).toBe(clock.now().getTime() + 60 * MINUTE);
+    expect(published).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: 'timedOut', flowRunId: first.id, status: 'timeout' }),
+        expect.objectContaining({ kind: 'promoted', flowRunId: second.id, status: 'running' }),
+      ]),
+    );
+    // A second pass finds nothing more on this thread.
+    published.length = 0;
+    await sweepExpiredRuns(db.prisma, services());
+    expect(published.filter((change) => change.messageThreadId === thread)).toEqual([]);
+  });
+
+  it('times out an expired run when a trigger or a patch meets it before the sweeper', async () => {
+    const thread = await newThread();
+    const first = await trigger(thread);
+    const second = await trigger(thread);
+    clock.advance(61);
+    const third = await trigger(thread);
+    expect(await statusOf(first.id)).toBe('timeout');
+    expect(await statusOf(second.id)).toBe('running');
+    expect(third.status).toBe('queued');
+
+    clock.advance(61);
+    // The run had already timed out when the patch came: ending it otherwise is refused
+    // (and the refused patch's transaction leaves the timing out to the sweeper).
+    await expect(patchFlowRun(tenant, second.id, { status: 'finished' })).rejects.toMatchObject({ code: 'RUN_ALREADY_ENDED' });
+    await sweepExpiredRuns(db.prisma, services());
+    expect(await statusOf(second.id)).toBe('timeout');
+    expect(await statusOf(third.id)).toBe('running');
+    // Asking for the status it already has is a no-op that succeeds.
+    expect((await patchFlowRun(tenant, second.id, { status: 'timeout' })).status).toBe('timeout');
+  });
+
+  it('moves the expiry of running runs when the flow timeout changes', async () => {
+    const thread = await newThread();
+    const run = await trigger(thread);
+    await updateFlow(tenant, flowId, { sessionTimeout: 120 });
+    clock.advance(90);
+    await sweepExpiredRuns(db.prisma, services());
+    expect(await statusOf(run.id)).toBe('running');
+    clock.advance(31);
+    await sweepExpiredRuns(db.prisma, services());
+    expect(await statusOf(run.id)).toBe('timeout');
+    await updateFlow(tenant, flowId, { sessionTimeout: 60 });
+  });
+
+  it('two sweepers racing over the same expired runs time out each once and promote each next once', async () => {
+    const threads = await Promise.all(Array.from({ length: 20 }, () => newThread()));
+    const firsts = [];
+    for (const thread of threads) {
+      firsts.push(await trigger(thread));
+      await trigger(thread);
+      await trigger(thread);
+    }
+    clock.advance(61);
+    published.length = 0;
+    const [a, b] = await Promise.all([
+      sweepExpiredRuns(db.prisma, { ...services(), batchSize: 1000 }),
+      sweepExpiredRuns(db.prisma, { ...services(), batchSize: 1000 }),
+    ]);
+    // A sweeper may skip a thread the other holds; a later pass gets what both skipped.
+    await sweepExpiredRuns(db.prisma, { ...services(), batchSize: 1000 });
+    const ours = published.filter((change) => threads.includes(change.messageThreadId));
+    expect(ours.filter((change) => change.kind === 'timedOut').map((change) => change.flowRunId).sort()).toEqual(
+      firsts.map((run) => run.id).sort(),
+    );
+    const promotedThreads = ours.filter((change) => change.kind === 'promoted').map((change) => change.messageThreadId);
+    expect(promotedThreads.sort()).toEqual([...threads].sort());
+    expect(a.timedOut + b.timedOut).toBeGreaterThan(0);
+    for (const thread of threads) {
+      const counts = await db.prisma.flowRun.groupBy({ by: ['status'], where: { messageThreadId: thread }, _count: true });
+      expect(Object.fromEntries(counts.map((row) => [row.status, row._count]))).toEqual({ timeout: 1, running: 1, queued: 1 });
+    }
+  });
+});
