@@ -1,13 +1,16 @@
 // Starts the service: database (migrated), demo data on an empty embedded database,
-// HTTP server; stops cleanly on SIGTERM/SIGINT.
-import { createServer } from 'node:http';
+// change fan-out, the session-timeout sweeper and the HTTP server; stops all of it
+// cleanly on SIGTERM/SIGINT.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createServerAdapter } from '@whatwg-node/server';
 import { readConfig } from './config.js';
-import { EmbeddedDatabaseBusyError, openDatabase } from './database/client.js';
+import { type Database, EmbeddedDatabaseBusyError, openDatabase } from './database/client.js';
 import { seedDemoIfEmpty } from './demo-data.js';
+import { systemClock } from './domain/flow-run-changes.js';
+import { createFlowRunChangeBus } from './events/flow-run-change-bus.js';
 import { createApp } from './http/app.js';
+import { serve } from './http/serve.js';
+import { startTimeoutSweeper } from './jobs/timeout-sweeper.js';
 
 const config = readConfig();
 const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }).catch((error) => {
@@ -18,34 +21,37 @@ const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config
   throw error;
 });
 
+const changeBus = createFlowRunChangeBus({ redisUrl: config.redisUrl });
+const services = { clock: systemClock, changes: changeBus };
+const sweeper = startTimeoutSweeper(db.prisma, services, config.sweepIntervalMs);
+const app = createApp({ db, services, changeFeed: changeBus, graphiqlHeaders: await demoHeaders(db) });
+const server = await serve(app, config.port);
+console.log(`Flow-run gateway on http://localhost:${server.port}/graphql (${db.kind} database)`);
+
 // GraphiQL on the embedded demo database starts with the demo key filled in. The key is
 // kept beside the data (demo data only: real keys are never stored in clear).
-let graphiqlHeaders: Record<string, string> | undefined;
-if (db.kind === 'embedded') {
+async function demoHeaders(database: Database) {
+  if (database.kind !== 'embedded') return undefined;
   const demoKeyFile = join(config.dataDir, 'demo-api-key');
-  const demoKey = await seedDemoIfEmpty(db);
+  const demoKey = await seedDemoIfEmpty(database);
   if (demoKey) {
     await writeFile(demoKeyFile, demoKey, { mode: 0o600 });
     console.log(`Seeded a demo organization. Its API key (shown once): ${demoKey}`);
   }
-  const storedKey = demoKey ?? (await readFile(demoKeyFile, 'utf8').catch(() => undefined));
-  if (storedKey) graphiqlHeaders = { Authorization: storedKey };
+  const key = demoKey ?? (await readFile(demoKeyFile, 'utf8').catch(() => undefined));
+  return key ? { Authorization: key } : undefined;
 }
-
-const app = createApp({ db, graphiqlHeaders });
-const server = createServer(createServerAdapter((request: Request) => app.fetch(request)));
-server.listen(config.port, () => {
-  console.log(`Flow-run gateway on http://localhost:${config.port}/graphql (${db.kind} database)`);
-});
 
 let stopping = false;
 async function stop(signal: string) {
   if (stopping) return;
   stopping = true;
-  console.log(`${signal}: finishing in-flight requests`);
-  server.close();
-  server.closeIdleConnections();
+  console.log(`${signal}: stopping (finishing requests in flight)`);
+  await server.close(config.shutdownGraceMs);
+  await sweeper.stop();
+  await changeBus.close();
   await db.close();
+  console.log('stopped');
   process.exit(0);
 }
 process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -4,5 +4,6 @@ import './types/flow-run.js';
 import './types/flow.js';
 import './types/message-thread.js';
 import './types/error-code.js';
+import './types/flow-run-changed.js';
 
 export const schema = builder.toSchema({ sortSchema: false });

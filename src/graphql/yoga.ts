@@ -1,10 +1,7 @@
 // GraphQL over HTTP at /graphql (and GraphiQL for people), on the shared schema.
 import { createYoga } from 'graphql-yoga';
-import type { PrismaClient } from '../database/generated/prisma/client.js';
-import { authenticate } from '../domain/organizations.js';
-import type { DomainServices } from '../domain/tenant.js';
-import { apiKeyFrom } from '../http/authorization.js';
 import type { GraphQLContext } from './context.js';
+import type { ContextFactory } from './context-factory.js';
 import { maskError } from './errors.js';
 import { schema } from './schema.js';
 
@@ -34,13 +31,12 @@ mutation Trigger($flowId: UUID!, $messageThreadId: UUID!) {
 `;
 
 export interface GraphQLServerOptions {
-  prisma: PrismaClient;
-  services?: DomainServices;
+  contextFor: ContextFactory;
   /** Request headers GraphiQL starts with (the demo key on the demo database). */
   graphiqlHeaders?: Record<string, string>;
 }
 
-export function createGraphQLServer({ prisma, services, graphiqlHeaders }: GraphQLServerOptions) {
+export function createGraphQLServer({ contextFor, graphiqlHeaders }: GraphQLServerOptions) {
   return createYoga<Record<string, never>, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -52,6 +48,6 @@ export function createGraphQLServer({ prisma, services, graphiqlHeaders }: Graph
       defaultQuery: EXAMPLE_OPERATIONS,
       ...(graphiqlHeaders && { headers: JSON.stringify(graphiqlHeaders) }),
     },
-    context: async ({ request }) => ({ tenant: await authenticate(prisma, apiKeyFrom(request.headers), services) }),
+    context: ({ request }) => contextFor(request.headers),
   });
 }

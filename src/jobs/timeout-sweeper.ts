@@ -1,0 +1,35 @@
+// Runs the session-timeout sweep every few seconds. Every instance runs one; the sweep
+// itself is safe when they overlap (src/domain/session-timeouts.ts).
+import type { PrismaClient } from '../database/generated/prisma/client.js';
+import { sweepExpiredRuns } from '../domain/session-timeouts.js';
+import type { DomainServices } from '../domain/tenant.js';
+
+const BATCH_SIZE = 200;
+
+export function startTimeoutSweeper(prisma: PrismaClient, services: DomainServices, intervalMs: number) {
+  let running: Promise<void> | undefined;
+  let stopped = false;
+
+  async function sweepUntilCaughtUp() {
+    try {
+      // A full batch means there may be more due: keep going before the next tick.
+      while (!stopped && (await sweepExpiredRuns(prisma, { ...services, batchSize: BATCH_SIZE })).timedOut === BATCH_SIZE);
+    } catch (error) {
+      // The database may be away for a moment; the next tick tries again.
+      console.error('Session-timeout sweep failed:', (error as Error).message);
+    }
+  }
+
+  const timer = setInterval(() => {
+    running ??= sweepUntilCaughtUp().finally(() => (running = undefined));
+  }, intervalMs);
+  timer.unref();
+
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
