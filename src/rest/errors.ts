@@ -104,12 +104,8 @@ export function fromGraphQLError(error: GraphQLError | Error): ErrorObject {
   const masked = maskError(error);
   const extensions = masked instanceof GraphQLError ? masked.extensions : {};
   const status = statusOfCode(extensions.code);
-  if (!status) {
-    if (error instanceof GraphQLError && !(error.originalError instanceof DomainError)) {
-      logUnexpected(error.originalError ?? error);
-    }
-    return errorObject(500, 'INTERNAL_SERVER_ERROR', 'An unexpected error occurred.');
-  }
+  // Unexpected (maskError reports it the way it does for GraphQL): a generic 500.
+  if (!status) return errorObject(500, 'INTERNAL_SERVER_ERROR', 'An unexpected error occurred.');
   const field = typeof extensions.field === 'string' ? extensions.field : undefined;
   return errorObject(status, String(extensions.code), masked.message, field ? { pointer: pointerFrom(field) } : undefined);
 }

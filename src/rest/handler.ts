@@ -17,16 +17,22 @@ import { ALLOWED_METHODS, matchRoute, type ResourceDefinition, resourcePath, typ
 
 type Node = Record<string, unknown>;
 
-/** Answers one request under /public/v2 (src/http/app.ts routes them here). */
-export async function handleRestRequest(request: Request, prisma: PrismaClient): Promise<Response> {
+/** What `authenticate` takes after the key (the domain's services), passed through as is. */
+type AuthenticateExtras = Parameters<typeof authenticate> extends [unknown, unknown, ...infer Rest] ? Rest : [];
+
+/**
+ * Answers one request under /public/v2 (src/http/app.ts routes them here). `extras` are
+ * handed to `authenticate` exactly as GraphQL hands them, so both get the same context.
+ */
+export async function handleRestRequest(request: Request, prisma: PrismaClient, ...extras: AuthenticateExtras): Promise<Response> {
   try {
-    return await handle(request, prisma);
+    return await handle(request, prisma, extras);
   } catch (error) {
     return errorResponse(fromUnknown(error));
   }
 }
 
-async function handle(request: Request, prisma: PrismaClient): Promise<Response> {
+async function handle(request: Request, prisma: PrismaClient, extras: AuthenticateExtras): Promise<Response> {
   const url = new URL(request.url);
   const route = matchRoute(url.pathname);
   if (!route) throw restError(404, 'ROUTE_NOT_FOUND', `no resource at ${url.pathname}`);
@@ -37,7 +43,7 @@ async function handle(request: Request, prisma: PrismaClient): Promise<Response>
     });
   }
   assertAcceptable(request.headers);
-  const context: GraphQLContext = { tenant: await authenticate(prisma, apiKeyFrom(request.headers)) };
+  const context: GraphQLContext = { tenant: await authenticate(prisma, apiKeyFrom(request.headers), ...extras) };
   const { resource } = route;
 
   if (route.kind === 'collection' && request.method === 'GET') {

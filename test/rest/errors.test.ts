@@ -1,0 +1,34 @@
+// The one mapping of failures to JSON:API errors: every domain code gets its kind's
+// status, fields become pointers, and anything unexpected is a generic 500.
+import { GraphQLError } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import { DomainError, ERROR_CODES, type ErrorCode } from '../../src/domain/errors.ts';
+import { fromGraphQLError, fromUnknown, pointerFrom } from '../../src/rest/errors.ts';
+import { assertJsonApi } from './support.ts';
+
+const STATUS = { invalid: 400, unauthenticated: 401, forbidden: 403, not_found: 404, conflict: 409, unprocessable: 422, unavailable: 503 };
+
+describe('REST errors', () => {
+  it('maps every domain code to its kind status, keeping code, message and field', () => {
+    for (const code of Object.keys(ERROR_CODES) as ErrorCode[]) {
+      const error = fromGraphQLError(new GraphQLError('wrapped', { originalError: new DomainError(code, 'why', ['a', 'b']) }));
+      expect(error).toMatchObject({ status: String(STATUS[ERROR_CODES[code]]), code, detail: 'why', source: { pointer: '/data/attributes/a/b' } });
+      assertJsonApi({ errors: [error] }, code);
+    }
+  });
+
+  it('escapes pointer tokens', () => {
+    expect(pointerFrom('initialMessage.template.id')).toBe('/data/attributes/initialMessage/template/id');
+    expect(pointerFrom('a/b.c~d')).toBe('/data/attributes/a~1b/c~0d');
+  });
+
+  it('turns anything unexpected into a generic 500 without internals', () => {
+    const secret = new Error('SELECT * FROM "ApiKey" failed at /src/db.ts:12');
+    for (const error of [fromUnknown(secret), fromUnknown(new GraphQLError('x', { originalError: secret }))]) {
+      expect(error.status).toBe(500);
+      expect(error.errors).toEqual([
+        { status: '500', code: 'INTERNAL_SERVER_ERROR', title: 'Internal Server Error', detail: 'An unexpected error occurred.' },
+      ]);
+    }
+  });
+});
