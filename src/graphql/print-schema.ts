@@ -2,7 +2,7 @@
 // fails when it is stale).
 import { writeFileSync } from 'node:fs';
 import { printSchema } from 'graphql';
-import { schema } from '../src/graphql/schema.ts';
+import { schema } from './schema.js';
 
-writeFileSync(new URL('../schema.graphql', import.meta.url), `${printSchema(schema)}\n`);
+writeFileSync(new URL('../../schema.graphql', import.meta.url), `${printSchema(schema)}\n`);
 console.log('wrote schema.graphql');
