@@ -9,6 +9,8 @@ import { seedDemoIfEmpty } from './demo-data.js';
 import { systemClock } from './domain/flow-run-changes.js';
 import { createFlowRunChangeBus } from './events/flow-run-change-bus.js';
 import { createApp } from './http/app.js';
+import { Redis } from 'ioredis';
+import { createRateLimiter } from './http/rate-limit.js';
 import { serve } from './http/serve.js';
 import { startTimeoutSweeper } from './jobs/timeout-sweeper.js';
 
@@ -24,7 +26,15 @@ const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config
 const changeBus = createFlowRunChangeBus({ redisUrl: config.redisUrl });
 const services = { clock: systemClock, changes: changeBus };
 const sweeper = startTimeoutSweeper(db.prisma, services, config.sweepIntervalMs);
-const app = createApp({ db, services, changeFeed: changeBus, graphiqlHeaders: await demoHeaders(db) });
+const rateLimitRedis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false }) : undefined;
+const app = createApp({
+  db,
+  services,
+  changeFeed: changeBus,
+  graphiqlHeaders: await demoHeaders(db),
+  rateLimiter: createRateLimiter({ perMinute: config.rateLimitPerMinute, redis: rateLimitRedis }),
+  requestTimeoutMs: config.requestTimeoutMs,
+});
 const server = await serve(app, config.port);
 console.log(`Flow-run gateway on http://localhost:${server.port}/graphql (${db.kind} database)`);
 
@@ -50,6 +60,7 @@ async function stop(signal: string) {
   await server.close(config.shutdownGraceMs);
   await sweeper.stop();
   await changeBus.close();
+  await rateLimitRedis?.quit();
   await db.close();
   console.log('stopped');
   process.exit(0);

@@ -13,6 +13,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    // JSON logs only when asked for (LOG_LEVEL=info npm test).
+    env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' },
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Two cores: each worker runs its own embedded PostgreSQL in WASM.

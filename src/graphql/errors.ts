@@ -1,7 +1,9 @@
 // The one place where failures become GraphQL errors: domain errors keep their message
 // and stable code; anything else is masked, so no stack trace or SQL reaches a client.
 import { GraphQLError } from 'graphql';
+import { isDatabaseUnavailable } from '../domain/database-errors.js';
 import { DomainError } from '../domain/errors.js';
+import { logger } from '../observability/logger.js';
 
 const HTTP_STATUS_BY_KIND: Partial<Record<DomainError['kind'], number>> = {
   unauthenticated: 401,
@@ -26,6 +28,7 @@ export function maskError(error: unknown): Error {
     if (error.originalError instanceof DomainError) return domainErrorToGraphQL(error.originalError, error);
     // Errors GraphQL itself raised (syntax, validation, variable coercion) are the client's.
     if (!error.originalError || error.originalError instanceof GraphQLError) return error;
+    if (isDatabaseUnavailable(error.originalError)) return domainErrorToGraphQL(databaseUnavailable(), error);
     reportUnexpected(error.originalError);
     return new GraphQLError('Unexpected error.', {
       nodes: error.nodes,
@@ -34,11 +37,15 @@ export function maskError(error: unknown): Error {
     });
   }
   if (error instanceof DomainError) return domainErrorToGraphQL(error);
+  if (isDatabaseUnavailable(error)) return domainErrorToGraphQL(databaseUnavailable());
   reportUnexpected(error);
   return new GraphQLError('Unexpected error.', { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
 }
 
+const databaseUnavailable = () =>
+  new DomainError('DATABASE_UNAVAILABLE', 'the database is unavailable at the moment; retry shortly');
+
 // The client gets a generic message; the operator gets the whole error.
 function reportUnexpected(error: unknown) {
-  console.error('Unexpected error while executing a GraphQL operation:', error);
+  logger.error({ err: error }, 'unexpected error');
 }

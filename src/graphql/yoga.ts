@@ -1,7 +1,9 @@
 // GraphQL over HTTP at /graphql (and GraphiQL for people), on the shared schema.
 import { createYoga } from 'graphql-yoga';
 import type { GraphQLContext } from './context.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { ContextFactory } from './context-factory.js';
+import { countOperations, queryLimits } from './limits.js';
 import { maskError } from './errors.js';
 import { schema } from './schema.js';
 
@@ -32,17 +34,21 @@ mutation Trigger($flowId: UUID!, $messageThreadId: UUID!) {
 
 export interface GraphQLServerOptions {
   contextFor: ContextFactory;
+  metrics: Metrics;
   /** Request headers GraphiQL starts with (the demo key on the demo database). */
   graphiqlHeaders?: Record<string, string>;
 }
 
-export function createGraphQLServer({ contextFor, graphiqlHeaders }: GraphQLServerOptions) {
+export function createGraphQLServer({ contextFor, graphiqlHeaders, metrics }: GraphQLServerOptions) {
   return createYoga<Record<string, never>, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
     logging: false,
     maskedErrors: { maskError },
+    // Several operations in one request, but not a thousand.
+    batching: { limit: 10 },
+    plugins: [...queryLimits(), countOperations(metrics)],
     graphiql: {
       title: 'Flow-run gateway',
       defaultQuery: EXAMPLE_OPERATIONS,

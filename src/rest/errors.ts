@@ -1,7 +1,7 @@
 // JSON:API error objects. The one place where a failure becomes an HTTP status: domain
 // codes by their kind (src/domain/errors.ts), plus the few failures only HTTP has.
 import { GraphQLError } from 'graphql';
-import { DomainError, ERROR_CODES, type ErrorCode, type ErrorKind } from '../domain/errors.js';
+import { ERROR_CODES, type ErrorCode, type ErrorKind } from '../domain/errors.js';
 import { maskError } from '../graphql/errors.js';
 
 const STATUS_BY_KIND: Record<ErrorKind, number> = {
@@ -25,6 +25,7 @@ const TITLES: Record<number, string> = {
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Entity',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -41,6 +42,8 @@ export type HttpErrorCode =
   | 'RESOURCE_TYPE_MISMATCH'
   | 'RESOURCE_ID_MISMATCH'
   | 'CLIENT_GENERATED_ID_UNSUPPORTED'
+  | 'RATE_LIMITED'
+  | 'REQUEST_TIMEOUT'
   | 'INTERNAL_SERVER_ERROR';
 
 export type ErrorSource = { pointer: string } | { parameter: string } | { header: string };
@@ -110,13 +113,8 @@ export function fromGraphQLError(error: GraphQLError | Error): ErrorObject {
   return errorObject(status, String(extensions.code), masked.message, field ? { pointer: pointerFrom(field) } : undefined);
 }
 
+/** Any failure as a RestError; everything but a RestError goes through GraphQL's masking. */
 export function fromUnknown(error: unknown): RestError {
   if (error instanceof RestError) return error;
-  if (error instanceof DomainError || error instanceof GraphQLError) return restErrors([fromGraphQLError(error)]);
-  logUnexpected(error);
-  return restError(500, 'INTERNAL_SERVER_ERROR', 'An unexpected error occurred.');
-}
-
-function logUnexpected(error: unknown) {
-  console.error('[rest] unexpected error', error);
+  return restErrors([fromGraphQLError(error instanceof Error ? error : new Error(String(error)))]);
 }

@@ -2,11 +2,9 @@
 // operations (src/rest/operations.ts), run on the GraphQL schema with the same context
 // GraphQL gets, and its result becomes a JSON:API document.
 import { coerceInputValue, type ExecutionResult, isScalarType } from 'graphql';
-import type { PrismaClient } from '../database/generated/prisma/client.js';
-import { authenticate } from '../domain/organizations.js';
 import type { GraphQLContext } from '../graphql/context.js';
+import type { ContextFactory } from '../graphql/context-factory.js';
 import { schema } from '../graphql/schema.js';
-import { apiKeyFrom } from '../http/authorization.js';
 import { listDocument, singleDocument, type ListLinks } from './documents.js';
 import { fromGraphQLError, fromUnknown, type RestError, restError, restErrors } from './errors.js';
 import { assertAcceptable, JSON_API } from './media-type.js';
@@ -17,22 +15,19 @@ import { ALLOWED_METHODS, matchRoute, type ResourceDefinition, resourcePath, typ
 
 type Node = Record<string, unknown>;
 
-/** What `authenticate` takes after the key (the domain's services), passed through as is. */
-type AuthenticateExtras = Parameters<typeof authenticate> extends [unknown, unknown, ...infer Rest] ? Rest : [];
-
 /**
- * Answers one request under /public/v2 (src/http/app.ts routes them here). `extras` are
- * handed to `authenticate` exactly as GraphQL hands them, so both get the same context.
+ * Answers one request under /public/v2 (src/http/app.ts routes them here), with the
+ * context factory GraphQL uses, so both surfaces act with the same tenant and services.
  */
-export async function handleRestRequest(request: Request, prisma: PrismaClient, ...extras: AuthenticateExtras): Promise<Response> {
+export async function handleRestRequest(request: Request, contextFor: ContextFactory): Promise<Response> {
   try {
-    return await handle(request, prisma, extras);
+    return await handle(request, contextFor);
   } catch (error) {
     return errorResponse(fromUnknown(error));
   }
 }
 
-async function handle(request: Request, prisma: PrismaClient, extras: AuthenticateExtras): Promise<Response> {
+async function handle(request: Request, contextFor: ContextFactory): Promise<Response> {
   const url = new URL(request.url);
   const route = matchRoute(url.pathname);
   if (!route) throw restError(404, 'ROUTE_NOT_FOUND', `no resource at ${url.pathname}`);
@@ -43,7 +38,7 @@ async function handle(request: Request, prisma: PrismaClient, extras: Authentica
     });
   }
   assertAcceptable(request.headers);
-  const context: GraphQLContext = { tenant: await authenticate(prisma, apiKeyFrom(request.headers), ...extras) };
+  const context = await contextFor(request.headers);
   const { resource } = route;
 
   if (route.kind === 'collection' && request.method === 'GET') {

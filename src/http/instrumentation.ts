@@ -1,0 +1,78 @@
+// Around every request: a request id (taken from X-Request-Id when it is sane, echoed
+// back), one JSON log line, Prometheus counts and latency, and a deadline.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { RESOURCES } from '../rest/routes.js';
+import { errorFor, surfaceOf } from './error-response.js';
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+const REST_SEGMENTS = new Set(RESOURCES.flatMap((resource) => resource.paths));
+const FIXED_ROUTES = new Set(['/graphql', '/healthz', '/readyz', '/metrics', '/public/v2/openapi.json']);
+
+/** A route pattern for labels and logs: a bounded set, whatever paths clients send. */
+export function routeOf(pathname: string): string {
+  if (FIXED_ROUTES.has(pathname)) return pathname;
+  const [, base, version, segment, id, ...rest] = pathname.split('/');
+  if (base !== 'public' || version !== 'v2' || !REST_SEGMENTS.has(segment) || rest.length) return 'unmatched';
+  return id === undefined ? `/public/v2/${segment}` : `/public/v2/${segment}/{id}`;
+}
+
+export interface InstrumentationOptions {
+  logger: Logger;
+  metrics: Metrics;
+  /** A request not answered by then gets 503 (the work itself is not interrupted). */
+  timeoutMs: number;
+}
+
+type Handler = (request: Request) => Promise<Response>;
+
+export function instrument(handle: Handler, { logger, metrics, timeoutMs }: InstrumentationOptions): Handler {
+  return async (request) => {
+    const started = performance.now();
+    const url = new URL(request.url);
+    const surface = surfaceOf(url.pathname);
+    const route = routeOf(url.pathname);
+    const given = request.headers.get('x-request-id');
+    const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
+
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<Response>((resolve) => {
+      timer = setTimeout(
+        () => resolve(errorFor(surface, 503, 'REQUEST_TIMEOUT', `the request was not answered within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    let response: Response;
+    try {
+      response = await Promise.race([handle(request), deadline]);
+    } catch (error) {
+      logger.error({ err: error, requestId }, 'request failed outside the surfaces');
+      response = errorFor(surface, 500, 'INTERNAL_SERVER_ERROR', 'An unexpected error occurred.');
+    } finally {
+      clearTimeout(timer);
+    }
+    response = withHeader(response, 'X-Request-Id', requestId);
+
+    const seconds = (performance.now() - started) / 1000;
+    metrics.httpRequests.inc({ surface, route, method: request.method, status: String(response.status) });
+    metrics.httpDuration.observe({ surface, route, method: request.method }, seconds);
+    logger.info(
+      { requestId, method: request.method, route, path: url.pathname, status: response.status, ms: Math.round(seconds * 1000 * 10) / 10 },
+      'request',
+    );
+    return response;
+  };
+}
+
+function withHeader(response: Response, name: string, value: string): Response {
+  try {
+    response.headers.set(name, value);
+    return response;
+  } catch {
+    // Some responses have immutable headers: copy it.
+    const copy = new Response(response.body, response);
+    copy.headers.set(name, value);
+    return copy;
+  }
+}

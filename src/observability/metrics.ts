@@ -1,0 +1,62 @@
+// Prometheus metrics (prom-client), served at /metrics. Label values come from bounded
+// sets only (route patterns, root field names, status codes), never from client input.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
+export function createMetrics(options: { poolStats?: () => PoolStats } = {}) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  const httpRequests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests answered, by surface, route pattern, method and status.',
+    labelNames: ['surface', 'route', 'method', 'status'] as const,
+    registers: [registry],
+  });
+  const httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'Time to answer an HTTP request (until the response starts), by surface and route pattern.',
+    labelNames: ['surface', 'route', 'method'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const graphqlOperations = new Counter({
+    name: 'graphql_operations_total',
+    help: 'GraphQL operations executed, by operation type, root field and outcome.',
+    labelNames: ['type', 'field', 'outcome'] as const,
+    registers: [registry],
+  });
+  const dbStatements = new Counter({
+    name: 'db_statements_total',
+    help: 'SQL statements sent by Prisma.',
+    registers: [registry],
+  });
+  const rateLimited = new Counter({
+    name: 'rate_limit_rejections_total',
+    help: 'Requests refused with 429 because their API key was over its rate.',
+    registers: [registry],
+  });
+  if (options.poolStats) {
+    const poolStats = options.poolStats;
+    new Gauge({
+      name: 'db_pool_connections',
+      help: 'PostgreSQL pool connections by state (idle, busy) and requests waiting for one.',
+      labelNames: ['state'] as const,
+      registers: [registry],
+      collect() {
+        const stats = poolStats();
+        this.set({ state: 'idle' }, stats.idle);
+        this.set({ state: 'busy' }, stats.total - stats.idle);
+        this.set({ state: 'waiting' }, stats.waiting);
+      },
+    });
+  }
+  return { registry, httpRequests, httpDuration, graphqlOperations, dbStatements, rateLimited };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
