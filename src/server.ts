@@ -3,25 +3,33 @@
 // cleanly on SIGTERM/SIGINT.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { readConfig } from './config.js';
 import { type Database, EmbeddedDatabaseBusyError, openDatabase } from './database/client.js';
 import { seedDemoIfEmpty } from './demo-data.js';
 import { systemClock } from './domain/flow-run-changes.js';
 import { createFlowRunChangeBus } from './events/flow-run-change-bus.js';
 import { createApp } from './http/app.js';
-import { Redis } from 'ioredis';
 import { createRateLimiter } from './http/rate-limit.js';
 import { serve } from './http/serve.js';
 import { startTimeoutSweeper } from './jobs/timeout-sweeper.js';
+import { createMetrics } from './observability/metrics.js';
 
 const config = readConfig();
-const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }).catch((error) => {
+let opened: Database | undefined;
+const metrics = createMetrics({ poolStats: () => opened?.poolStats?.() });
+const db = await openDatabase({
+  databaseUrl: config.databaseUrl,
+  dataDir: config.dataDir,
+  onQuery: () => metrics.dbStatements.inc(),
+}).catch((error) => {
   if (error instanceof EmbeddedDatabaseBusyError) {
     console.error(error.message);
     process.exit(1);
   }
   throw error;
 });
+opened = db;
 
 const changeBus = createFlowRunChangeBus({ redisUrl: config.redisUrl });
 const services = { clock: systemClock, changes: changeBus };
@@ -29,6 +37,7 @@ const sweeper = startTimeoutSweeper(db.prisma, services, config.sweepIntervalMs)
 const rateLimitRedis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false }) : undefined;
 const app = createApp({
   db,
+  metrics,
   services,
   changeFeed: changeBus,
   graphiqlHeaders: await demoHeaders(db),

@@ -8,7 +8,7 @@ export interface PoolStats {
   waiting: number;
 }
 
-export function createMetrics(options: { poolStats?: () => PoolStats } = {}) {
+export function createMetrics(options: { poolStats?: () => PoolStats | undefined } = {}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -50,6 +50,7 @@ export function createMetrics(options: { poolStats?: () => PoolStats } = {}) {
       registers: [registry],
       collect() {
         const stats = poolStats();
+        if (!stats) return;
         this.set({ state: 'idle' }, stats.idle);
         this.set({ state: 'busy' }, stats.total - stats.idle);
         this.set({ state: 'waiting' }, stats.waiting);
