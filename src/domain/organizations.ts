@@ -2,7 +2,8 @@
 // only as a SHA-256 hash: a leaked database does not leak working keys.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { PrismaClient } from '../database/generated/prisma/client.js';
-import { scopeToOrganization } from '../database/tenant.js';
+import { LRUCache } from 'lru-cache';
+import { scopeToOrganization, type TenantClient } from '../database/tenant.js';
 import { DomainError } from './errors.js';
 import { type Access, type DomainServices, defaultServices, type Tenant } from './tenant.js';
 
@@ -40,15 +41,37 @@ export async function authenticate(
   if (!presentedKey) {
     throw new DomainError('UNAUTHENTICATED', 'an API key is required in the Authorization header');
   }
-  const apiKey = await prisma.apiKey.findUnique({
-    where: { hash: hashApiKey(presentedKey) },
-    select: { organizationId: true, scope: true },
-  });
-  if (!apiKey) throw new DomainError('UNAUTHENTICATED', 'the API key is not valid');
-  return {
-    ...services,
-    organizationId: apiKey.organizationId,
-    access: apiKey.scope,
-    db: scopeToOrganization(prisma, apiKey.organizationId),
-  };
+  const keys = knownKeysOf(prisma);
+  const hash = hashApiKey(presentedKey);
+  let known = keys.get(hash);
+  if (!known) {
+    const apiKey = await prisma.apiKey.findUnique({ where: { hash }, select: { organizationId: true, scope: true } });
+    if (!apiKey) throw new DomainError('UNAUTHENTICATED', 'the API key is not valid');
+    known = { organizationId: apiKey.organizationId, access: apiKey.scope, db: scopedClientOf(prisma, apiKey.organizationId) };
+    keys.set(hash, known);
+  }
+  return { ...services, ...known };
+}
+
+// Every request presents its key: remembering valid keys for a short while saves a
+// query per request. Keys are never deleted today; should revocation come, a revoked key
+// would keep working for at most KNOWN_KEY_TTL_MS on instances that saw it recently.
+const KNOWN_KEY_TTL_MS = 30_000;
+type KnownKey = Omit<Tenant, keyof DomainServices>;
+const knownKeys = new WeakMap<PrismaClient, LRUCache<string, KnownKey>>();
+const scopedClients = new WeakMap<PrismaClient, Map<string, TenantClient>>();
+
+function knownKeysOf(prisma: PrismaClient) {
+  let cache = knownKeys.get(prisma);
+  if (!cache) knownKeys.set(prisma, (cache = new LRUCache({ max: 10_000, ttl: KNOWN_KEY_TTL_MS })));
+  return cache;
+}
+
+/** One scoped client per organization: building a Prisma extension per request is not free. */
+function scopedClientOf(prisma: PrismaClient, organizationId: string): TenantClient {
+  let clients = scopedClients.get(prisma);
+  if (!clients) scopedClients.set(prisma, (clients = new Map()));
+  let client = clients.get(organizationId);
+  if (!client) clients.set(organizationId, (client = scopeToOrganization(prisma, organizationId)));
+  return client;
 }
