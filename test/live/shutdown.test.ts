@@ -1,0 +1,187 @@
+// Graceful shutdown: in process, close() refuses new connections at once, lets a request
+// in flight finish, ends WebSocket and SSE subscriptions and resolves; as a process,
+// SIGTERM stops the server cleanly with exit code 0.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFlowRunChangeBus, type FlowRunChangeBus } from '../../src/events/flow-run-change-bus.ts';
+import { type App, createApp } from '../../src/http/app.ts';
+import { serve } from '../../src/http/serve.ts';
+import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
+import { Inbox, readEventStream, sleep, sseRequest, subscribeSse, subscribeWs, untilListening, within, wsClient } from './live-support.ts';
+
+/** Resolves with the error code of a TCP connection attempt ('connected' if it succeeded). */
+function tryConnect(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+  });
+}
+
+describe('graceful shutdown in process', () => {
+  const target = databaseTargets()[0]; // independent of the database: the embedded one
+  let db: TestDatabase;
+  let bus: FlowRunChangeBus;
+  let app: App;
+  let org: TestTenant;
+
+  /** The app, with requests to ?slow=<ms> held that long first; `onSlow` tells of their arrival and answer. */
+  function slowApp(onSlow: (stage: 'arrived' | 'answered') => void): App {
+    return {
+      ...app,
+      async fetch(request) {
+        const slow = new URL(request.url).searchParams.get('slow');
+        if (!slow) return app.fetch(request);
+        onSlow('arrived');
+        await sleep(Number(slow));
+        const response = await app.fetch(request);
+        onSlow('answered');
+        return response;
+      },
+    };
+  }
+
+  beforeAll(async () => {
+    db = await openTestDatabase(target);
+    bus = createFlowRunChangeBus();
+    app = createApp({ db, services: { clock: { now: () => new Date() }, changes: bus }, changeFeed: bus });
+    org = await createTestTenant(db);
+  });
+  afterAll(async () => {
+    await bus?.close();
+    await db?.close();
+  });
+
+  it('finishes the request in flight, refuses new connections, ends subscriptions, then resolves', async () => {
+    let slowArrived!: () => void;
+    const arrived = new Promise<void>((resolve) => (slowArrived = resolve));
+    const events: string[] = [];
+    const server = await serve(
+      slowApp((stage) => (stage === 'arrived' ? slowArrived() : events.push('handler answered'))),
+      0,
+      '127.0.0.1',
+    );
+    const base = `http://127.0.0.1:${server.port}`;
+    const client = wsClient(server.port, org.key);
+    const closedSockets: number[] = [];
+    client.on('closed', (event) => closedSockets.push((event as { code: number }).code));
+    try {
+      const messageThreadId = randomUUID();
+      const probe = { organizationId: org.organizationId, messageThreadId };
+      const ws = subscribeWs(client, { messageThreadId });
+      const sse = await subscribeSse((request) => fetch(request), org.key, { messageThreadId }, `${base}/graphql`);
+      await untilListening(ws.inbox, bus, probe);
+      await untilListening(sse.inbox, bus, probe);
+
+      const slow = fetch(`${base}/healthz?slow=500`).then(async (response) => ({
+        status: response.status,
+        body: await response.json(),
+      }));
+      await within(5_000, 'the slow request to arrive', arrived);
+
+      const closeStarted = Date.now();
+      const closing = server.close(5_000).then(() => events.push('close resolved'));
+      expect(await within(2_000, 'a new connection attempt', tryConnect(server.port))).toBe('ECONNREFUSED');
+
+      expect(await within(5_000, 'the request in flight', slow)).toEqual({ status: 200, body: { status: 'ok' } });
+      await within(7_000, 'close() to resolve', closing);
+      // close() waited for the request (about 500 ms), not for its whole grace period.
+      expect(events).toEqual(['handler answered', 'close resolved']);
+      expect(Date.now() - closeStarted).toBeLessThan(3_000);
+
+      // Both subscriptions were ended by the server, not left hanging.
+      await ws.inbox.until(() => ws.inbox.ended, 2_000, 'the WebSocket subscription to end');
+      await sse.inbox.until(() => sse.inbox.ended, 2_000, 'the SSE stream to end');
+      expect(closedSockets.length).toBeGreaterThan(0);
+      expect(ws.inbox.changes()).toEqual([]);
+    } finally {
+      await client.dispose();
+      await server.close(0).catch(() => {});
+    }
+  });
+
+  it('waits no longer than the grace period for a request that takes too long', async () => {
+    let slowArrived!: () => void;
+    const arrived = new Promise<void>((resolve) => (slowArrived = resolve));
+    const server = await serve(slowApp((stage) => stage === 'arrived' && slowArrived()), 0, '127.0.0.1');
+    const slow = fetch(`http://127.0.0.1:${server.port}/healthz?slow=3000`).then(
+      (response) => response.status,
+      () => 'connection closed',
+    );
+    await within(5_000, 'the slow request to arrive', arrived);
+    const started = Date.now();
+    await within(2_000, 'close() to give up waiting', server.close(200));
+    expect(Date.now() - started).toBeLessThan(1_500);
+    expect(await within(5_000, 'the cut request to settle', slow)).toBe('connection closed');
+  });
+});
+
+describe('graceful shutdown of the process', () => {
+  let dataDir: string;
+  let child: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'gateway-shutdown-'));
+  });
+  afterAll(async () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('SIGTERM: stops cleanly, prints "stopped" and exits 0 within 15 s', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', DATA_DIR: join(dataDir, 'db'), SHUTDOWN_GRACE_MS: '5000' };
+    delete env.DATABASE_URL;
+    delete env.REDIS_URL;
+    delete env.TEST_DATABASE_URL;
+    const proc = spawn('node_modules/.bin/tsx', ['src/server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = proc;
+    let stdout = '';
+    let stderr = '';
+    proc.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    proc.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      proc.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+
+    const port = await within(
+      45_000,
+      'the server to print its address',
+      new Promise<number>((resolve, reject) => {
+        const look = () => {
+          const match = /Flow-run gateway on http:\/\/localhost:(\d+)\/graphql/.exec(stdout);
+          if (match) resolve(Number(match[1]));
+        };
+        proc.stdout!.on('data', look);
+        void exited.then(({ code }) => reject(new Error(`server exited early (${code}): ${stdout}\n${stderr}`)));
+      }),
+    );
+    const base = `http://127.0.0.1:${port}`;
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+
+    // An open subscription must not keep the process from stopping.
+    const demoKey = (await readFile(join(dataDir, 'db', 'demo-api-key'), 'utf8')).trim();
+    const inbox = new Inbox();
+    const stream = await fetch(sseRequest(`${base}/graphql`, demoKey, { messageThreadId: randomUUID() }));
+    expect(stream.status).toBe(200);
+    const reading = readEventStream(stream, inbox);
+
+    const started = Date.now();
+    proc.kill('SIGTERM');
+    const { code, signal } = await within(15_000, 'the process to exit after SIGTERM', exited);
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
+    console.log(`shutdown.test.ts: the server exited ${Date.now() - started} ms after SIGTERM`);
+    expect(stdout).toMatch(/SIGTERM: stopping/);
+    expect(stdout).toMatch(/^stopped$/m);
+    await within(2_000, 'the SSE stream to end', reading);
+    expect(inbox.ended).toBe(true);
+    expect(await within(2_000, 'a connection after exit', tryConnect(port))).toBe('ECONNREFUSED');
+  });
+});
