@@ -11,6 +11,8 @@ const topicFor = (organizationId: string) => `flowRunChanged:${organizationId}` 
 export interface FlowRunChangeBus extends FlowRunChangePublisher {
   /** Changes of one organization only: subscribers never see another tenant's events. */
   subscribe(organizationId: string): AsyncIterable<FlowRunChange>;
+  /** Completes every open subscription (a stopping instance says goodbye cleanly). */
+  endSubscriptions(): void;
   close(): Promise<void>;
 }
 
@@ -28,12 +30,29 @@ export function createFlowRunChangeBus(options: { redisUrl?: string } = {}): Flo
       ? { eventTarget: createRedisEventTarget({ publishClient: redis.publish, subscribeClient: redis.subscribe }) }
       : {},
   );
+  const open = new Set<AsyncIterator<FlowRunChange>>();
   return {
     publish(changes) {
       for (const change of changes) pubSub.publish(topicFor(change.organizationId), change);
     },
     subscribe(organizationId) {
-      return pubSub.subscribe(topicFor(organizationId));
+      const changes = pubSub.subscribe(topicFor(organizationId));
+      const iterator = changes[Symbol.asyncIterator]();
+      open.add(iterator);
+      return {
+        [Symbol.asyncIterator]: () => ({
+          next: () => iterator.next(),
+          return: async () => {
+            open.delete(iterator);
+            return (await iterator.return?.()) ?? { done: true, value: undefined };
+          },
+        }),
+      };
+    },
+    endSubscriptions() {
+      // Ending the iterators completes each subscription: SSE clients get `complete`.
+      for (const iterator of open) void iterator.return?.();
+      open.clear();
     },
     async close() {
       if (redis) await Promise.all([redis.publish.quit(), redis.subscribe.quit()]);

@@ -4,6 +4,8 @@ import type { Tenant } from '../domain/tenant.js';
 /** Where subscriptions listen: the changes of one organization. */
 export interface FlowRunChangeFeed {
   subscribe(organizationId: string): AsyncIterable<FlowRunChange>;
+  /** Completes every open subscription (used when the instance stops). */
+  endSubscriptions?(): void;
 }
 
 /** What every resolver gets: the organization the API key acts for. */

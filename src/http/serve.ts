@@ -18,9 +18,13 @@ export async function serve(app: App, port: number, host?: string): Promise<Runn
   const adapter = createServerAdapter((request: Request) => app.fetch(request));
   let inFlight = 0;
   let drained: (() => void) | undefined;
+  const streams = new Set<ServerResponse>();
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     // Event streams last as long as the subscriber: they are ended, not waited for.
-    if (!isEventStream(request)) {
+    if (isEventStream(request)) {
+      streams.add(response);
+      response.once('close', () => streams.delete(response));
+    } else {
       inFlight++;
       response.once('close', () => {
         inFlight--;
@@ -44,6 +48,11 @@ export async function serve(app: App, port: number, host?: string): Promise<Runn
           new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref()),
         ]);
       }
+      // Subscriptions complete (SSE clients get `complete`); give the streams a moment to
+      // flush before the remaining connections are cut.
+      app.endSubscriptions();
+      const streamsEnded = Promise.all([...streams].map((stream) => new Promise((resolve) => stream.once('close', resolve))));
+      await Promise.race([streamsEnded, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
       server.closeAllConnections();
       await closed;
     },
