@@ -100,6 +100,8 @@ describe('graceful shutdown in process', () => {
       // Both subscriptions were ended by the server, not left hanging.
       await ws.inbox.until(() => ws.inbox.ended, 2_000, 'the WebSocket subscription to end');
       await sse.inbox.until(() => sse.inbox.ended, 2_000, 'the SSE stream to end');
+      // Completed by the server (`event: complete`), not cut off.
+      expect(sse.inbox.endError).toBeUndefined();
       expect(closedSockets.length).toBeGreaterThan(0);
       expect(ws.inbox.changes()).toEqual([]);
     } finally {
