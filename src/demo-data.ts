@@ -37,7 +37,7 @@ export async function seedDemoIfEmpty(db: Database): Promise<string | undefined>
       components: [{ type: 'body', parameters: [{ type: 'text', text: 'John' }] }],
     },
   };
-  const finished = await triggerFlowRun(tenant, {
+  const { run: finished } = await triggerFlowRun(tenant, {
     flowId: onboarding.id,
     messageThreadId: whatsapp.id,
     state: { first_name: 'John' },
@@ -46,7 +46,7 @@ export async function seedDemoIfEmpty(db: Database): Promise<string | undefined>
   await patchFlowRun(tenant, finished.id, { status: 'finished' });
   await triggerFlowRun(tenant, { flowId: screening.id, messageThreadId: whatsapp.id, state: {}, initialMessage: template });
   await triggerFlowRun(tenant, { flowId: onboarding.id, messageThreadId: whatsapp.id, state: {}, initialMessage: {} });
-  const cancelled = await triggerFlowRun(tenant, {
+  const { run: cancelled } = await triggerFlowRun(tenant, {
     flowId: screening.id,
     messageThreadId: email.id,
     state: {},

@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   HAS_FLOW_RUNS: 'conflict',
   THREAD_ALREADY_EXISTS: 'conflict',
   IDEMPOTENCY_KEY_REUSED: 'conflict',
+  IDEMPOTENT_RUN_DELETED: 'conflict',
   CONCURRENT_CHANGE: 'conflict',
   REFERENCED_RESOURCE_NOT_FOUND: 'unprocessable',
   DATABASE_UNAVAILABLE: 'unavailable',

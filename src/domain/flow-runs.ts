@@ -10,6 +10,7 @@ import { DomainError, notFound } from './errors.js';
 import type { FlowRunChange } from './flow-run-changes.js';
 import { type Channel, parseInitialMessage, parseState } from './flow-run-input.js';
 import { assertSettableStatus, type FlowRunStatus, statusChange } from './flow-run-status.js';
+import { claimIdempotencyKey, parseIdempotencyKey, requestHashOf } from './idempotent-triggers.js';
 import { changeOf, expiryFrom, isExpired, promoteNextQueued, timeOutRun } from './session-timeouts.js';
 import { assertCanWrite, type Tenant } from './tenant.js';
 import { inTransaction } from './transactions.js';
@@ -22,6 +23,17 @@ export interface TriggerFlowRunInput {
   messageThreadId: string;
   state?: unknown;
   initialMessage?: unknown;
+  /**
+   * For 24 hours, a retry with the same key and the same input gets the run the first
+   * request created (replayed) instead of a new one; a different input is refused.
+   */
+  idempotencyKey?: string | null;
+}
+
+export interface TriggeredFlowRun {
+  run: FlowRun;
+  /** True when an earlier trigger with the same idempotency key created `run`. */
+  replayed: boolean;
 }
 
 export interface PatchFlowRunInput {
@@ -71,13 +83,27 @@ async function currentRunningRun(tx: TenantTransaction, messageThreadId: string,
   return tx.flowRun.findFirst({ where: { messageThreadId, status: 'running' }, select: { id: true } });
 }
 
-export async function triggerFlowRun(tenant: Tenant, input: TriggerFlowRunInput): Promise<FlowRun> {
+export async function triggerFlowRun(tenant: Tenant, input: TriggerFlowRunInput): Promise<TriggeredFlowRun> {
   assertCanWrite(tenant);
   const { flowId, messageThreadId } = parseInput(referencesSchema, input);
   const state = parseState(input.state);
+  const idempotencyKey = parseIdempotencyKey(input.idempotencyKey);
   const now = tenant.clock.now();
+  const id = randomUUID();
   try {
     return await changingRuns(tenant, async (tx, changes) => {
+      if (idempotencyKey !== undefined) {
+        // Claimed first, in this transaction: a concurrent retry waits here until this
+        // one commits (then replays) or rolls back (then claims the key itself).
+        const claim = await claimIdempotencyKey(tx, {
+          organizationId: tenant.organizationId,
+          key: idempotencyKey,
+          requestHash: requestHashOf({ flowId, messageThreadId, state, initialMessage: input.initialMessage ?? null }),
+          flowRunId: id,
+          now,
+        });
+        if (!claim.claimed) return { run: await replayedRun(tx, claim.flowRunId), replayed: true };
+      }
       const thread = await lockThread(tx, tenant.organizationId, messageThreadId);
       if (!thread) {
         throw new DomainError('REFERENCED_RESOURCE_NOT_FOUND', 'messageThreadId: no such message thread', ['messageThreadId']);
@@ -90,7 +116,7 @@ export async function triggerFlowRun(tenant: Tenant, input: TriggerFlowRunInput)
       const running = await currentRunningRun(tx, messageThreadId, now, changes);
       const run = await tx.flowRun.create({
         data: {
-          id: randomUUID(),
+          id,
           organizationId: tenant.organizationId,
           flowId,
           messageThreadId,
@@ -100,7 +126,7 @@ export async function triggerFlowRun(tenant: Tenant, input: TriggerFlowRunInput)
         },
       });
       changes.push(changeOf('triggered', run, now));
-      return run;
+      return { run, replayed: false };
     });
   } catch (error) {
     // Only reachable if a writer skipped the thread lock: the index refused a second
@@ -110,6 +136,22 @@ export async function triggerFlowRun(tenant: Tenant, input: TriggerFlowRunInput)
     }
     throw error;
   }
+}
+
+/**
+ * The run an earlier trigger with the same key created, as it is now. Deleted since: the
+ * key still counts (the trigger must not happen twice), so the retry is refused with 409.
+ */
+async function replayedRun(tx: TenantTransaction, id: string): Promise<FlowRun> {
+  const run = await tx.flowRun.findUnique({ where: { id } });
+  if (!run) {
+    throw new DomainError(
+      'IDEMPOTENT_RUN_DELETED',
+      'the flow run created with this idempotency key has since been deleted; use a new key to trigger again',
+      ['idempotencyKey'],
+    );
+  }
+  return run;
 }
 
 export async function patchFlowRun(tenant: Tenant, id: string, patch: PatchFlowRunInput): Promise<FlowRun> {

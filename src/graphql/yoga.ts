@@ -26,8 +26,8 @@ query NewestRuns {
 # Trigger a run: paste ids from the query above
 mutation Trigger($flowId: UUID!, $messageThreadId: UUID!) {
   triggerFlowRun(input: { flowId: $flowId, messageThreadId: $messageThreadId, state: {}, initialMessage: {} }) {
-    id
-    status
+    flowRun { id status }
+    replayed
   }
 }
 `;

@@ -6,7 +6,7 @@ import type { GraphQLContext } from '../graphql/context.js';
 import type { ContextFactory } from '../graphql/context-factory.js';
 import { schema } from '../graphql/schema.js';
 import { listDocument, singleDocument, type ListLinks } from './documents.js';
-import { fromGraphQLError, fromUnknown, type RestError, restError, restErrors } from './errors.js';
+import { fromGraphQLError, fromUnknown, pointerFrom, RestError, restError, restErrors } from './errors.js';
 import { assertAcceptable, JSON_API } from './media-type.js';
 import { type OperationKind, runOperation } from './operations.js';
 import { parseQueryParams, type QueryParams } from './query-params.js';
@@ -45,10 +45,7 @@ async function handle(request: Request, contextFor: ContextFactory): Promise<Res
     return list(route, url, context);
   }
   if (route.kind === 'collection') {
-    const params = parseQueryParams(url.searchParams, resource, 'single');
-    const input = inputFromDocument(await readJsonBody(request), { type: resource.type, inputType: resource.createInputType });
-    const node = resultOf(await runOperation(resource, 'create', params.include, { input }, context));
-    return documentResponse(201, singleDocument(resource, node, params), { Location: resourcePath(resource, String(node.id)) });
+    return create(route, request, url, context);
   }
 
   const id = route.id;
@@ -56,7 +53,12 @@ async function handle(request: Request, contextFor: ContextFactory): Promise<Res
   const params = parseQueryParams(url.searchParams, resource, kind === 'remove' ? 'delete' : 'single');
   const input =
     kind === 'update'
-      ? inputFromDocument(await readJsonBody(request), { type: resource.type, inputType: resource.updateInputType, id })
+      ? inputFromDocument(await readJsonBody(request), {
+          type: resource.type,
+          inputType: resource.updateInputType,
+          attributes: resource.updateAttributes,
+          id,
+        })
       : undefined;
   // An id that is no UUID names nothing: the same 404 as a missing resource.
   if (!isUuid(id)) throw notFound(resource);
@@ -68,6 +70,54 @@ async function handle(request: Request, contextFor: ContextFactory): Promise<Res
   }
   const node = resultOf(result, kind === 'one' ? resource : undefined);
   return documentResponse(200, singleDocument(resource, node, params));
+}
+
+/**
+ * POST: the document's attributes plus the input fields that travel as headers (the
+ * trigger's Idempotency-Key). A replayed trigger answers as the first one did (201, same
+ * run, same Location) with `Idempotent-Replayed: true`.
+ */
+async function create(route: Route, request: Request, url: URL, context: GraphQLContext): Promise<Response> {
+  const { resource } = route;
+  const params = parseQueryParams(url.searchParams, resource, 'single');
+  const attributes = inputFromDocument(await readJsonBody(request), {
+    type: resource.type,
+    inputType: resource.createInputType,
+    attributes: resource.createAttributes,
+  });
+  const fromHeaders: Record<string, string> = {};
+  for (const [field, header] of Object.entries(resource.createHeaders ?? {})) {
+    const value = request.headers.get(header);
+    if (value !== null) fromHeaders[field] = value;
+  }
+  let payload: Node;
+  try {
+    payload = resultOf(await runOperation(resource, 'create', params.include, { input: { ...attributes, ...fromHeaders } }, context));
+  } catch (error) {
+    throw pointingAtHeaders(error, resource.createHeaders ?? {});
+  }
+  const node = resource.createPayload ? (payload[resource.createPayload.node] as Node) : payload;
+  const headers: Record<string, string> = { Location: resourcePath(resource, String(node.id)) };
+  for (const [flag, header] of Object.entries(resource.createResponseHeaders ?? {})) {
+    if (payload[flag] === true) headers[header] = 'true';
+  }
+  return documentResponse(201, singleDocument(resource, node, params), headers);
+}
+
+/** An error about an input field that came from a header names the header, not an attribute. */
+function pointingAtHeaders(error: unknown, headers: Record<string, string>): unknown {
+  if (!(error instanceof RestError)) return error;
+  const byPointer = new Map(Object.entries(headers).map(([field, header]) => [pointerFrom(field), { field, header }]));
+  const errors = error.errors.map((object) => {
+    const source = object.source as { pointer?: string } | undefined;
+    const input = source?.pointer === undefined ? undefined : byPointer.get(source.pointer);
+    if (!input) return object;
+    const detail = object.detail.startsWith(`${input.field}: `)
+      ? `${input.header}: ${object.detail.slice(input.field.length + 2)}`
+      : object.detail;
+    return { ...object, detail, source: { header: input.header } };
+  });
+  return new RestError(error.status, errors, error.headers);
 }
 
 async function list(route: Route, url: URL, context: GraphQLContext): Promise<Response> {

@@ -36,8 +36,11 @@ function source(resource: ResourceDefinition, kind: OperationKind, include: stri
         }
       }`;
     }
-    case 'create':
-      return `mutation ($input: ${resource.createInputType.name}!) { result: ${resource.create}(input: $input) ${fields} }`;
+    case 'create': {
+      const payload = resource.createPayload;
+      const result = payload ? `{ ${payload.node} ${fields} ${payload.flags.join(' ')} }` : fields;
+      return `mutation ($input: ${resource.createInputType.name}!) { result: ${resource.create}(input: $input) ${result} }`;
+    }
     case 'update':
       return `mutation ($id: UUID!, $input: ${resource.updateInputType.name}!) {
         result: ${resource.update}(id: $id, input: $input) ${fields}

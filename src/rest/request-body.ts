@@ -59,6 +59,8 @@ const RESOURCE_MEMBERS = new Set(['type', 'id', 'lid', 'attributes', 'relationsh
 export interface WriteTarget {
   type: string;
   inputType: GraphQLInputObjectType;
+  /** The input fields a document may write as attributes (others come from elsewhere, e.g. headers). */
+  attributes: string[];
   /** PATCH: the id in the URL, which `data.id` must repeat. POST: undefined. */
   id?: string;
 }
@@ -94,9 +96,9 @@ export function inputFromDocument(body: unknown, target: WriteTarget): Record<st
   const attributes = data.attributes ?? {};
   if (!isObject(attributes)) invalid('/data/attributes', '"data.attributes" must be an object');
   else {
-    const writable = target.inputType.getFields();
+    const writable = new Set(target.attributes);
     for (const name of Object.keys(attributes)) {
-      if (!(name in writable)) {
+      if (!writable.has(name)) {
         invalid(`/data/attributes/${escapePointerToken(name)}`, `attribute "${name}" is not writable`);
       }
     }

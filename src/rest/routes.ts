@@ -41,6 +41,16 @@ interface ResourceConfig {
   relationships: RelationshipDefinition[];
   /** What the reference calls a missing one, e.g. "FlowRun not found". */
   notFound: string;
+  /**
+   * Fields of the create input that travel as request headers, not as attributes
+   * (input field → header name), e.g. the trigger's idempotencyKey.
+   */
+  createHeaders?: Record<string, string>;
+  /**
+   * Boolean fields of the create payload answered as response headers with the value
+   * `true` when set (payload field → header name), e.g. replayed → Idempotent-Replayed.
+   */
+  createResponseHeaders?: Record<string, string>;
 }
 
 export interface ResourceDefinition extends ResourceConfig {
@@ -50,6 +60,15 @@ export interface ResourceDefinition extends ResourceConfig {
   dateTimeAttributes: Set<string>;
   createInputType: GraphQLInputObjectType;
   updateInputType: GraphQLInputObjectType;
+  /** The create input's fields that a document may write as attributes (headers aside). */
+  createAttributes: string[];
+  /** The update input's fields that a document may write as attributes. */
+  updateAttributes: string[];
+  /**
+   * When the create mutation answers with a payload rather than the resource: the payload
+   * field holding the resource, and its Boolean flags (e.g. `replayed`).
+   */
+  createPayload?: { node: string; flags: string[] };
   /** `filter[...]` names: the fields of the list query's `filter` argument, if it has one. */
   filterType?: GraphQLInputObjectType;
   /** The list query's argument types as written in an operation, e.g. `[FlowRunOrder!]`. */
@@ -78,6 +97,8 @@ const CONFIGS: ResourceConfig[] = [
     createInput: 'TriggerFlowRunInput',
     updateInput: 'PatchFlowRunInput',
     notFound: 'FlowRun not found',
+    createHeaders: { idempotencyKey: 'Idempotency-Key' },
+    createResponseHeaders: { replayed: 'Idempotent-Replayed' },
     relationships: [
       {
         name: 'flow',
@@ -171,18 +192,47 @@ function define(config: ResourceConfig): ResourceDefinition {
   const orderType = orderArg ? getNamedType(orderArg.type) : undefined;
   const orderFieldType = isInputObjectType(orderType) ? getNamedType(orderType.getFields().field?.type) : undefined;
   const connection = getNamedType(list.type);
+  const createInputType = inputType(config.createInput);
+  const updateInputType = inputType(config.updateInput);
+  const headerFields = Object.keys(config.createHeaders ?? {});
+  for (const field of headerFields) {
+    if (!(field in createInputType.getFields())) throw new Error(`${config.createInput} has no field ${field}`);
+  }
 
   return {
     ...config,
     attributes,
     dateTimeAttributes,
-    createInputType: inputType(config.createInput),
-    updateInputType: inputType(config.updateInput),
+    createInputType,
+    updateInputType,
+    createAttributes: Object.keys(createInputType.getFields()).filter((name) => !headerFields.includes(name)),
+    updateAttributes: Object.keys(updateInputType.getFields()),
+    createPayload: payloadOf(rootField('Mutation', config.create), config.graphqlType, config.createResponseHeaders),
     filterType: isInputObjectType(filterType) ? filterType : undefined,
     listArgTypes: Object.fromEntries(list.args.map((arg) => [arg.name, String(arg.type)])),
     sortFields: isEnumType(orderFieldType) ? orderFieldType.getValues().map((value) => value.name) : [],
     hasUnfilteredCount: isObjectType(connection) && 'totalUnfilteredCount' in connection.getFields(),
   };
+}
+
+/** A mutation answering with a payload object: which of its fields holds the resource. */
+function payloadOf(
+  mutation: GraphQLField<unknown, unknown>,
+  graphqlType: string,
+  responseHeaders: Record<string, string> = {},
+): ResourceDefinition['createPayload'] {
+  const type = getNamedType(mutation.type);
+  for (const flag of Object.keys(responseHeaders)) {
+    if (!isObjectType(type) || getNamedType(type.getFields()[flag]?.type)?.name !== 'Boolean') {
+      throw new Error(`${mutation.name} answers no Boolean field ${flag}`);
+    }
+  }
+  if (type.name === graphqlType || !isObjectType(type)) return undefined;
+  const fields = Object.values(type.getFields());
+  const node = fields.find((field) => getNamedType(field.type).name === graphqlType);
+  if (!node) throw new Error(`${type.name} has no field of type ${graphqlType}`);
+  const flags = fields.filter((field) => getNamedType(field.type).name === 'Boolean').map((field) => field.name);
+  return { node: node.name, flags };
 }
 
 export const RESOURCES: ResourceDefinition[] = CONFIGS.map(define);

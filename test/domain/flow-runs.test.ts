@@ -75,7 +75,7 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
     createMessageThread(tenant, { channel, identifier: nextIdentifier(channel) });
   const newFlow = (tenant: Tenant, name = 'Screening') => createFlow(tenant, { name });
   const trigger = (tenant: Tenant, flowId: string, messageThreadId: string, extra: { state?: unknown; initialMessage?: unknown } = {}) =>
-    triggerFlowRun(tenant, { flowId, messageThreadId, state: {}, initialMessage: {}, ...extra });
+    triggerFlowRun(tenant, { flowId, messageThreadId, state: {}, initialMessage: {}, ...extra }).then(({ run }) => run);
 
   /** A thread with `count` runs triggered one after another (the first one running). */
   async function threadWithRuns(count: number, tenant: Tenant = orgA.tenant) {

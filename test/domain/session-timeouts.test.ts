@@ -36,7 +36,7 @@ describe.each(databaseTargets())('session timeouts on $name', (target) => {
   const newThread = async () =>
     (await createMessageThread(tenant, { channel: 'web', identifier: `timeout-${counter++}` })).id;
   const trigger = (messageThreadId: string) =>
-    triggerFlowRun(tenant, { flowId, messageThreadId, state: {}, initialMessage: {} });
+    triggerFlowRun(tenant, { flowId, messageThreadId, state: {}, initialMessage: {} }).then(({ run }) => run);
   const statusOf = async (id: string) => (await db.prisma.flowRun.findUniqueOrThrow({ where: { id } })).status;
 
   beforeAll(async () => {

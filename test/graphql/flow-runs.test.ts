@@ -23,7 +23,10 @@ const CreateThread = graphql(`
 `);
 const Trigger = graphql(`
   mutation Trigger($input: TriggerFlowRunInput!) {
-    triggerFlowRun(input: $input) { id status state initialMessage cost flow { id } messageThread { id } }
+    triggerFlowRun(input: $input) {
+      replayed
+      flowRun { id status state initialMessage cost flow { id } messageThread { id } }
+    }
   }
 `);
 const Patch = graphql(`
@@ -72,7 +75,7 @@ describe.each(databaseTargets())('flow runs over GraphQL on $name', (target) => 
       input: { flowId, messageThreadId, state: '{"first_name":"Henk"}', initialMessage: {} },
     });
     expect(first.errors).toBeUndefined();
-    expect(first.data!.triggerFlowRun).toMatchObject({
+    expect(first.data!.triggerFlowRun.flowRun).toMatchObject({
       status: 'running',
       state: { first_name: 'Henk' },
       initialMessage: {},
@@ -81,14 +84,14 @@ describe.each(databaseTargets())('flow runs over GraphQL on $name', (target) => 
       messageThread: { id: messageThreadId },
     });
     const second = await sendGraphQL(app, org.key, Trigger, { input: { flowId, messageThreadId, state: {}, initialMessage: {} } });
-    expect(second.data!.triggerFlowRun.status).toBe('queued');
+    expect(second.data!.triggerFlowRun.flowRun.status).toBe('queued');
 
     const finished = await sendGraphQL(app, org.key, Patch, {
-      id: first.data!.triggerFlowRun.id,
+      id: first.data!.triggerFlowRun.flowRun.id,
       input: { status: 'finished' },
     });
     expect(finished.data!.patchFlowRun.status).toBe('finished');
-    const promoted = await sendGraphQL(app, org.key, Run, { id: second.data!.triggerFlowRun.id });
+    const promoted = await sendGraphQL(app, org.key, Run, { id: second.data!.triggerFlowRun.flowRun.id });
     expect(promoted.data!.flowRun!.status).toBe('running');
   });
 
@@ -101,7 +104,7 @@ describe.each(databaseTargets())('flow runs over GraphQL on $name', (target) => 
     expect(badMessage.errors![0].extensions).toMatchObject({ code: 'VALIDATION_FAILED', field: 'initialMessage.type' });
 
     const run = await sendGraphQL(app, org.key, Trigger, { input: { flowId, messageThreadId, state: {}, initialMessage: {} } });
-    const id = run.data!.triggerFlowRun.id;
+    const id = run.data!.triggerFlowRun.flowRun.id;
     const stateWhileRunning = await sendGraphQL(app, org.key, Patch, { id, input: { state: {} } });
     expect(stateWhileRunning.errors![0].extensions!.code).toBe('STATE_LOCKED_WHILE_RUNNING');
     const opening = await sendGraphQL(app, org.key, Patch, { id, input: { initialMessage: {} } });
@@ -123,7 +126,7 @@ describe.each(databaseTargets())('flow runs over GraphQL on $name', (target) => 
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       const run = await sendGraphQL(app, org.key, Trigger, { input: { flowId, messageThreadId, state: {}, initialMessage: {} } });
-      ids.push(run.data!.triggerFlowRun.id);
+      ids.push(run.data!.triggerFlowRun.flowRun.id);
     }
     const filter = { messageThreadId };
     const all = await sendGraphQL(app, org.key, Runs, { filter, first: 10 });
@@ -175,7 +178,7 @@ describe.each(databaseTargets())('flow runs over GraphQL on $name', (target) => 
   it("never shows or touches another organization's runs", async () => {
     const messageThreadId = await newThread();
     const run = await sendGraphQL(app, org.key, Trigger, { input: { flowId, messageThreadId, state: {}, initialMessage: {} } });
-    const id = run.data!.triggerFlowRun.id;
+    const id = run.data!.triggerFlowRun.flowRun.id;
     const other = await createTestTenant(db, 'write', 'Other org');
 
     expect((await sendGraphQL(app, other.key, Run, { id })).data!.flowRun).toBeNull();
@@ -196,7 +199,7 @@ describe.each(databaseTargets())('flow runs over GraphQL on $name', (target) => 
       ),
     );
     expect(results.flatMap((result) => result.errors ?? [])).toEqual([]);
-    const statuses = results.map((result) => result.data!.triggerFlowRun.status);
+    const statuses = results.map((result) => result.data!.triggerFlowRun.flowRun.status);
     expect(statuses.filter((status) => status === 'running')).toHaveLength(1);
     expect(statuses.filter((status) => status === 'queued')).toHaveLength(49);
     const stored = await sendGraphQL(app, org.key, Runs, { filter: { messageThreadId, status: ['running'] } });
@@ -207,9 +210,9 @@ describe.each(databaseTargets())('flow runs over GraphQL on $name', (target) => 
     const messageThreadId = await newThread();
     const first = await sendGraphQL(app, org.key, Trigger, { input: { flowId, messageThreadId, state: {}, initialMessage: {} } });
     const second = await sendGraphQL(app, org.key, Trigger, { input: { flowId, messageThreadId, state: {}, initialMessage: {} } });
-    const deleted = await sendGraphQL(app, org.key, Delete, { id: first.data!.triggerFlowRun.id });
-    expect(deleted.data!.deleteFlowRun.id).toBe(first.data!.triggerFlowRun.id);
-    expect((await sendGraphQL(app, org.key, Run, { id: first.data!.triggerFlowRun.id })).data!.flowRun).toBeNull();
-    expect((await sendGraphQL(app, org.key, Run, { id: second.data!.triggerFlowRun.id })).data!.flowRun!.status).toBe('running');
+    const deleted = await sendGraphQL(app, org.key, Delete, { id: first.data!.triggerFlowRun.flowRun.id });
+    expect(deleted.data!.deleteFlowRun.id).toBe(first.data!.triggerFlowRun.flowRun.id);
+    expect((await sendGraphQL(app, org.key, Run, { id: first.data!.triggerFlowRun.flowRun.id })).data!.flowRun).toBeNull();
+    expect((await sendGraphQL(app, org.key, Run, { id: second.data!.triggerFlowRun.flowRun.id })).data!.flowRun!.status).toBe('running');
   });
 });

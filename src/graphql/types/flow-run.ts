@@ -1,6 +1,6 @@
 // FlowRun in GraphQL: the type, its queries and its mutations. Rules live in
 // src/domain/flow-runs.ts; this file only translates arguments and results.
-import { deleteFlowRun, patchFlowRun, triggerFlowRun } from '../../domain/flow-runs.js';
+import { deleteFlowRun, patchFlowRun, triggerFlowRun, type TriggeredFlowRun } from '../../domain/flow-runs.js';
 import { FLOW_RUN_STATUSES } from '../../domain/flow-run-status.js';
 import { effectiveStatus, effectiveStatusWhere } from '../../domain/session-timeouts.js';
 import { builder } from '../builder.js';
@@ -8,7 +8,7 @@ import { OrderDirection, orderByWithTieBreak } from './ordering.js';
 
 export const FlowRunStatus = builder.enumType('FlowRunStatus', { values: FLOW_RUN_STATUSES });
 
-builder.prismaObject('FlowRun', {
+const FlowRun = builder.prismaObject('FlowRun', {
   description: 'One execution of a flow in a message thread.',
   fields: (t) => ({
     id: t.expose('id', { type: 'UUID' }),
@@ -118,6 +118,22 @@ const TriggerFlowRunInput = builder.inputType('TriggerFlowRunInput', {
       required: true,
       description: 'The opening message: {} for none; a template on whatsapp; template or text elsewhere.',
     }),
+    idempotencyKey: t.string({
+      required: false,
+      description:
+        'Up to 255 printable ASCII characters. For 24 hours a retry with the same key and the same input gets the run ' +
+        'the first trigger created (replayed: true) instead of a new one; the same key with another input is ' +
+        'refused (IDEMPOTENCY_KEY_REUSED). Keys are per organization. REST: the Idempotency-Key header.',
+    }),
+  }),
+});
+
+const TriggerFlowRunPayload = builder.objectRef<TriggeredFlowRun>('TriggerFlowRunPayload').implement({
+  fields: (t) => ({
+    flowRun: t.field({ type: FlowRun, resolve: (payload) => payload.run }),
+    replayed: t.exposeBoolean('replayed', {
+      description: 'True when an earlier trigger with the same idempotencyKey created the run; nothing new was triggered.',
+    }),
   }),
 });
 
@@ -138,11 +154,11 @@ const DeletedFlowRun = builder.objectRef<{ id: string }>('DeletedFlowRun').imple
 });
 
 builder.mutationFields((t) => ({
-  triggerFlowRun: t.prismaField({
-    type: 'FlowRun',
+  triggerFlowRun: t.field({
+    type: TriggerFlowRunPayload,
     description: 'Starts a flow in a thread: running if the thread is idle, otherwise queued behind its runs.',
     args: { input: t.arg({ type: TriggerFlowRunInput, required: true }) },
-    resolve: (_query, _root, { input }, { tenant }) => triggerFlowRun(tenant, input),
+    resolve: (_root, { input }, { tenant }) => triggerFlowRun(tenant, input),
   }),
   patchFlowRun: t.prismaField({
     type: 'FlowRun',

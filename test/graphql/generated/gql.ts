@@ -17,7 +17,7 @@ type Documents = {
     "\n  query RunsPage($first: Int!) {\n    flowRuns(first: $first) {\n      totalCount\n      edges { node { id status flow { id name } messageThread { id channel identifier } } }\n    }\n  }\n": typeof types.RunsPageDocument,
     "\n  mutation CreateFlow($input: CreateFlowInput!) { createFlow(input: $input) { id name sessionTimeout } }\n": typeof types.CreateFlowDocument,
     "\n  mutation CreateThread($input: CreateMessageThreadInput!) {\n    createMessageThread(input: $input) { id channel identifier }\n  }\n": typeof types.CreateThreadDocument,
-    "\n  mutation Trigger($input: TriggerFlowRunInput!) {\n    triggerFlowRun(input: $input) { id status state initialMessage cost flow { id } messageThread { id } }\n  }\n": typeof types.TriggerDocument,
+    "\n  mutation Trigger($input: TriggerFlowRunInput!) {\n    triggerFlowRun(input: $input) {\n      replayed\n      flowRun { id status state initialMessage cost flow { id } messageThread { id } }\n    }\n  }\n": typeof types.TriggerDocument,
     "\n  mutation Patch($id: UUID!, $input: PatchFlowRunInput!) { patchFlowRun(id: $id, input: $input) { id status state } }\n": typeof types.PatchDocument,
     "mutation Delete($id: UUID!) { deleteFlowRun(id: $id) { id } }": typeof types.DeleteDocument,
     "query Run($id: UUID!) { flowRun(id: $id) { id status } }": typeof types.RunDocument,
@@ -27,7 +27,7 @@ const documents: Documents = {
     "\n  query RunsPage($first: Int!) {\n    flowRuns(first: $first) {\n      totalCount\n      edges { node { id status flow { id name } messageThread { id channel identifier } } }\n    }\n  }\n": types.RunsPageDocument,
     "\n  mutation CreateFlow($input: CreateFlowInput!) { createFlow(input: $input) { id name sessionTimeout } }\n": types.CreateFlowDocument,
     "\n  mutation CreateThread($input: CreateMessageThreadInput!) {\n    createMessageThread(input: $input) { id channel identifier }\n  }\n": types.CreateThreadDocument,
-    "\n  mutation Trigger($input: TriggerFlowRunInput!) {\n    triggerFlowRun(input: $input) { id status state initialMessage cost flow { id } messageThread { id } }\n  }\n": types.TriggerDocument,
+    "\n  mutation Trigger($input: TriggerFlowRunInput!) {\n    triggerFlowRun(input: $input) {\n      replayed\n      flowRun { id status state initialMessage cost flow { id } messageThread { id } }\n    }\n  }\n": types.TriggerDocument,
     "\n  mutation Patch($id: UUID!, $input: PatchFlowRunInput!) { patchFlowRun(id: $id, input: $input) { id status state } }\n": types.PatchDocument,
     "mutation Delete($id: UUID!) { deleteFlowRun(id: $id) { id } }": types.DeleteDocument,
     "query Run($id: UUID!) { flowRun(id: $id) { id status } }": types.RunDocument,
@@ -63,7 +63,7 @@ export function graphql(source: "\n  mutation CreateThread($input: CreateMessage
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  mutation Trigger($input: TriggerFlowRunInput!) {\n    triggerFlowRun(input: $input) { id status state initialMessage cost flow { id } messageThread { id } }\n  }\n"): (typeof documents)["\n  mutation Trigger($input: TriggerFlowRunInput!) {\n    triggerFlowRun(input: $input) { id status state initialMessage cost flow { id } messageThread { id } }\n  }\n"];
+export function graphql(source: "\n  mutation Trigger($input: TriggerFlowRunInput!) {\n    triggerFlowRun(input: $input) {\n      replayed\n      flowRun { id status state initialMessage cost flow { id } messageThread { id } }\n    }\n  }\n"): (typeof documents)["\n  mutation Trigger($input: TriggerFlowRunInput!) {\n    triggerFlowRun(input: $input) {\n      replayed\n      flowRun { id status state initialMessage cost flow { id } messageThread { id } }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
