@@ -8,6 +8,7 @@ import { schema } from '../graphql/schema.js';
 import { listDocument, singleDocument, type ListLinks } from './documents.js';
 import { fromGraphQLError, fromUnknown, pointerFrom, RestError, restError, restErrors } from './errors.js';
 import { assertAcceptable, JSON_API } from './media-type.js';
+import { OPENAPI_PATH, openApiJson } from './openapi.js';
 import { type OperationKind, runOperation } from './operations.js';
 import { parseQueryParams, type QueryParams } from './query-params.js';
 import { inputFromDocument, readJsonBody } from './request-body.js';
@@ -29,6 +30,13 @@ export async function handleRestRequest(request: Request, contextFor: ContextFac
 
 async function handle(request: Request, contextFor: ContextFactory): Promise<Response> {
   const url = new URL(request.url);
+  // The OpenAPI description is public: served before any authentication.
+  if (url.pathname === OPENAPI_PATH) {
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      throw restError(405, 'METHOD_NOT_ALLOWED', `${request.method} is not allowed here; use GET`, undefined, { Allow: 'GET, HEAD' });
+    }
+    return new Response(request.method === 'HEAD' ? null : openApiJson(), { status: 200, headers: { 'Content-Type': 'application/json' } });
+  }
   const route = matchRoute(url.pathname);
   if (!route) throw restError(404, 'ROUTE_NOT_FOUND', `no resource at ${url.pathname}`);
   const allowed = ALLOWED_METHODS[route.kind];
