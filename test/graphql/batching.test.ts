@@ -61,7 +61,8 @@ describe.each(databaseTargets())('relation batching on $name', (target) => {
     const hundred = await statementsFor(100);
     console.log(`[${target.name}] statements per page: 10 runs → ${ten}, 100 runs → ${hundred}`);
     expect(hundred).toBe(ten);
-    // key lookup + page + flows + threads + count
-    expect(hundred).toBeLessThanOrEqual(5);
+    // The page with its flows and threads joined in, and the organization's run count
+    // (the API key is remembered from the set-up); the budget is 3.
+    expect(hundred).toBeLessThanOrEqual(3);
   });
 });

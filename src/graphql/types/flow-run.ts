@@ -3,7 +3,9 @@
 import { deleteFlowRun, patchFlowRun, triggerFlowRun, type TriggeredFlowRun } from '../../domain/flow-runs.js';
 import { FLOW_RUN_STATUSES } from '../../domain/flow-run-status.js';
 import { effectiveStatus, effectiveStatusWhere } from '../../domain/session-timeouts.js';
+import { countAllFlowRuns } from '../../domain/flow-run-counts.js';
 import { builder } from '../builder.js';
+import type { GraphQLContext } from '../context.js';
 import { OrderDirection, orderByWithTieBreak } from './ordering.js';
 
 export const FlowRunStatus = builder.enumType('FlowRunStatus', { values: FLOW_RUN_STATUSES });
@@ -63,6 +65,15 @@ export function flowRunWhere(filter: Filter, now: Date) {
   };
 }
 
+// An unfiltered list's two totals are both the organization's run count, kept by the
+// database (src/domain/flow-run-counts.ts): read it once per request.
+const runCounts = new WeakMap<GraphQLContext, Promise<number>>();
+function allRunsCount(context: GraphQLContext): Promise<number> {
+  let count = runCounts.get(context);
+  if (!count) runCounts.set(context, (count = countAllFlowRuns(context.tenant)));
+  return count;
+}
+
 export const flowRunOrderBy = (order: Order) => orderByWithTieBreak(order, { field: 'createdAt', direction: 'desc' });
 
 builder.queryFields((t) => ({
@@ -83,8 +94,10 @@ builder.queryFields((t) => ({
         orderBy: t.arg({ type: [FlowRunOrder], description: 'Default: newest first.' }),
         offset: t.arg.int({ description: 'Skip this many runs (page-number paging); not combinable with cursors.' }),
       },
-      totalCount: (_connection, { filter }, { tenant }) =>
-        tenant.db.flowRun.count({ where: flowRunWhere(filter, tenant.clock.now()) }),
+      totalCount: (_connection, { filter }, context) => {
+        const where = flowRunWhere(filter, context.tenant.clock.now());
+        return Object.keys(where).length ? context.tenant.db.flowRun.count({ where }) : allRunsCount(context);
+      },
       resolve: (query, _root, args, { tenant }) =>
         tenant.db.flowRun.findMany({
           ...query,
@@ -97,7 +110,7 @@ builder.queryFields((t) => ({
       fields: (t) => ({
         totalUnfilteredCount: t.int({
           description: 'All runs of the organization, whatever the filter.',
-          resolve: (_connection, _args, { tenant }) => tenant.db.flowRun.count(),
+          resolve: (_connection, _args, context) => allRunsCount(context),
         }),
       }),
     },
