@@ -3,7 +3,9 @@
 import { Prisma } from '../database/generated/prisma/client.js';
 
 export function isUniqueViolation(error: unknown): boolean {
-  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
+  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return false;
+  // P2002 from model queries; a raw query reports PostgreSQL's own code (23505) in P2010.
+  return error.code === 'P2002' || (error.code === 'P2010' && (error.meta?.code === '23505' || /\b23505\b/.test(error.message)));
 }
 
 export function isForeignKeyViolation(error: unknown): boolean {

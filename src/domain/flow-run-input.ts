@@ -67,3 +67,15 @@ export function parseInitialMessage(value: unknown, channel: Channel): JsonObjec
   if (Object.keys(value).length === 0) return {};
   return parseInput(messageForChannel[channel], value, ['initialMessage']);
 }
+
+/**
+ * The message when every channel accepts it ({} or a template: WhatsApp is the strictest
+ * channel), so that it needs no look at the thread; undefined otherwise.
+ */
+export function messageForEveryChannel(value: unknown): JsonObject | undefined {
+  try {
+    return parseInitialMessage(value, 'whatsapp');
+  } catch {
+    return undefined;
+  }
+}

@@ -8,11 +8,12 @@ import type { TenantTransaction } from '../database/tenant.js';
 import { isUniqueViolation } from './database-errors.js';
 import { DomainError, notFound } from './errors.js';
 import type { FlowRunChange } from './flow-run-changes.js';
-import { type Channel, parseInitialMessage, parseState } from './flow-run-input.js';
+import { type Channel, messageForEveryChannel, parseInitialMessage, parseState } from './flow-run-input.js';
 import { assertSettableStatus, type FlowRunStatus, statusChange } from './flow-run-status.js';
 import { claimIdempotencyKey, parseIdempotencyKey, requestHashOf } from './idempotent-triggers.js';
 import { changeOf, expiryFrom, isExpired, promoteNextQueued, timeOutRun } from './session-timeouts.js';
 import { assertCanWrite, type Tenant } from './tenant.js';
+import { triggerInOneStatement } from './trigger-in-one-statement.js';
 import { inTransaction } from './transactions.js';
 import { parseInput } from './validation.js';
 
@@ -89,6 +90,14 @@ export async function triggerFlowRun(tenant: Tenant, input: TriggerFlowRunInput)
   const state = parseState(input.state);
   const idempotencyKey = parseIdempotencyKey(input.idempotencyKey);
   const now = tenant.clock.now();
+  const universalMessage = idempotencyKey === undefined ? messageForEveryChannel(input.initialMessage) : undefined;
+  if (universalMessage) {
+    const run = await triggerInOneStatement(tenant, { flowId, messageThreadId, state, initialMessage: universalMessage, now });
+    if (run) {
+      tenant.changes.publish([changeOf('triggered', run, now)]);
+      return { run, replayed: false };
+    }
+  }
   const id = randomUUID();
   try {
     return await changingRuns(tenant, async (tx, changes) => {
