@@ -3,9 +3,7 @@
 // migrated PrismaClient and a raw SQL session.
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
-import { PrismaPGlite } from 'pglite-prisma-adapter';
 import pg from 'pg';
 import lockfile from 'proper-lockfile';
 import { PrismaClient } from './generated/prisma/client.js';
@@ -47,7 +45,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openEmbedded(options);
 }
 
-function createPrisma(adapter: PrismaPg | PrismaPGlite, options: DatabaseOptions) {
+function createPrisma(adapter: ConstructorParameters<typeof PrismaClient>[0]['adapter'] & object, options: DatabaseOptions) {
   const prisma = new PrismaClient({
     adapter,
     log: options.onQuery ? [{ emit: 'event', level: 'query' }] : [],
@@ -97,8 +95,11 @@ async function openPostgres(databaseUrl: string, options: DatabaseOptions): Prom
 }
 
 async function openEmbedded(options: DatabaseOptions): Promise<Database> {
+  // Loaded only here: the embedded database's WASM costs ~40 MB of memory that a
+  // service on PostgreSQL should not carry.
+  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([import('@electric-sql/pglite'), import('pglite-prisma-adapter')]);
   let releaseLock: (() => Promise<void>) | undefined;
-  let pglite: PGlite;
+  let pglite: InstanceType<typeof PGlite>;
   if (options.dataDir) {
     const dataDir = resolve(options.dataDir);
     mkdirSync(dataDir, { recursive: true });
