@@ -2,7 +2,7 @@
 // executes (graphql-armor), and the operation counts for /metrics.
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { getOperationAST, type OperationDefinitionNode } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
+import { createGraphQLError, type Plugin } from 'graphql-yoga';
 import type { Metrics } from '../observability/metrics.js';
 
 export const QUERY_LIMITS = {
@@ -23,8 +23,21 @@ export function queryLimits(): Plugin[] {
     // Introspection is open to key holders; hiding field suggestions would only hinder them.
     blockFieldSuggestion: { enabled: false },
   });
-  return armor.protect().plugins as Plugin[];
+  return [...(armor.protect().plugins as Plugin[]), refuseEmptyBatch];
 }
+
+// Yoga limits the size of a batch but answers an empty one with an empty array.
+const refuseEmptyBatch: Plugin = {
+  onRequestParse: () => ({
+    onRequestParseDone({ requestParserResult }) {
+      if (Array.isArray(requestParserResult) && requestParserResult.length === 0) {
+        throw createGraphQLError('An empty batch: send at least one operation.', {
+          extensions: { http: { status: 400 }, code: 'BAD_REQUEST' },
+        });
+      }
+    },
+  }),
+};
 
 // The label is the first root field: a name from the schema, never one a client chose.
 function firstRootField(operation: OperationDefinitionNode | null | undefined): string {

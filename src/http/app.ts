@@ -35,6 +35,8 @@ export interface App {
   fetch(request: Request): Promise<Response>;
   graphql: ReturnType<typeof createGraphQLServer>;
   metrics: Metrics;
+  /** Completes every open subscription, for a clean stop. */
+  endSubscriptions(): void;
 }
 
 export function createApp(options: AppOptions): App {
@@ -65,7 +67,16 @@ export function createApp(options: AppOptions): App {
       }
       rateHeaders = decision.headers;
     }
-    const response = surface === 'rest' ? await handleRestRequest(request, contextFor) : await graphql.fetch(request);
+    let forwarded = request;
+    if (surface !== 'rest' && request.body && !request.headers.has('content-length')) {
+      // A body of undeclared length (chunked) is read up to the limit before GraphQL
+      // parses it; the REST adapter counts the bytes it reads itself.
+      const buffered = await bufferedWithin(request, MAX_BODY_BYTES);
+      if (!buffered) return errorFor(surface, 413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${MAX_BODY_BYTES} bytes`);
+      forwarded = buffered;
+    }
+    const response =
+      surface === 'rest' ? await handleRestRequest(request, contextFor) : withGraphQLErrorBody(await graphql.fetch(forwarded));
     for (const [name, value] of Object.entries(rateHeaders)) response.headers.set(name, value);
     return response;
   }
@@ -73,10 +84,47 @@ export function createApp(options: AppOptions): App {
   return {
     graphql,
     metrics,
+    endSubscriptions: () => changeFeed?.endSubscriptions?.(),
     fetch: instrument(route, {
       logger: options.logger ?? defaultLogger,
       metrics,
       timeoutMs: options.requestTimeoutMs ?? 30_000,
     }),
   };
+}
+
+const BODYLESS_ERRORS: Record<number, [code: string, detail: string]> = {
+  404: ['ROUTE_NOT_FOUND', 'nothing is served at this path'],
+  405: ['METHOD_NOT_ALLOWED', 'this method is not allowed here'],
+  406: ['NOT_ACCEPTABLE', 'none of the media types in Accept can be sent; accept application/graphql-response+json, application/json or text/event-stream'],
+  415: ['UNSUPPORTED_MEDIA_TYPE', 'send GraphQL requests as application/json'],
+};
+
+/** Yoga answers some protocol errors (406, 415) with no body: give them a GraphQL error body. */
+function withGraphQLErrorBody(response: Response): Response {
+  if (response.status < 400 || response.body !== null) return response;
+  const [code, detail] = BODYLESS_ERRORS[response.status] ?? ['BAD_REQUEST', response.statusText || 'the request was refused'];
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    if (name !== 'content-type' && name !== 'content-length') headers[name] = value;
+  });
+  return errorFor('graphql', response.status, code, detail, headers);
+}
+
+/** The request with its body read into memory, or undefined once it passes `limit` bytes. */
+async function bufferedWithin(request: Request, limit: number): Promise<Request | undefined> {
+  const reader = request.body!.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return new Request(request.url, { method: request.method, headers: request.headers, body: Buffer.concat(chunks), signal: request.signal });
 }

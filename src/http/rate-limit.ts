@@ -14,9 +14,17 @@ export interface RateLimiter {
   take(apiKey: string): Promise<RateDecision>;
 }
 
-export function createRateLimiter(options: { perMinute: number; redis?: Redis }): RateLimiter | undefined {
+export interface RateLimiterOptions {
+  perMinute: number;
+  /** Shares the counts between instances; without it, each instance counts alone. */
+  redis?: Redis;
+  /** Where the counts live in Redis (instances sharing a budget share the prefix). */
+  keyPrefix?: string;
+}
+
+export function createRateLimiter(options: RateLimiterOptions): RateLimiter | undefined {
   if (options.perMinute <= 0) return undefined;
-  const settings = { points: options.perMinute, duration: 60, keyPrefix: 'flowgw-rate' };
+  const settings = { points: options.perMinute, duration: 60, keyPrefix: options.keyPrefix ?? 'flowgw-rate' };
   const limiter = options.redis
     ? new RateLimiterRedis({ ...settings, storeClient: options.redis, insuranceLimiter: new RateLimiterMemory(settings) })
     : new RateLimiterMemory(settings);
