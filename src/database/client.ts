@@ -1,6 +1,7 @@
 // One factory for the database: embedded PostgreSQL (PGlite) when no DATABASE_URL is
 // given, a real PostgreSQL through node-postgres otherwise. Either way the caller gets a
 // migrated PrismaClient and a raw SQL session.
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PrismaPg } from '@prisma/adapter-pg';
@@ -81,7 +82,13 @@ async function openPostgres(databaseUrl: string, options: DatabaseOptions): Prom
   } finally {
     migrationClient.release();
   }
-  const prisma = createPrisma(new PrismaPg(pool), options);
+  // Named statements let each connection keep its prepared plans: PostgreSQL spends more
+  // time planning Prisma's page query than running it. Names come from the SQL text,
+  // whose shapes are few and fixed by the code.
+  const prisma = createPrisma(
+    new PrismaPg(pool, { statementNameGenerator: (query) => `s${createHash('sha1').update(query.sql).digest('base64url')}` }),
+    options,
+  );
   return {
     kind: 'postgresql',
     prisma,

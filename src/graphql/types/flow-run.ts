@@ -21,9 +21,9 @@ const FlowRun = builder.prismaObject('FlowRun', {
       type: 'JSONObject',
       description: 'The message sent when the run was triggered; {} for none.',
     }),
+    // Every FlowRun row is loaded with all its columns, expiresAt included.
     status: t.field({
       type: FlowRunStatus,
-      select: { status: true, expiresAt: true },
       description: 'A running run past its session timeout reads as timeout, even before the sweeper ends it.',
       resolve: (run, _args, { tenant }) => effectiveStatus(run, tenant.clock.now()),
     }),
