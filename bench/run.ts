@@ -38,7 +38,9 @@ interface Row {
 // --- processes -----------------------------------------------------------------------
 
 async function start(script: string, env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+  // The gateway runs as `npm start` runs it (package.json), V8 heap cap included.
+  const flags = script === 'src/server.ts' ? ['--max-old-space-size=256'] : [];
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', script], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
