@@ -10,12 +10,11 @@ import { type Logger, logger as defaultLogger } from '../observability/logger.js
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { handleRestRequest } from '../rest/handler.js';
 import { apiKeyFrom } from './authorization.js';
+import { MAX_BODY_BYTES, readBodyWithin } from './body.js';
 import { errorFor, surfaceOf } from './error-response.js';
 import { liveness, readiness } from './health.js';
 import { instrument } from './instrumentation.js';
 import type { RateLimiter } from './rate-limit.js';
-
-export const MAX_BODY_BYTES = 1024 * 1024;
 
 export interface AppOptions {
   db: Database;
@@ -71,9 +70,9 @@ export function createApp(options: AppOptions): App {
     if (surface !== 'rest' && request.body && !request.headers.has('content-length')) {
       // A body of undeclared length (chunked) is read up to the limit before GraphQL
       // parses it; the REST adapter counts the bytes it reads itself.
-      const buffered = await bufferedWithin(request, MAX_BODY_BYTES);
-      if (!buffered) return errorFor(surface, 413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${MAX_BODY_BYTES} bytes`);
-      forwarded = buffered;
+      const body = await readBodyWithin(request, MAX_BODY_BYTES);
+      if (!body) return errorFor(surface, 413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${MAX_BODY_BYTES} bytes`);
+      forwarded = new Request(request.url, { method: request.method, headers: request.headers, body, signal: request.signal });
     }
     const response =
       surface === 'rest' ? await handleRestRequest(request, contextFor) : withGraphQLErrorBody(await graphql.fetch(forwarded));
@@ -111,20 +110,3 @@ function withGraphQLErrorBody(response: Response): Response {
   return errorFor('graphql', response.status, code, detail, headers);
 }
 
-/** The request with its body read into memory, or undefined once it passes `limit` bytes. */
-async function bufferedWithin(request: Request, limit: number): Promise<Request | undefined> {
-  const reader = request.body!.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => undefined);
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return new Request(request.url, { method: request.method, headers: request.headers, body: Buffer.concat(chunks), signal: request.signal });
-}

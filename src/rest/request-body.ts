@@ -2,10 +2,10 @@
 // read from the GraphQL input type of the mutation; their values are checked by GraphQL
 // coercion and then by the domain, never here.
 import { coerceInputValue, type GraphQLInputObjectType, isNonNullType } from 'graphql';
+import { MAX_BODY_BYTES, readBodyWithin } from '../http/body.js';
 import { assertRequestContentType } from './media-type.js';
 import { type ErrorObject, errorObject, escapePointerToken, RestError, restError } from './errors.js';
 
-export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** The request body as parsed JSON: 415 for a foreign media type, 413 over 1 MB, 400 if not JSON. */
 export async function readJsonBody(request: Request): Promise<unknown> {
@@ -13,27 +13,8 @@ export async function readJsonBody(request: Request): Promise<unknown> {
   const declared = request.headers.get('content-length');
   if (declared && Number(declared) > MAX_BODY_BYTES) throw tooLarge();
 
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  if (request.body) {
-    const reader = request.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > MAX_BODY_BYTES) {
-        await reader.cancel().catch(() => undefined);
-        throw tooLarge();
-      }
-      chunks.push(value);
-    }
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  const bytes = await readBodyWithin(request, MAX_BODY_BYTES);
+  if (!bytes) throw tooLarge();
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);

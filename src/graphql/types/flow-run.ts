@@ -6,7 +6,7 @@ import { effectiveStatus, effectiveStatusWhere } from '../../domain/session-time
 import { countAllFlowRuns } from '../../domain/flow-run-counts.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
-import { OrderDirection, orderByWithTieBreak } from './ordering.js';
+import { deletedType, offsetArgDescription, orderByWithTieBreak, orderInput, skipOffset } from './lists.js';
 
 export const FlowRunStatus = builder.enumType('FlowRunStatus', { values: FLOW_RUN_STATUSES });
 
@@ -43,16 +43,7 @@ export const FlowRunFilter = builder.inputType('FlowRunFilter', {
   }),
 });
 
-const FlowRunOrderField = builder.enumType('FlowRunOrderField', {
-  values: ['createdAt', 'updatedAt', 'cost', 'status'] as const,
-});
-
-export const FlowRunOrder = builder.inputType('FlowRunOrder', {
-  fields: (t) => ({
-    field: t.field({ type: FlowRunOrderField, required: true }),
-    direction: t.field({ type: OrderDirection, required: true }),
-  }),
-});
+export const FlowRunOrder = orderInput('FlowRun', ['createdAt', 'updatedAt', 'cost', 'status'] as const);
 
 type Filter = typeof FlowRunFilter.$inferInput | null | undefined;
 type Order = (typeof FlowRunOrder.$inferInput)[] | null | undefined;
@@ -92,7 +83,7 @@ builder.queryFields((t) => ({
       args: {
         filter: t.arg({ type: FlowRunFilter }),
         orderBy: t.arg({ type: [FlowRunOrder], description: 'Default: newest first.' }),
-        offset: t.arg.int({ description: 'Skip this many runs (page-number paging); not combinable with cursors.' }),
+        offset: t.arg.int({ description: offsetArgDescription('runs') }),
       },
       totalCount: (_connection, { filter }, context) => {
         const where = flowRunWhere(filter, context.tenant.clock.now());
@@ -101,7 +92,7 @@ builder.queryFields((t) => ({
       resolve: (query, _root, args, { tenant }) =>
         tenant.db.flowRun.findMany({
           ...query,
-          ...(args.offset != null && { skip: Math.max(0, args.offset) }),
+          ...skipOffset(args.offset),
           where: flowRunWhere(args.filter, tenant.clock.now()),
           orderBy: flowRunOrderBy(args.orderBy),
         }),
@@ -162,9 +153,7 @@ const PatchFlowRunInput = builder.inputType('PatchFlowRunInput', {
   }),
 });
 
-const DeletedFlowRun = builder.objectRef<{ id: string }>('DeletedFlowRun').implement({
-  fields: (t) => ({ id: t.expose('id', { type: 'UUID' }) }),
-});
+const DeletedFlowRun = deletedType('DeletedFlowRun');
 
 builder.mutationFields((t) => ({
   triggerFlowRun: t.field({

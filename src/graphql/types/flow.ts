@@ -2,7 +2,7 @@
 import { createFlow, deleteFlow, updateFlow } from '../../domain/flows.js';
 import { builder } from '../builder.js';
 import { FlowRunFilter, FlowRunOrder, flowRunOrderBy, flowRunWhere } from './flow-run.js';
-import { OrderDirection, orderByWithTieBreak } from './ordering.js';
+import { deletedType, offsetArgDescription, orderByWithTieBreak, orderInput, skipOffset } from './lists.js';
 
 builder.prismaObject('Flow', {
   fields: (t) => ({
@@ -35,13 +35,7 @@ builder.prismaObject('Flow', {
   }),
 });
 
-const FlowOrderField = builder.enumType('FlowOrderField', { values: ['createdAt', 'updatedAt', 'name'] as const });
-const FlowOrder = builder.inputType('FlowOrder', {
-  fields: (t) => ({
-    field: t.field({ type: FlowOrderField, required: true }),
-    direction: t.field({ type: OrderDirection, required: true }),
-  }),
-});
+const FlowOrder = orderInput('Flow', ['createdAt', 'updatedAt', 'name'] as const);
 
 builder.queryFields((t) => ({
   flow: t.prismaField({
@@ -57,13 +51,13 @@ builder.queryFields((t) => ({
     maxSize: 100,
     args: {
       orderBy: t.arg({ type: [FlowOrder], description: 'Default: newest first.' }),
-      offset: t.arg.int({ description: 'Skip this many flows (page-number paging); not combinable with cursors.' }),
+      offset: t.arg.int({ description: offsetArgDescription('flows') }),
     },
     totalCount: (_connection, _args, { tenant }) => tenant.db.flow.count(),
     resolve: (query, _root, args, { tenant }) =>
       tenant.db.flow.findMany({
         ...query,
-        ...(args.offset != null && { skip: Math.max(0, args.offset) }),
+        ...skipOffset(args.offset),
         orderBy: orderByWithTieBreak(args.orderBy, { field: 'createdAt', direction: 'desc' }),
       }),
   }),
@@ -84,9 +78,7 @@ const flowInputFields = (required: boolean) =>
 const CreateFlowInput = flowInputFields(true);
 const UpdateFlowInput = flowInputFields(false);
 
-const DeletedFlow = builder.objectRef<{ id: string }>('DeletedFlow').implement({
-  fields: (t) => ({ id: t.expose('id', { type: 'UUID' }) }),
-});
+const DeletedFlow = deletedType('DeletedFlow');
 
 builder.mutationFields((t) => ({
   createFlow: t.prismaField({

@@ -3,7 +3,7 @@
 import { CHANNELS, createMessageThread, deleteMessageThread, updateMessageThread } from '../../domain/message-threads.js';
 import { builder } from '../builder.js';
 import { FlowRunFilter, FlowRunOrder, flowRunOrderBy, flowRunWhere } from './flow-run.js';
-import { OrderDirection, orderByWithTieBreak } from './ordering.js';
+import { deletedType, offsetArgDescription, orderByWithTieBreak, orderInput, skipOffset } from './lists.js';
 
 const Channel = builder.enumType('Channel', { values: CHANNELS });
 
@@ -34,15 +34,7 @@ builder.prismaObject('MessageThread', {
   }),
 });
 
-const MessageThreadOrderField = builder.enumType('MessageThreadOrderField', {
-  values: ['createdAt', 'updatedAt', 'identifier'] as const,
-});
-const MessageThreadOrder = builder.inputType('MessageThreadOrder', {
-  fields: (t) => ({
-    field: t.field({ type: MessageThreadOrderField, required: true }),
-    direction: t.field({ type: OrderDirection, required: true }),
-  }),
-});
+const MessageThreadOrder = orderInput('MessageThread', ['createdAt', 'updatedAt', 'identifier'] as const);
 
 builder.queryFields((t) => ({
   messageThread: t.prismaField({
@@ -58,13 +50,13 @@ builder.queryFields((t) => ({
     maxSize: 100,
     args: {
       orderBy: t.arg({ type: [MessageThreadOrder], description: 'Default: newest first.' }),
-      offset: t.arg.int({ description: 'Skip this many threads (page-number paging); not combinable with cursors.' }),
+      offset: t.arg.int({ description: offsetArgDescription('threads') }),
     },
     totalCount: (_connection, _args, { tenant }) => tenant.db.messageThread.count(),
     resolve: (query, _root, args, { tenant }) =>
       tenant.db.messageThread.findMany({
         ...query,
-        ...(args.offset != null && { skip: Math.max(0, args.offset) }),
+        ...skipOffset(args.offset),
         orderBy: orderByWithTieBreak(args.orderBy, { field: 'createdAt', direction: 'desc' }),
       }),
   }),
@@ -81,9 +73,7 @@ const messageThreadInput = (required: boolean) =>
 const CreateMessageThreadInput = messageThreadInput(true);
 const UpdateMessageThreadInput = messageThreadInput(false);
 
-const DeletedMessageThread = builder.objectRef<{ id: string }>('DeletedMessageThread').implement({
-  fields: (t) => ({ id: t.expose('id', { type: 'UUID' }) }),
-});
+const DeletedMessageThread = deletedType('DeletedMessageThread');
 
 builder.mutationFields((t) => ({
   createMessageThread: t.prismaField({
