@@ -43,6 +43,8 @@ const app = createApp({
   graphiqlHeaders: await demoHeaders(db),
   rateLimiter: createRateLimiter({ perMinute: config.rateLimitPerMinute, redis: rateLimitRedis }),
   requestTimeoutMs: config.requestTimeoutMs,
+  // Any origin only for the embedded demo (SPEC §5); otherwise exactly CORS_ORIGINS.
+  corsOrigins: config.corsOrigins.length ? config.corsOrigins : db.kind === 'embedded' ? ['*'] : [],
 });
 const server = await serve(app, config.port);
 console.log(`Flow-run gateway on http://localhost:${server.port}/graphql (${db.kind} database)`);

@@ -44,6 +44,8 @@ export function createGraphQLServer({ contextFor, graphiqlHeaders, metrics }: Gr
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
+    // CORS is answered once for both surfaces, in src/http/cors.ts.
+    cors: false,
     logging: false,
     maskedErrors: { maskError },
     // Several operations in one request, but not a thousand.

@@ -12,6 +12,7 @@ import { handleRestRequest } from '../rest/handler.js';
 import { apiKeyFrom } from './authorization.js';
 import { MAX_BODY_BYTES, readBodyWithin } from './body.js';
 import { errorFor, surfaceOf } from './error-response.js';
+import { withCors } from './cors.js';
 import { liveness, readiness } from './health.js';
 import { instrument } from './instrumentation.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -28,6 +29,8 @@ export interface AppOptions {
   metrics?: Metrics;
   logger?: Logger;
   requestTimeoutMs?: number;
+  /** Origins browsers may call from (`*` for any); none by default. */
+  corsOrigins?: readonly string[];
 }
 
 export interface App {
@@ -84,7 +87,7 @@ export function createApp(options: AppOptions): App {
     graphql,
     metrics,
     endSubscriptions: () => changeFeed?.endSubscriptions?.(),
-    fetch: instrument(route, {
+    fetch: instrument(withCors(route, options.corsOrigins ?? []), {
       logger: options.logger ?? defaultLogger,
       metrics,
       timeoutMs: options.requestTimeoutMs ?? 30_000,
