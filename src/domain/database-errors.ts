@@ -1,6 +1,7 @@
 // Constraint violations that the database reports and the domain turns into its own
 // errors: the database has the last word on uniqueness and references under concurrency.
 import { Prisma } from '../database/generated/prisma/client.js';
+import { DomainError } from './errors.js';
 
 export function isUniqueViolation(error: unknown): boolean {
   if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return false;
@@ -29,4 +30,31 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     if (UNREACHABLE_MESSAGE.test(current.message)) return true;
   }
   return false;
+}
+
+// JSON and GraphQL strings may hold the NUL character (U+0000); PostgreSQL text and jsonb
+// can not store it, and says so with these SQLSTATEs (22021 invalid byte sequence, 22P05
+// untranslatable character, 22P02 invalid text representation). The value came from
+// the client: a 400 like any other invalid value, not a 500.
+const UNSTORABLE_VALUE_STATES = new Set(['22021', '22P05', '22P02']);
+
+function isUnstorableValue(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
+    // Model queries report PostgreSQL's code under the adapter's cause; raw queries (P2010) as meta.code.
+    const meta = (current as { meta?: { code?: unknown; driverAdapterError?: { cause?: { originalCode?: unknown } } } }).meta;
+    const state = meta?.driverAdapterError?.cause?.originalCode ?? meta?.code ?? (current as { code?: unknown }).code;
+    if (typeof state === 'string' && UNSTORABLE_VALUE_STATES.has(state)) return true;
+  }
+  return false;
+}
+
+/** The domain's error for a database failure that is not a bug: unreachable, or a value it can not store. */
+export function asDomainError(error: unknown): DomainError | undefined {
+  if (isDatabaseUnavailable(error)) {
+    return new DomainError('DATABASE_UNAVAILABLE', 'the database is unavailable at the moment; retry shortly');
+  }
+  if (isUnstorableValue(error)) {
+    return new DomainError('VALIDATION_FAILED', 'a text or JSON value holds a character that can not be stored (such as \\u0000)');
+  }
+  return undefined;
 }
