@@ -67,6 +67,24 @@ function allRunsCount(context: GraphQLContext): Promise<number> {
 
 export const flowRunOrderBy = (order: Order) => orderByWithTieBreak(order, { field: 'createdAt', direction: 'desc' });
 
+const flowRunListArgs = builder.args((t) => ({
+  filter: t.field({ type: FlowRunFilter }),
+  orderBy: t.field({ type: [FlowRunOrder], description: 'Default: newest first.' }),
+}));
+
+/** `flowRuns` of a flow or a thread: the same paging, filters and order as the top-level list. */
+export const relatedFlowRuns = {
+  cursor: 'id',
+  defaultSize: 25,
+  maxSize: 100,
+  totalCount: true,
+  args: flowRunListArgs,
+  query: ({ filter, orderBy }: { filter?: Filter; orderBy?: Order }, { tenant }: GraphQLContext) => ({
+    where: flowRunWhere(filter, tenant.clock.now()),
+    orderBy: flowRunOrderBy(orderBy),
+  }),
+} as const;
+
 builder.queryFields((t) => ({
   flowRun: t.prismaField({
     type: 'FlowRun',
@@ -81,8 +99,7 @@ builder.queryFields((t) => ({
       defaultSize: 25,
       maxSize: 100,
       args: {
-        filter: t.arg({ type: FlowRunFilter }),
-        orderBy: t.arg({ type: [FlowRunOrder], description: 'Default: newest first.' }),
+        ...flowRunListArgs,
         offset: t.arg.int({ description: offsetArgDescription('runs') }),
       },
       totalCount: (_connection, { filter }, context) => {

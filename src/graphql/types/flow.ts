@@ -1,7 +1,7 @@
 // Flow in GraphQL: the type, its queries and its mutations (rules in src/domain/flows.ts).
 import { createFlow, deleteFlow, updateFlow } from '../../domain/flows.js';
 import { builder } from '../builder.js';
-import { FlowRunFilter, FlowRunOrder, flowRunOrderBy, flowRunWhere } from './flow-run.js';
+import { relatedFlowRuns } from './flow-run.js';
 import { deletedType, offsetArgDescription, orderByWithTieBreak, orderInput, skipOffset } from './lists.js';
 
 builder.prismaObject('Flow', {
@@ -18,20 +18,7 @@ builder.prismaObject('Flow', {
     flowGenerationId: t.expose('flowGenerationId', { type: 'UUID', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
-    flowRuns: t.relatedConnection('flowRuns', {
-      cursor: 'id',
-      defaultSize: 25,
-      maxSize: 100,
-      totalCount: true,
-      args: {
-        filter: t.arg({ type: FlowRunFilter }),
-        orderBy: t.arg({ type: [FlowRunOrder] }),
-      },
-      query: ({ filter, orderBy }, { tenant }) => ({
-        where: flowRunWhere(filter, tenant.clock.now()),
-        orderBy: flowRunOrderBy(orderBy),
-      }),
-    }),
+    flowRuns: t.relatedConnection('flowRuns', relatedFlowRuns),
   }),
 });
 

@@ -2,7 +2,7 @@
 // (rules in src/domain/message-threads.ts).
 import { CHANNELS, createMessageThread, deleteMessageThread, updateMessageThread } from '../../domain/message-threads.js';
 import { builder } from '../builder.js';
-import { FlowRunFilter, FlowRunOrder, flowRunOrderBy, flowRunWhere } from './flow-run.js';
+import { relatedFlowRuns } from './flow-run.js';
 import { deletedType, offsetArgDescription, orderByWithTieBreak, orderInput, skipOffset } from './lists.js';
 
 const Channel = builder.enumType('Channel', { values: CHANNELS });
@@ -17,20 +17,7 @@ builder.prismaObject('MessageThread', {
     candidateId: t.expose('candidateId', { type: 'UUID', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
-    flowRuns: t.relatedConnection('flowRuns', {
-      cursor: 'id',
-      defaultSize: 25,
-      maxSize: 100,
-      totalCount: true,
-      args: {
-        filter: t.arg({ type: FlowRunFilter }),
-        orderBy: t.arg({ type: [FlowRunOrder] }),
-      },
-      query: ({ filter, orderBy }, { tenant }) => ({
-        where: flowRunWhere(filter, tenant.clock.now()),
-        orderBy: flowRunOrderBy(orderBy),
-      }),
-    }),
+    flowRuns: t.relatedConnection('flowRuns', relatedFlowRuns),
   }),
 });
 
