@@ -5,6 +5,7 @@ import type { PrismaClient } from '../database/generated/prisma/client.js';
 import { forgetExpiredIdempotencyKeys } from '../domain/idempotent-triggers.js';
 import { sweepExpiredRuns } from '../domain/session-timeouts.js';
 import type { DomainServices } from '../domain/tenant.js';
+import { logger } from '../observability/logger.js';
 
 const BATCH_SIZE = 200;
 
@@ -19,7 +20,7 @@ export function startTimeoutSweeper(prisma: PrismaClient, services: DomainServic
       if (!stopped) await forgetExpiredIdempotencyKeys(prisma, services);
     } catch (error) {
       // The database may be away for a moment; the next tick tries again.
-      console.error('Session-timeout sweep failed:', (error as Error).message);
+      logger.warn({ err: error }, 'session-timeout sweep failed; the next tick tries again');
     }
   }
 
