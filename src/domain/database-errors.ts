@@ -3,14 +3,27 @@
 import { Prisma } from '../database/generated/prisma/client.js';
 import { DomainError } from './errors.js';
 
-export function isUniqueViolation(error: unknown): boolean {
-  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return false;
-  // P2002 from model queries; a raw query reports PostgreSQL's own code (23505) in P2010.
-  return error.code === 'P2002' || (error.code === 'P2010' && (error.meta?.code === '23505' || /\b23505\b/.test(error.message)));
+/**
+ * PostgreSQL's own SQLSTATE behind a Prisma error: model queries carry it in the driver
+ * adapter's cause, raw queries (P2010) in meta.code. Prisma maps some states to its own
+ * codes (23505 → P2002) but not all (a RESTRICT violation, 23001, arrives as P2039).
+ */
+function sqlStateOf(error: Prisma.PrismaClientKnownRequestError): string | undefined {
+  const meta = error.meta as { code?: unknown; driverAdapterError?: { cause?: { originalCode?: unknown } } } | undefined;
+  const state = meta?.driverAdapterError?.cause?.originalCode ?? meta?.code;
+  return typeof state === 'string' ? state : undefined;
 }
 
+export function isUniqueViolation(error: unknown): boolean {
+  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return false;
+  return error.code === 'P2002' || sqlStateOf(error) === '23505';
+}
+
+/** A row is still referenced (ON DELETE RESTRICT, 23001) or a reference points nowhere (23503). */
 export function isForeignKeyViolation(error: unknown): boolean {
-  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2003';
+  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return false;
+  const state = sqlStateOf(error);
+  return error.code === 'P2003' || state === '23503' || state === '23001';
 }
 
 export function isRecordNotFound(error: unknown): boolean {

@@ -62,6 +62,19 @@ async function lockThread(tx: TenantTransaction, organizationId: string, threadI
   return rows[0];
 }
 
+/**
+ * Takes the lock of the run's thread and reads the run again under it: meanwhile it may
+ * have ended, been promoted, timed out or been deleted.
+ */
+async function lockRunAndRead(tx: TenantTransaction, tenant: Tenant, id: string): Promise<FlowRun> {
+  const found = await tx.flowRun.findUnique({ where: { id }, select: { messageThreadId: true } });
+  if (!found) throw notFound('FlowRun');
+  await lockThread(tx, tenant.organizationId, found.messageThreadId);
+  const run = await tx.flowRun.findUnique({ where: { id } });
+  if (!run) throw notFound('FlowRun');
+  return run;
+}
+
 /** Runs `work` in a transaction and announces the changes it recorded once it committed. */
 async function changingRuns<T>(tenant: Tenant, work: (tx: TenantTransaction, changes: FlowRunChange[]) => Promise<T>) {
   let changes: FlowRunChange[] = [];
@@ -174,12 +187,7 @@ export async function patchFlowRun(tenant: Tenant, id: string, patch: PatchFlowR
   const now = tenant.clock.now();
 
   return changingRuns(tenant, async (tx, changes) => {
-    const found = await tx.flowRun.findUnique({ where: { id }, select: { messageThreadId: true } });
-    if (!found) throw notFound('FlowRun');
-    await lockThread(tx, tenant.organizationId, found.messageThreadId);
-    // Read again under the lock: the run may have ended, been promoted or timed out.
-    let run = await tx.flowRun.findUnique({ where: { id } });
-    if (!run) throw notFound('FlowRun');
+    let run = await lockRunAndRead(tx, tenant, id);
     if (isExpired(run, now)) run = await timeOutRun(tx, run, now, changes);
 
     const change = requestedStatus ? statusChange(run.status, requestedStatus) : 'unchanged';
@@ -211,11 +219,7 @@ export async function deleteFlowRun(tenant: Tenant, id: string): Promise<void> {
   assertCanWrite(tenant);
   const now = tenant.clock.now();
   await changingRuns(tenant, async (tx, changes) => {
-    const found = await tx.flowRun.findUnique({ where: { id }, select: { messageThreadId: true } });
-    if (!found) throw notFound('FlowRun');
-    await lockThread(tx, tenant.organizationId, found.messageThreadId);
-    const run = await tx.flowRun.findUnique({ where: { id } });
-    if (!run) throw notFound('FlowRun');
+    const run = await lockRunAndRead(tx, tenant, id);
     await tx.flowRun.delete({ where: { id } });
     changes.push(changeOf('deleted', run, now, null));
     if (run.status === 'running') await promoteNextQueued(tx, run.messageThreadId, now, changes);

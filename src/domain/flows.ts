@@ -2,8 +2,9 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Flow } from '../database/generated/prisma/client.js';
-import { isForeignKeyViolation, isRecordNotFound } from './database-errors.js';
-import { DomainError, notFound } from './errors.js';
+import { isRecordNotFound } from './database-errors.js';
+import { deleteUnlessItHasRuns } from './deletion.js';
+import { notFound } from './errors.js';
 import { assertCanWrite, type Tenant } from './tenant.js';
 import { inTransaction } from './transactions.js';
 import { parseInput } from './validation.js';
@@ -81,16 +82,5 @@ export async function updateFlow(tenant: Tenant, id: string, input: UpdateFlowIn
 
 export async function deleteFlow(tenant: Tenant, id: string): Promise<void> {
   assertCanWrite(tenant);
-  const hasRuns = await tenant.db.flowRun.findFirst({ where: { flowId: id }, select: { id: true } });
-  if (hasRuns) throw new DomainError('HAS_FLOW_RUNS', 'the flow still has flow runs; delete them first');
-  try {
-    await tenant.db.flow.delete({ where: { id } });
-  } catch (error) {
-    if (isRecordNotFound(error)) throw notFound('Flow');
-    // A run was triggered between the check and the delete; the foreign key refused it.
-    if (isForeignKeyViolation(error)) {
-      throw new DomainError('HAS_FLOW_RUNS', 'the flow still has flow runs; delete them first');
-    }
-    throw error;
-  }
+  await deleteUnlessItHasRuns('Flow', () => tenant.db.flow.delete({ where: { id } }));
 }

@@ -3,7 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { MessageThread } from '../database/generated/prisma/client.js';
-import { isForeignKeyViolation, isRecordNotFound, isUniqueViolation } from './database-errors.js';
+import { isRecordNotFound, isUniqueViolation } from './database-errors.js';
+import { deleteUnlessItHasRuns } from './deletion.js';
 import { DomainError, notFound } from './errors.js';
 import type { Channel } from './flow-run-input.js';
 import { assertCanWrite, type Tenant } from './tenant.js';
@@ -80,15 +81,5 @@ export async function updateMessageThread(tenant: Tenant, id: string, input: Mes
 
 export async function deleteMessageThread(tenant: Tenant, id: string): Promise<void> {
   assertCanWrite(tenant);
-  const hasRuns = await tenant.db.flowRun.findFirst({ where: { messageThreadId: id }, select: { id: true } });
-  if (hasRuns) throw new DomainError('HAS_FLOW_RUNS', 'the message thread still has flow runs; delete them first');
-  try {
-    await tenant.db.messageThread.delete({ where: { id } });
-  } catch (error) {
-    if (isRecordNotFound(error)) throw notFound('MessageThread');
-    if (isForeignKeyViolation(error)) {
-      throw new DomainError('HAS_FLOW_RUNS', 'the message thread still has flow runs; delete them first');
-    }
-    throw error;
-  }
+  await deleteUnlessItHasRuns('MessageThread', () => tenant.db.messageThread.delete({ where: { id } }));
 }
