@@ -29,8 +29,7 @@ describe.each(databaseTargets())('flow-run counts on $name', (target) => {
         triggerFlowRun(org.tenant, { flowId: flow.id, messageThreadId: threads[i % threads.length].id, state: {}, initialMessage: {} }),
       ),
     );
-    // The trigger's result may be the run itself or a payload holding it.
-    return results.map((result) => ('run' in result ? (result as { run: { id: string } }).run.id : (result as { id: string }).id));
+    return results.map((result) => result.run.id);
   }
 
   it('counts inserts and deletes, under concurrency, per organization', async () => {

@@ -2,11 +2,9 @@
 // whatever its size: relations are planned into the page query, never one per row.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app.ts';
-import { createFlow } from '../../src/domain/flows.ts';
-import { createMessageThread } from '../../src/domain/message-threads.ts';
-import { triggerFlowRun } from '../../src/domain/flow-runs.ts';
 import { databaseTargets, openTestDatabase, createTestTenant, type TestDatabase } from '../support/database.ts';
 import { sendGraphQL } from '../support/graphql.ts';
+import { seedRunsOnSeparateThreads } from '../support/seed.ts';
 import { graphql } from './generated/gql.ts';
 
 const RunsPage = graphql(`
@@ -26,18 +24,7 @@ describe.each(databaseTargets())('relation batching on $name', (target) => {
     db = await openTestDatabase(target);
     const org = await createTestTenant(db);
     key = org.key;
-    // 100 runs over 20 flows and 100 threads: every row points at other relations.
-    const flows = [];
-    for (let i = 0; i < 20; i++) flows.push(await createFlow(org.tenant, { name: `Flow ${i}` }));
-    for (let i = 0; i < 100; i++) {
-      const thread = await createMessageThread(org.tenant, { channel: 'web', identifier: `visitor-${i}` });
-      await triggerFlowRun(org.tenant, {
-        flowId: flows[i % flows.length].id,
-        messageThreadId: thread.id,
-        state: {},
-        initialMessage: {},
-      });
-    }
+    await seedRunsOnSeparateThreads(org.tenant, { flows: 20, runs: 100 });
   });
   afterAll(() => db.close());
 

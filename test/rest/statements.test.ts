@@ -2,13 +2,11 @@
 // include=flow,messageThread costs exactly the statements of the equivalent GraphQL query
 // (the same fields, relations and counts), and the same for 10 runs as for 100.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { triggerFlowRun } from '../../src/domain/flow-runs.ts';
-import { createFlow } from '../../src/domain/flows.ts';
-import { createMessageThread } from '../../src/domain/message-threads.ts';
 import { createApp, type App } from '../../src/http/app.ts';
 import { RESOURCE_BY_TYPE } from '../../src/rest/routes.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
 import { sendGraphQL } from '../support/graphql.ts';
+import { seedRunsOnSeparateThreads } from '../support/seed.ts';
 import { call } from './support.ts';
 
 const attributes = (type: string) => RESOURCE_BY_TYPE.get(type)!.attributes.join(' ');
@@ -38,13 +36,7 @@ describe.each(databaseTargets())('SQL statements per page, REST and GraphQL, on 
     app = createApp({ db });
     const org = await createTestTenant(db);
     key = org.key;
-    // 100 runs over 20 flows and 100 threads: every row points at other relations.
-    const flows = [];
-    for (let i = 0; i < 20; i++) flows.push(await createFlow(org.tenant, { name: `Flow ${i}` }));
-    for (let i = 0; i < 100; i++) {
-      const thread = await createMessageThread(org.tenant, { channel: 'web', identifier: `visitor-${i}` });
-      await triggerFlowRun(org.tenant, { flowId: flows[i % flows.length].id, messageThreadId: thread.id, state: {}, initialMessage: {} });
-    }
+    await seedRunsOnSeparateThreads(org.tenant, { flows: 20, runs: 100 });
   });
   afterAll(() => db.close());
 
