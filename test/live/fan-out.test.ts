@@ -10,7 +10,7 @@ import { createApp } from '../../src/http/app.ts';
 import { serve, type RunningServer } from '../../src/http/serve.ts';
 import { createTestTenant, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
 import { sendGraphQL } from '../support/graphql.ts';
-import { fence, subscribeWs, triggerMutation, untilListening, wsClient } from './live-support.ts';
+import { fence, subscribeWs, triggerOperation, untilListening, wsClient } from './live-support.ts';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const DATABASE_URL = process.env.TEST_DATABASE_URL;
@@ -74,9 +74,8 @@ describe.skipIf(!!skipReason)('two instances on one PostgreSQL', () => {
         i: { channel: 'web', identifier: `fan-out-${counter++}` },
       })
     ).createMessageThread.id as string;
-  let triggerOp: Awaited<ReturnType<typeof triggerMutation>>;
   const trigger = async (on: Instance, messageThreadId: string) =>
-    triggerOp.run(await graphqlOver(on, org.key, triggerOp.query, { i: { flowId, messageThreadId, state: {}, initialMessage: {} } }));
+    triggerOperation.run(await graphqlOver(on, org.key, triggerOperation.query, { i: { flowId, messageThreadId, state: {}, initialMessage: {} } }));
   const patch = (on: Instance, id: string, input: Record<string, unknown>) =>
     graphqlOver(on, org.key, 'mutation($id: UUID!, $i: PatchFlowRunInput!) { patchFlowRun(id: $id, input: $i) { id } }', {
       id,
@@ -100,7 +99,6 @@ describe.skipIf(!!skipReason)('two instances on one PostgreSQL', () => {
     dbB = await openDatabase({ databaseUrl: dbA.url });
     org = await createTestTenant(dbA);
     const appA = createApp({ db: dbA });
-    triggerOp = await triggerMutation((query) => sendGraphQL(appA, org.key, query));
     const created = await sendGraphQL<{ createFlow: { id: string } }, unknown>(
       appA,
       org.key,

@@ -280,17 +280,8 @@ export async function fence(inbox: Inbox, bus: FlowRunChangePublisher, target: P
   );
 }
 
-/**
- * The triggerFlowRun mutation, selecting the new run's id and status. The mutation's
- * result is either the run itself or a payload holding it (`{ flowRun, replayed }`): the
- * schema says which, so these tests do not depend on it.
- */
-export async function triggerMutation(send: (query: string) => Promise<{ data?: any }>) {
-  const probe = await send('{ __type(name: "TriggerFlowRunPayload") { name } }');
-  if (!probe.data) throw new Error(`introspection failed: ${JSON.stringify(probe)}`);
-  const payload = !!probe.data.__type;
-  return {
-    query: `mutation($i: TriggerFlowRunInput!) { triggerFlowRun(input: $i) { ${payload ? 'flowRun { id status }' : 'id status'} } }`,
-    run: (data: any) => (payload ? data.triggerFlowRun.flowRun : data.triggerFlowRun) as { id: string; status: string },
-  };
-}
+/** The triggerFlowRun mutation, selecting the new run's id and status. */
+export const triggerOperation = {
+  query: 'mutation($i: TriggerFlowRunInput!) { triggerFlowRun(input: $i) { flowRun { id status } } }',
+  run: (data: any) => data.triggerFlowRun.flowRun as { id: string; status: string },
+};

@@ -14,7 +14,7 @@ import {
   type LiveSubscription,
   subscribeSse,
   subscribeWs,
-  triggerMutation,
+  triggerOperation,
   untilListening,
   within,
   wsClient,
@@ -45,9 +45,8 @@ describe.each(databaseTargets())('flowRunChanged subscription on $name', (target
         i: { channel: 'web', identifier: `live-${counter++}` },
       })
     ).createMessageThread.id as string;
-  let triggerOp: Awaited<ReturnType<typeof triggerMutation>>;
   const trigger = async (messageThreadId: string, tenant = org, flow = flowId) =>
-    triggerOp.run(await gql(tenant.key, triggerOp.query, { i: { flowId: flow, messageThreadId, state: {}, initialMessage: {} } }));
+    triggerOperation.run(await gql(tenant.key, triggerOperation.query, { i: { flowId: flow, messageThreadId, state: {}, initialMessage: {} } }));
   const patch = (id: string, input: Record<string, unknown>) =>
     gql(org.key, 'mutation($id: UUID!, $i: PatchFlowRunInput!) { patchFlowRun(id: $id, input: $i) { id status } }', {
       id,
@@ -69,7 +68,6 @@ describe.each(databaseTargets())('flowRunChanged subscription on $name', (target
     server = await serve(app, 0, '127.0.0.1');
     org = await createTestTenant(db, 'write', 'Subscriber org');
     other = await createTestTenant(db, 'write', 'Other org');
-    triggerOp = await triggerMutation((query) => sendGraphQL(app, org.key, query));
     const createFlow = 'mutation($i: CreateFlowInput!) { createFlow(input: $i) { id } }';
     flowId = (await gql(org.key, createFlow, { i: { name: 'Live', sessionTimeout: 1 } })).createFlow.id;
     otherFlowId = (await gql(other.key, createFlow, { i: { name: 'Other' } })).createFlow.id;
