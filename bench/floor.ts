@@ -29,21 +29,17 @@ const run = (sql: string, params: unknown[]) => {
   return query(sql, params);
 };
 
-const PAGE = `
+const RUN_WITH_RELATIONS = `
   SELECT r.id, r."flowId", r."messageThreadId", r.status, r.cost, r."createdAt",
          f.name AS "flowName", t.channel, t.identifier
   FROM "FlowRun" r
   JOIN "Flow" f ON f.id = r."flowId"
-  JOIN "MessageThread" t ON t.id = r."messageThreadId"
+  JOIN "MessageThread" t ON t.id = r."messageThreadId"`;
+const PAGE = `${RUN_WITH_RELATIONS}
   WHERE r."organizationId" = $1
   ORDER BY r."createdAt" DESC, r.id DESC
   LIMIT $2`;
-const ONE = `
-  SELECT r.id, r."flowId", r."messageThreadId", r.status, r.cost, r."createdAt",
-         f.name AS "flowName", t.channel, t.identifier
-  FROM "FlowRun" r
-  JOIN "Flow" f ON f.id = r."flowId"
-  JOIN "MessageThread" t ON t.id = r."messageThreadId"
+const ONE = `${RUN_WITH_RELATIONS}
   WHERE r.id = $1 AND r."organizationId" = $2`;
 // Queued or running in one statement; the partial unique index keeps a second running
 // run out, as it does for the gateway.
