@@ -1,12 +1,38 @@
 // What a flow run's `state` and `initialMessage` may hold (SPEC §3 rules 5 and 6).
 import { z } from 'zod';
-import { DomainError } from './errors.js';
+import { DomainError, type InputPath } from './errors.js';
 import { parseInput } from './validation.js';
 
 export type JsonObject = Record<string, unknown>;
 export type Channel = 'whatsapp' | 'sms' | 'email' | 'web';
 
 const nonEmptyString = z.string().min(1, 'must be a non-empty string');
+
+/**
+ * How deep `state` and `initialMessage` may nest, the value itself being level 1
+ * ({} is 1, {"a":[]} is 2). Far more than a flow needs; the point is that whatever handles
+ * the value afterwards (zod, idempotency hashing, Prisma's argument cloning,
+ * JSON.stringify) recurses once per level and would overflow the call stack, a 500, on a
+ * value a few thousand levels deep.
+ */
+export const MAX_JSON_NESTING = 32;
+
+/**
+ * Refuses a value nested deeper than MAX_JSON_NESTING. It walks with a stack of its own,
+ * not by recursion, so that no depth can overflow the check itself; it stops at the first
+ * member too deep.
+ */
+export function assertNestingWithinLimit(value: unknown, path: InputPath): void {
+  const pending: [unknown, number][] = [[value, 1]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [member, level] = next;
+    if (typeof member !== 'object' || member === null) continue;
+    if (level > MAX_JSON_NESTING) {
+      throw new DomainError('VALIDATION_FAILED', `${path.join('.')}: must not be nested more than ${MAX_JSON_NESTING} levels deep`, path);
+    }
+    for (const child of Object.values(member)) pending.push([child, level + 1]);
+  }
+}
 
 const stateSchema = z.looseObject({
   // Scheduling steps in `custom` mode read it.
@@ -25,6 +51,7 @@ export function parseState(value: unknown): JsonObject {
   let state = value;
   if (typeof value === 'string') {
     try {
+      // V8's JSON.parse does not recurse: any depth parses, and is then judged below.
       state = JSON.parse(value);
     } catch {
       throw new DomainError('VALIDATION_FAILED', 'state: a string must hold a JSON object', ['state']);
@@ -33,6 +60,7 @@ export function parseState(value: unknown): JsonObject {
   if (typeof state !== 'object' || state === null || Array.isArray(state)) {
     throw new DomainError('VALIDATION_FAILED', 'state: must be a JSON object', ['state']);
   }
+  assertNestingWithinLimit(state, ['state']);
   return parseInput(stateSchema, state, ['state']);
 }
 
@@ -64,6 +92,7 @@ export function parseInitialMessage(value: unknown, channel: Channel): JsonObjec
       'initialMessage',
     ]);
   }
+  assertNestingWithinLimit(value, ['initialMessage']);
   if (Object.keys(value).length === 0) return {};
   return parseInput(messageForChannel[channel], value, ['initialMessage']);
 }

@@ -8,7 +8,13 @@ import type { TenantTransaction } from '../database/tenant.js';
 import { isUniqueViolation } from './database-errors.js';
 import { DomainError, notFound } from './errors.js';
 import type { FlowRunChange } from './flow-run-changes.js';
-import { type Channel, messageForEveryChannel, parseInitialMessage, parseState } from './flow-run-input.js';
+import {
+  assertNestingWithinLimit,
+  type Channel,
+  messageForEveryChannel,
+  parseInitialMessage,
+  parseState,
+} from './flow-run-input.js';
 import { assertSettableStatus, type FlowRunStatus, statusChange } from './flow-run-status.js';
 import { claimIdempotencyKey, parseIdempotencyKey, requestHashOf } from './idempotent-triggers.js';
 import { changeOf, expiryFrom, isExpired, promoteNextQueued, timeOutRun } from './session-timeouts.js';
@@ -101,6 +107,9 @@ export async function triggerFlowRun(tenant: Tenant, input: TriggerFlowRunInput)
   assertCanWrite(tenant);
   const { flowId, messageThreadId } = parseInput(referencesSchema, input);
   const state = parseState(input.state);
+  // The message's other rules wait for the thread's channel, but hashing it for the
+  // idempotency key recurses through it: its depth is judged now.
+  assertNestingWithinLimit(input.initialMessage, ['initialMessage']);
   const idempotencyKey = parseIdempotencyKey(input.idempotencyKey);
   const now = tenant.clock.now();
   const universalMessage = idempotencyKey === undefined ? messageForEveryChannel(input.initialMessage) : undefined;

@@ -1,6 +1,7 @@
 // FlowRun in GraphQL: the type, its queries and its mutations. Rules live in
 // src/domain/flow-runs.ts; this file only translates arguments and results.
 import { deleteFlowRun, patchFlowRun, triggerFlowRun, type TriggeredFlowRun } from '../../domain/flow-runs.js';
+import { MAX_JSON_NESTING } from '../../domain/flow-run-input.js';
 import { FLOW_RUN_STATUSES } from '../../domain/flow-run-status.js';
 import { effectiveStatus, effectiveStatusWhere } from '../../domain/session-timeouts.js';
 import { countAllFlowRuns } from '../../domain/flow-run-counts.js';
@@ -132,12 +133,14 @@ const TriggerFlowRunInput = builder.inputType('TriggerFlowRunInput', {
     state: t.field({
       type: 'JSON',
       required: true,
-      description: 'A JSON object (or, for older clients, a string holding one).',
+      description: `A JSON object (or, for older clients, a string holding one), at most ${MAX_JSON_NESTING} levels deep.`,
     }),
     initialMessage: t.field({
       type: 'JSON',
       required: true,
-      description: 'The opening message: {} for none; a template on whatsapp; template or text elsewhere.',
+      description:
+        'The opening message: {} for none; a template on whatsapp; template or text elsewhere. ' +
+        `At most ${MAX_JSON_NESTING} levels deep.`,
     }),
     idempotencyKey: t.string({
       required: false,
@@ -161,7 +164,11 @@ const TriggerFlowRunPayload = builder.objectRef<TriggeredFlowRun>('TriggerFlowRu
 const PatchFlowRunInput = builder.inputType('PatchFlowRunInput', {
   fields: (t) => ({
     status: t.field({ type: FlowRunStatus, required: false, description: 'A terminal status.' }),
-    state: t.field({ type: 'JSON', required: false, description: 'Replaces the whole state; not while running.' }),
+    state: t.field({
+      type: 'JSON',
+      required: false,
+      description: `Replaces the whole state; not while running. At most ${MAX_JSON_NESTING} levels deep.`,
+    }),
     initialMessage: t.field({
       type: 'JSON',
       required: false,

@@ -60,7 +60,7 @@ export type OrderDirection =
 export type PatchFlowRunInput = {
   /** Never accepted: the opening message can not be updated. */
   initialMessage?: unknown;
-  /** Replaces the whole state; not while running. */
+  /** Replaces the whole state; not while running. At most 32 levels deep. */
   state?: unknown;
   /** A terminal status. */
   status?: FlowRunStatus | null | undefined;
@@ -70,10 +70,10 @@ export type TriggerFlowRunInput = {
   flowId: string;
   /** Up to 255 printable ASCII characters. For 24 hours a retry with the same key and the same input gets the run the first trigger created (replayed: true) instead of a new one; the same key with another input is refused (IDEMPOTENCY_KEY_REUSED). Keys are per organization. REST: the Idempotency-Key header. */
   idempotencyKey?: string | null | undefined;
-  /** The opening message: {} for none; a template on whatsapp; template or text elsewhere. */
+  /** The opening message: {} for none; a template on whatsapp; template or text elsewhere. At most 32 levels deep. */
   initialMessage: unknown;
   messageThreadId: string;
-  /** A JSON object (or, for older clients, a string holding one). */
+  /** A JSON object (or, for older clients, a string holding one), at most 32 levels deep. */
   state: unknown;
 };
 
