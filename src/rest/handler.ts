@@ -65,6 +65,7 @@ async function handle(request: Request, contextFor: ContextFactory): Promise<Res
           type: resource.type,
           inputType: resource.updateInputType,
           attributes: resource.updateAttributes,
+          nullable: resource.nullableAttributes,
           id,
         })
       : undefined;
@@ -92,6 +93,7 @@ async function create(route: Route, request: Request, url: URL, context: GraphQL
     type: resource.type,
     inputType: resource.createInputType,
     attributes: resource.createAttributes,
+    nullable: resource.nullableAttributes,
   });
   const fromHeaders: Record<string, string> = {};
   for (const [field, header] of Object.entries(resource.createHeaders ?? {})) {

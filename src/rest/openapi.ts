@@ -8,6 +8,7 @@ import {
   getNullableType,
   type GraphQLInputField,
   type GraphQLInputType,
+  GraphQLNonNull,
   type GraphQLOutputType,
   isEnumType,
   isInputObjectType,
@@ -97,11 +98,17 @@ function inputSchema(type: GraphQLInputType): Schema {
   return isNonNullType(type) ? result : nullable(result);
 }
 
-function inputObjectSchema(fields: GraphQLInputField[]): Schema {
+/** `acceptsNull` decides a field's nullability where the input type's does not (see routes.ts). */
+function inputObjectSchema(fields: GraphQLInputField[], acceptsNull?: (field: GraphQLInputField) => boolean): Schema {
   const required = fields.filter((field) => isNonNullType(field.type) && field.defaultValue === undefined).map((field) => field.name);
+  const fieldSchema = (field: GraphQLInputField) => {
+    if (!acceptsNull) return inputSchema(field.type);
+    const strict = inputSchema(new GraphQLNonNull(getNullableType(field.type)));
+    return acceptsNull(field) ? nullable(strict) : strict;
+  };
   return {
     type: 'object',
-    properties: Object.fromEntries(fields.map((field) => [field.name, described(inputSchema(field.type), field.description)])),
+    properties: Object.fromEntries(fields.map((field) => [field.name, described(fieldSchema(field), field.description)])),
     ...(required.length && { required }),
     additionalProperties: false,
   };
@@ -146,7 +153,10 @@ function resourceSchemas(resource: ResourceDefinition): Record<string, Schema> {
     ? { included: { type: 'array', description: 'The resources named by `include`, each once.', items: { oneOf: included } } }
     : {};
   const writable = (names: string[], inputType: ResourceDefinition['createInputType']) =>
-    inputObjectSchema(Object.values(inputType.getFields()).filter((field) => names.includes(field.name)));
+    inputObjectSchema(
+      Object.values(inputType.getFields()).filter((field) => names.includes(field.name)),
+      (field) => resource.nullableAttributes.has(field.name),
+    );
 
   return {
     [`${name}Attributes`]: {

@@ -42,6 +42,8 @@ export interface WriteTarget {
   inputType: GraphQLInputObjectType;
   /** The input fields a document may write as attributes (others come from elsewhere, e.g. headers). */
   attributes: string[];
+  /** The attributes that may be `null` (the input type's nullability means "optional" only). */
+  nullable: Set<string>;
   /** PATCH: the id in the URL, which `data.id` must repeat. POST: undefined. */
   id?: string;
 }
@@ -74,7 +76,8 @@ export function inputFromDocument(body: unknown, target: WriteTarget): Record<st
   if (data.relationships !== undefined) {
     invalid('/data/relationships', 'relationships can not be written; set the related ids as attributes');
   }
-  const attributes = data.attributes ?? {};
+  // An explicit null is not an absent member in JSON:API: it would clear every attribute.
+  const attributes = data.attributes === undefined ? {} : data.attributes;
   if (!isObject(attributes)) invalid('/data/attributes', '"data.attributes" must be an object');
   else {
     const writable = new Set(target.attributes);
@@ -100,19 +103,23 @@ export function inputFromDocument(body: unknown, target: WriteTarget): Record<st
     });
   }
 
-  assertCoercible(attributes, target.inputType);
+  assertCoercible(attributes, target);
   return attributes;
 }
 
-/** The attribute values against the input type (required, scalar, enum), with pointers. */
-function assertCoercible(attributes: Record<string, unknown>, inputType: GraphQLInputObjectType) {
+/** The attribute values against the input type (required, null, scalar, enum), with pointers. */
+function assertCoercible(attributes: Record<string, unknown>, { inputType, nullable }: WriteTarget) {
   const errors: ErrorObject[] = [];
+  const invalid = (name: string, detail: string) =>
+    errors.push(errorObject(400, 'VALIDATION_FAILED', `${name}: ${detail}`, { pointer: `/data/attributes/${escapePointerToken(name)}` }));
   for (const field of Object.values(inputType.getFields())) {
     if (isNonNullType(field.type) && field.defaultValue === undefined && attributes[field.name] === undefined) {
-      errors.push(
-        errorObject(400, 'VALIDATION_FAILED', `${field.name}: is required`, { pointer: `/data/attributes/${field.name}` }),
-      );
+      invalid(field.name, 'is required');
     }
+  }
+  // GraphQL would take these nulls as "not given" and change nothing.
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === null && !nullable.has(name)) invalid(name, 'must not be null');
   }
   if (errors.length) throw new RestError(400, errors);
   coerceInputValue(attributes, inputType, (path, _value, error) => {

@@ -10,6 +10,7 @@ import {
   isEnumType,
   isInputObjectType,
   isLeafType,
+  isNonNullType,
   isObjectType,
 } from 'graphql';
 import { schema } from '../graphql/schema.js';
@@ -64,6 +65,11 @@ export interface ResourceDefinition extends ResourceConfig {
   createAttributes: string[];
   /** The update input's fields that a document may write as attributes. */
   updateAttributes: string[];
+  /**
+   * Writable attributes a document may set to `null`. GraphQL reads a `null` input field
+   * as "not given", so the input types cannot say it; JSON:API tells `null` from absent.
+   */
+  nullableAttributes: Set<string>;
   /**
    * When the create mutation answers with a payload rather than the resource: the payload
    * field holding the resource, and its Boolean flags (e.g. `replayed`).
@@ -199,20 +205,37 @@ function define(config: ResourceConfig): ResourceDefinition {
     if (!(field in createInputType.getFields())) throw new Error(`${config.createInput} has no field ${field}`);
   }
 
+  const createAttributes = Object.keys(createInputType.getFields()).filter((name) => !headerFields.includes(name));
+  const updateAttributes = Object.keys(updateInputType.getFields());
+
   return {
     ...config,
     attributes,
     dateTimeAttributes,
     createInputType,
     updateInputType,
-    createAttributes: Object.keys(createInputType.getFields()).filter((name) => !headerFields.includes(name)),
-    updateAttributes: Object.keys(updateInputType.getFields()),
+    createAttributes,
+    updateAttributes,
+    nullableAttributes: nullableOf([...new Set([...createAttributes, ...updateAttributes])], type, createInputType),
     createPayload: payloadOf(rootField('Mutation', config.create), config.graphqlType, config.createResponseHeaders),
     filterType: isInputObjectType(filterType) ? filterType : undefined,
     listArgTypes: Object.fromEntries(list.args.map((arg) => [arg.name, String(arg.type)])),
     sortFields: isEnumType(orderFieldType) ? orderFieldType.getValues().map((value) => value.name) : [],
     hasUnfilteredCount: isObjectType(connection) && 'totalUnfilteredCount' in connection.getFields(),
   };
+}
+
+/**
+ * The attributes that may be `null`: those the resource itself may show as `null` (the
+ * domain can store no value there). An input field the resource does not show may be
+ * `null` unless creating requires it.
+ */
+function nullableOf(names: string[], type: GraphQLObjectType, createInputType: GraphQLInputObjectType): Set<string> {
+  const shown = type.getFields();
+  const created = createInputType.getFields();
+  return new Set(
+    names.filter((name) => (name in shown ? !isNonNullType(shown[name].type) : !(name in created && isNonNullType(created[name].type)))),
+  );
 }
 
 /** A mutation answering with a payload object: which of its fields holds the resource. */

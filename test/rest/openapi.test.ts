@@ -88,6 +88,18 @@ describe.each(databaseTargets())('OpenAPI description on $name', (target) => {
     );
   });
 
+  it('marks an attribute nullable in request documents only where null is accepted', () => {
+    const schemas = doc.components.schemas;
+    const written = (name: string, kind: 'Create' | 'Update') => schemas[`${name}${kind}Document`].properties.data.properties.attributes.properties;
+    expect(written('Flow', 'Update').name.type).toBe('string');
+    expect(written('Flow', 'Update').sessionTimeout.type).toBe('integer');
+    expect(written('Flow', 'Create').sessionTimeout.type).toBe('integer');
+    expect(written('Flow', 'Update').reminderInterval.type).toEqual(['integer', 'null']);
+    expect(written('FlowRun', 'Update').status.type).toBe('string');
+    expect(written('MessageThread', 'Update').channel.type).toBe('string');
+    expect(written('MessageThread', 'Update').candidateId.type).toEqual(['string', 'null']);
+  });
+
   it("describes the server's real responses", async () => {
     const ajv = new (Ajv2020 as unknown as typeof Ajv2020.default)({ strict: false, validateFormats: false, allErrors: true });
     ajv.addSchema({ $id: 'openapi.json', components: doc.components });
