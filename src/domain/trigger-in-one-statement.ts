@@ -1,10 +1,10 @@
 // The common trigger — no idempotency key, an opening message every channel accepts,
 // an existing thread and flow, no running run past its expiry — as ONE SQL statement in
-// autocommit: lock the thread, check the flow, look for a running run, insert queued or
-// running. Anything else (a missing reference, an expired run to time out first, a race
-// that the partial unique index refused) returns undefined, and the caller takes the
-// full transactional path, which decides the same rules step by step and says what is
-// wrong. Both paths apply the same rules; this one saves six round trips.
+// autocommit: lock the thread, check the flow, insert running unless the thread has a
+// running run, else queued. Anything else (a missing reference, an expired run to time
+// out first) returns undefined, and the caller takes the full transactional path, which
+// decides the same rules step by step and says what is wrong. Both paths apply the same
+// rules; this one saves six round trips.
 import { randomUUID } from 'node:crypto';
 import type { FlowRun } from '../database/generated/prisma/client.js';
 import { isUniqueViolation } from './database-errors.js';
@@ -24,7 +24,15 @@ type Row = Omit<FlowRun, 'status'> & { status: FlowRun['status'] };
 export async function triggerInOneStatement(tenant: Tenant, trigger: Trigger): Promise<FlowRun | undefined> {
   const { flowId, messageThreadId, now } = trigger;
   const organizationId = tenant.organizationId;
+  const id = randomUUID();
+  const state = JSON.stringify(trigger.state);
+  const message = JSON.stringify(trigger.initialMessage);
   try {
+    // Whether the new run runs or queues is NOT read from a CTE: under READ COMMITTED the
+    // statement's snapshot was taken before it waited for the thread lock, and a run that
+    // ended meanwhile still looks running there. The one-running-per-thread index is
+    // checked against what is committed now, so the run is inserted as running unless
+    // that index already holds one (ON CONFLICT), and only then as queued.
     const rows = await tenant.db.$queryRaw<Row[]>`
       WITH thread AS (
         SELECT id FROM "MessageThread"
@@ -32,22 +40,33 @@ export async function triggerInOneStatement(tenant: Tenant, trigger: Trigger): P
         FOR UPDATE
       ), flow AS (
         SELECT "sessionTimeout" FROM "Flow" WHERE id = ${flowId}::uuid AND "organizationId" = ${organizationId}::uuid
-      ), running AS (
-        SELECT "expiresAt" FROM "FlowRun" WHERE "messageThreadId" = ${messageThreadId}::uuid AND status = 'running'
+      ), allowed AS (
+        -- A running run past its expiry must be timed out first: the full path does that.
+        SELECT flow."sessionTimeout" FROM thread, flow
+        WHERE NOT EXISTS (
+          SELECT 1 FROM "FlowRun"
+          WHERE "messageThreadId" = ${messageThreadId}::uuid AND status = 'running' AND "expiresAt" <= ${now}::timestamptz
+        )
+      ), started AS (
+        INSERT INTO "FlowRun" ("id", "organizationId", "flowId", "messageThreadId", "state", "initialMessage", "status", "expiresAt")
+        SELECT ${id}::uuid, ${organizationId}::uuid, ${flowId}::uuid, ${messageThreadId}::uuid, ${state}::jsonb, ${message}::jsonb,
+               'running', ${now}::timestamptz + make_interval(mins => allowed."sessionTimeout")
+        FROM allowed
+        ON CONFLICT ("messageThreadId") WHERE status = 'running' DO NOTHING
+        RETURNING *
+      ), queued AS (
+        INSERT INTO "FlowRun" ("id", "organizationId", "flowId", "messageThreadId", "state", "initialMessage", "status", "expiresAt")
+        SELECT ${id}::uuid, ${organizationId}::uuid, ${flowId}::uuid, ${messageThreadId}::uuid, ${state}::jsonb, ${message}::jsonb,
+               'queued', NULL
+        FROM allowed WHERE NOT EXISTS (SELECT 1 FROM started)
+        RETURNING *
       )
-      INSERT INTO "FlowRun" ("id", "organizationId", "flowId", "messageThreadId", "state", "initialMessage", "status", "expiresAt")
-      SELECT ${randomUUID()}::uuid, ${organizationId}::uuid, ${flowId}::uuid, ${messageThreadId}::uuid,
-             ${JSON.stringify(trigger.state)}::jsonb, ${JSON.stringify(trigger.initialMessage)}::jsonb,
-             CASE WHEN EXISTS (SELECT 1 FROM running) THEN 'queued' ELSE 'running' END::"FlowRunStatus",
-             CASE WHEN EXISTS (SELECT 1 FROM running) THEN NULL
-                  ELSE ${now}::timestamptz + make_interval(mins => flow."sessionTimeout") END
-      FROM thread, flow
-      WHERE NOT EXISTS (SELECT 1 FROM running WHERE "expiresAt" <= ${now}::timestamptz)
-      RETURNING "id"::text, "organizationId"::text, "flowId"::text, "messageThreadId"::text, "state", "initialMessage",
-                "status"::text, "cost", "sequence", "expiresAt", "createdAt", "updatedAt"`;
+      SELECT "id"::text, "organizationId"::text, "flowId"::text, "messageThreadId"::text, "state", "initialMessage",
+             "status"::text, "cost", "sequence", "expiresAt", "createdAt", "updatedAt"
+      FROM (SELECT * FROM started UNION ALL SELECT * FROM queued) AS run`;
     return rows[0];
   } catch (error) {
-    // Another trigger made a run of this thread running first: queue through the full path.
+    // Not expected (the index is the arbiter above), but the full path decides it safely.
     if (isUniqueViolation(error)) return undefined;
     throw error;
   }
