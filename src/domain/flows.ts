@@ -62,15 +62,23 @@ export async function updateFlow(tenant: Tenant, id: string, input: UpdateFlowIn
   try {
     if (data.sessionTimeout === undefined) return await tenant.db.flow.update({ where: { id }, data });
     return await inTransaction(tenant.db, async (tx) => {
-      const before = await tx.flow.findUnique({ where: { id }, select: { sessionTimeout: true } });
+      // Locked before it is read: two concurrent changes must each shift runs from the
+      // timeout the other left, not from the same stale one. NO KEY UPDATE, as the update
+      // itself takes: triggers' foreign-key checks on the flow need not wait for it.
+      const [before] = await tx.$queryRaw<{ sessionTimeout: number }[]>`
+        SELECT "sessionTimeout" FROM "Flow"
+        WHERE id = ${id}::uuid AND "organizationId" = ${tenant.organizationId}::uuid
+        FOR NO KEY UPDATE`;
       if (!before) throw notFound('Flow');
       const flow = await tx.flow.update({ where: { id }, data });
-      // A new timeout applies to the runs already running: move their expiry with it.
+      // A new timeout applies to the runs still running: move their expiry with it. A run
+      // already past its expiry has timed out for every reader, sweeper or not, and stays so.
       const delta = flow.sessionTimeout - before.sessionTimeout;
       if (delta !== 0) {
         await tx.$executeRaw`
           UPDATE "FlowRun" SET "expiresAt" = "expiresAt" + make_interval(mins => ${delta}::int)
-          WHERE "flowId" = ${id}::uuid AND "organizationId" = ${tenant.organizationId}::uuid AND status = 'running'`;
+          WHERE "flowId" = ${id}::uuid AND "organizationId" = ${tenant.organizationId}::uuid AND status = 'running'
+            AND "expiresAt" > ${tenant.clock.now()}::timestamptz`;
       }
       return flow;
     });

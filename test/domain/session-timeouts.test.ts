@@ -131,6 +131,20 @@ describe.each(databaseTargets())('session timeouts on $name', (target) => {
     await updateFlow(tenant, flowId, { sessionTimeout: 60 });
   });
 
+  it('leaves a run that has already timed out for its readers timed out when the flow timeout grows', async () => {
+    const thread = await newThread();
+    const expired = await trigger(thread);
+    clock.advance(61);
+    // No sweep yet: stored as running, read as timeout. Lengthening the flow's timeout
+    // must not bring it back to life.
+    await updateFlow(tenant, flowId, { sessionTimeout: 240 });
+    const stored = await db.prisma.flowRun.findUniqueOrThrow({ where: { id: expired.id } });
+    expect(stored.expiresAt!.getTime()).toBeLessThanOrEqual(clock.now().getTime());
+    await sweepExpiredRuns(db.prisma, services());
+    expect(await statusOf(expired.id)).toBe('timeout');
+    await updateFlow(tenant, flowId, { sessionTimeout: 60 });
+  });
+
   it('two sweepers racing over the same expired runs time out each once and promote each next once', async () => {
     const threads = await Promise.all(Array.from({ length: 20 }, () => newThread()));
     const firsts = [];
