@@ -8,6 +8,7 @@ import { deleteUnlessItHasRuns } from './deletion.js';
 import { DomainError, notFound } from './errors.js';
 import type { Channel } from './flow-run-input.js';
 import { assertCanWrite, type Tenant } from './tenant.js';
+import { inTransaction } from './transactions.js';
 import { parseInput } from './validation.js';
 
 export type { MessageThread };
@@ -62,16 +63,23 @@ export async function createMessageThread(tenant: Tenant, input: MessageThreadIn
 
 export async function updateMessageThread(tenant: Tenant, id: string, input: MessageThreadInput): Promise<MessageThread> {
   assertCanWrite(tenant);
-  const current = await tenant.db.messageThread.findUnique({ where: { id } });
-  if (!current) throw notFound('MessageThread');
-  // The identifier is checked against the channel the thread will have afterwards.
-  const data = parseInput(threadSchema, {
-    channel: input.channel ?? current.channel,
-    identifier: input.identifier ?? current.identifier,
-    candidateId: input.candidateId === undefined ? current.candidateId : input.candidateId,
-  });
   try {
-    return await tenant.db.messageThread.update({ where: { id }, data });
+    return await inTransaction(tenant.db, async (tx) => {
+      // Locked while it is read, checked and written: a concurrent change of the channel
+      // (or identifier) must not slip in between and leave a pair that is invalid together.
+      const [current] = await tx.$queryRaw<{ channel: Channel; identifier: string; candidateId: string | null }[]>`
+        SELECT channel::text AS channel, identifier, "candidateId"::text AS "candidateId" FROM "MessageThread"
+        WHERE id = ${id}::uuid AND "organizationId" = ${tenant.organizationId}::uuid
+        FOR NO KEY UPDATE`;
+      if (!current) throw notFound('MessageThread');
+      // The identifier is checked against the channel the thread will have afterwards.
+      const data = parseInput(threadSchema, {
+        channel: input.channel ?? current.channel,
+        identifier: input.identifier ?? current.identifier,
+        candidateId: input.candidateId === undefined ? current.candidateId : input.candidateId,
+      });
+      return tx.messageThread.update({ where: { id }, data });
+    });
   } catch (error) {
     if (isUniqueViolation(error)) throw alreadyExists();
     if (isRecordNotFound(error)) throw notFound('MessageThread');
