@@ -18,6 +18,7 @@ import {
   isScalarType,
 } from 'graphql';
 import { ERROR_CODES } from '../domain/errors.js';
+import { acceptedValuesOf } from '../graphql/accepted-values.js';
 import { schema } from '../graphql/schema.js';
 import type { HttpErrorCode } from './errors.js';
 import { JSON_API } from './media-type.js';
@@ -102,9 +103,10 @@ function inputSchema(type: GraphQLInputType): Schema {
 function inputObjectSchema(fields: GraphQLInputField[], acceptsNull?: (field: GraphQLInputField) => boolean): Schema {
   const required = fields.filter((field) => isNonNullType(field.type) && field.defaultValue === undefined).map((field) => field.name);
   const fieldSchema = (field: GraphQLInputField) => {
-    if (!acceptsNull) return inputSchema(field.type);
-    const strict = inputSchema(new GraphQLNonNull(getNullableType(field.type)));
-    return acceptsNull(field) ? nullable(strict) : strict;
+    const accepted = acceptedValuesOf(field);
+    const inner = getNullableType(field.type);
+    const strict = accepted && isEnumType(inner) ? { type: 'string', enum: [...accepted] } : inputSchema(new GraphQLNonNull(inner));
+    return (acceptsNull ? acceptsNull(field) : !isNonNullType(field.type)) ? nullable(strict) : strict;
   };
   return {
     type: 'object',

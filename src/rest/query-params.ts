@@ -1,8 +1,9 @@
 // The JSON:API query parameters of a request: include, fields[TYPE], filter[NAME], sort
 // and page[number]/page[size]. What is allowed comes from the resource definitions (and
 // so from the GraphQL schema); anything else is a 400 naming the parameter.
-import { coerceInputValue, getNullableType, isListType } from 'graphql';
+import { getNullableType, isListType } from 'graphql';
 import { type ErrorObject, errorObject, RestError } from './errors.js';
+import { valueProblems } from './input-values.js';
 import { RESOURCE_BY_TYPE, type ResourceDefinition } from './routes.js';
 
 export const DEFAULT_PAGE_SIZE = 25;
@@ -110,10 +111,10 @@ function parseFilter(given: [string, string][], resource: ResourceDefinition, in
     filter[field.name] = isListType(getNullableType(field.type)) ? value.split(',') : value;
   }
   if (resource.filterType) {
-    coerceInputValue(filter, resource.filterType, (path, _value, error) => {
+    for (const { path, detail } of valueProblems(filter, resource.filterType)) {
       const parameter = path.length ? `filter[${path[0]}]` : 'filter';
-      invalid(parameter, `${parameter}: ${error.message}`);
-    });
+      invalid(parameter, `${parameter}: ${detail}`);
+    }
   }
   return filter;
 }

@@ -1,10 +1,11 @@
 // Reading and checking a JSON:API request document. Which attributes may be written is
 // read from the GraphQL input type of the mutation; their values are checked by GraphQL
 // coercion and then by the domain, never here.
-import { coerceInputValue, type GraphQLInputObjectType, isNonNullType } from 'graphql';
+import { type GraphQLInputObjectType, isNonNullType } from 'graphql';
 import { MAX_BODY_BYTES, readBodyWithin } from '../http/body.js';
 import { assertRequestContentType } from './media-type.js';
 import { type ErrorObject, errorObject, escapePointerToken, RestError, restError } from './errors.js';
+import { valueProblems } from './input-values.js';
 
 
 /** The request body as parsed JSON: 415 for a foreign media type, 413 over 1 MB, 400 if not JSON. */
@@ -110,8 +111,11 @@ export function inputFromDocument(body: unknown, target: WriteTarget): Record<st
 /** The attribute values against the input type (required, null, scalar, enum), with pointers. */
 function assertCoercible(attributes: Record<string, unknown>, { inputType, nullable }: WriteTarget) {
   const errors: ErrorObject[] = [];
-  const invalid = (name: string, detail: string) =>
+  const reported = new Set<string>();
+  const invalid = (name: string, detail: string) => {
+    reported.add(name);
     errors.push(errorObject(400, 'VALIDATION_FAILED', `${name}: ${detail}`, { pointer: `/data/attributes/${escapePointerToken(name)}` }));
+  };
   for (const field of Object.values(inputType.getFields())) {
     if (isNonNullType(field.type) && field.defaultValue === undefined && attributes[field.name] === undefined) {
       invalid(field.name, 'is required');
@@ -121,11 +125,12 @@ function assertCoercible(attributes: Record<string, unknown>, { inputType, nulla
   for (const [name, value] of Object.entries(attributes)) {
     if (value === null && !nullable.has(name)) invalid(name, 'must not be null');
   }
-  if (errors.length) throw new RestError(400, errors);
-  coerceInputValue(attributes, inputType, (path, _value, error) => {
+  for (const { path, detail } of valueProblems(attributes, inputType)) {
+    // Coercion finds the missing and null ones again (a missing one at the root, path []).
+    if (!path.length || reported.has(String(path[0]))) continue;
     const pointer = ['/data/attributes', ...path.map((part) => escapePointerToken(String(part)))].join('/');
     const where = path.length ? `${path.join('.')}: ` : '';
-    errors.push(errorObject(400, 'VALIDATION_FAILED', `${where}${error.message}`, { pointer }));
-  });
+    errors.push(errorObject(400, 'VALIDATION_FAILED', `${where}${detail}`, { pointer }));
+  }
   if (errors.length) throw new RestError(400, errors);
 }

@@ -1,11 +1,23 @@
 // Bad input on the JSON:API surface, answered in the surface's own terms: an explicit
-// `null` is not an absent member.
+// `null` is not an absent member, and a wrong-typed value is a 400 that says what is
+// accepted (never in GraphQL's words).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { schema } from '../../src/graphql/schema.ts';
 import { createApp, type App } from '../../src/http/app.ts';
+import { RESOURCES } from '../../src/rest/routes.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
 import { call, type CallOptions } from './support.ts';
 
 type ErrorObject = { code: string; detail: string; source?: { pointer?: string; parameter?: string } };
+
+// The names a REST client has never been told about. `UUID` and `JSON` are left out: they
+// are also plain words of the API ("flowId: must be a UUID", "state: must be a JSON object").
+const PLAIN_WORDS = new Set(['UUID', 'JSON']);
+const GRAPHQL_TYPE_NAMES = Object.keys(schema.getTypeMap()).filter((name) => !name.startsWith('__') && !PLAIN_WORDS.has(name));
+const namesIn = (detail: string) => GRAPHQL_TYPE_NAMES.filter((name) => new RegExp(`\\b${name}\\b`).test(detail));
+
+/** Values of every JSON kind, each wrong for most attributes. */
+const WRONG_VALUES: unknown[] = [42, 4.5, 2 ** 40, true, 'not-a-valid-value', '2024-13-45T99:00:00Z', [1], { a: 1 }];
 
 describe.each(databaseTargets())('bad input on the JSON:API surface on $name', (target) => {
   let db: TestDatabase;
@@ -101,6 +113,83 @@ describe.each(databaseTargets())('bad input on the JSON:API surface on $name', (
       expect(thread.json.data.attributes.candidateId).toBeNull();
       const created = await request('POST', '/public/v2/flows', { body: { data: { type: 'flows', attributes: { name: 'Nulls', reminderMessage: null } } } });
       expect(created.status).toBe(201);
+    });
+  });
+
+  describe('errors in the terms of the API', () => {
+    it('a wrong-typed status says which statuses are accepted', async () => {
+      const response = await patch('flow-runs', 'flowRuns', runId, { status: 5 });
+      expect(response.status).toBe(400);
+      expect(response.json.errors).toEqual([
+        expect.objectContaining({
+          code: 'VALIDATION_FAILED',
+          detail: 'status: must be one of finished, timeout, cancelled, exception',
+          source: { pointer: '/data/attributes/status' },
+        }),
+      ]);
+      const channel = await request('POST', '/public/v2/message-threads', {
+        body: { data: { type: 'messageThreads', attributes: { channel: 3, identifier: 'x' } } },
+      });
+      expect(channel.json.errors[0].detail).toBe('channel: must be one of whatsapp, sms, email, web');
+    });
+
+    it('every writable attribute of every resource, wrong-typed on create and update: 400s with pointers, no GraphQL type names', async () => {
+      const valid: Record<string, () => Promise<Record<string, unknown>>> = {
+        flowRuns: async () => ({ flowId, messageThreadId: await newThread(), state: {}, initialMessage: {} }),
+        flows: async () => ({ name: 'Swept' }),
+        messageThreads: async () => ({ channel: 'web', identifier: `swept-${(counter += 1)}` }),
+      };
+      const existing: Record<string, string> = { flowRuns: runId, flows: flowId, messageThreads: threadId };
+      let refused = 0;
+      for (const resource of RESOURCES) {
+        const path = resource.paths[0];
+        for (const [kind, attributes] of [['create', resource.createAttributes], ['update', resource.updateAttributes]] as const) {
+          for (const attribute of attributes) {
+            for (const value of WRONG_VALUES) {
+              const what = `${kind} ${resource.type}.${attribute} = ${JSON.stringify(value)}`;
+              const response =
+                kind === 'create'
+                  ? await request('POST', `/public/v2/${path}`, {
+                      body: { data: { type: resource.type, attributes: { ...(await valid[resource.type]()), [attribute]: value } } },
+                    })
+                  : await patch(path, resource.type, existing[resource.type], { [attribute]: value });
+              expect(response.status, what).toBeLessThan(500);
+              if (response.status < 400) continue;
+              refused += 1;
+              for (const error of response.json.errors as ErrorObject[]) {
+                expect(error.source?.pointer, what).toMatch(new RegExp(`^/data/attributes/${attribute}(/|$)`));
+                expect(namesIn(error.detail), `${what}: ${error.detail}`).toEqual([]);
+                if (error.code === 'VALIDATION_FAILED') expect(error.detail, what).toMatch(new RegExp(`^${attribute}(\\.[\\w.]+)?: `));
+              }
+            }
+          }
+        }
+      }
+      expect(refused).toBeGreaterThan(100);
+    });
+
+    it('filter values: 400 naming the parameter and what it takes, no GraphQL type names', async () => {
+      const cases: [string, string, string?][] = [
+        ['filter[status]=5', 'filter[status]', 'filter[status]: must be one of queued, running, finished, timeout, cancelled, exception'],
+        ['filter[status]=running,bogus', 'filter[status]'],
+        ['filter[flowId]=x', 'filter[flowId]', 'filter[flowId]: must be a UUID'],
+        ['filter[messageThreadId]=5', 'filter[messageThreadId]'],
+      ];
+      for (const resource of RESOURCES) {
+        for (const name of Object.keys(resource.filterType?.getFields() ?? {})) {
+          for (const value of ['x', '5', 'true']) cases.push([`filter[${name}]=${value}`, `filter[${name}]`]);
+        }
+      }
+      for (const [query, parameter, detail] of cases) {
+        const response = await request('GET', `/public/v2/flow-runs?${query}`);
+        if (response.status === 200) continue;
+        expect(response.status, query).toBe(400);
+        for (const error of response.json.errors as ErrorObject[]) {
+          expect(error.source, query).toEqual({ parameter });
+          expect(namesIn(error.detail), `${query}: ${error.detail}`).toEqual([]);
+          if (detail) expect(error.detail).toBe(detail);
+        }
+      }
     });
   });
 });

@@ -100,6 +100,14 @@ describe.each(databaseTargets())('OpenAPI description on $name', (target) => {
     expect(written('MessageThread', 'Update').candidateId.type).toEqual(['string', 'null']);
   });
 
+  it('lists only the values an input field accepts (a run is patched to a terminal status only)', () => {
+    const schemas = doc.components.schemas;
+    expect(schemas.FlowRunUpdateDocument.properties.data.properties.attributes.properties.status.enum).toEqual([
+      'finished', 'timeout', 'cancelled', 'exception',
+    ]);
+    expect(schemas.FlowRunAttributes.properties.status.enum).toContain('queued');
+  });
+
   it("describes the server's real responses", async () => {
     const ajv = new (Ajv2020 as unknown as typeof Ajv2020.default)({ strict: false, validateFormats: false, allErrors: true });
     ajv.addSchema({ $id: 'openapi.json', components: doc.components });

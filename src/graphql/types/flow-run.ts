@@ -2,9 +2,10 @@
 // src/domain/flow-runs.ts; this file only translates arguments and results.
 import { deleteFlowRun, patchFlowRun, triggerFlowRun, type TriggeredFlowRun } from '../../domain/flow-runs.js';
 import { MAX_JSON_NESTING } from '../../domain/flow-run-input.js';
-import { FLOW_RUN_STATUSES } from '../../domain/flow-run-status.js';
+import { FLOW_RUN_STATUSES, TERMINAL_STATUSES } from '../../domain/flow-run-status.js';
 import { effectiveStatus, effectiveStatusWhere } from '../../domain/session-timeouts.js';
 import { countAllFlowRuns } from '../../domain/flow-run-counts.js';
+import { acceptingOnly } from '../accepted-values.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { deletedType, offsetArgDescription, orderByWithTieBreak, orderInput, skipOffset } from './lists.js';
@@ -163,7 +164,12 @@ const TriggerFlowRunPayload = builder.objectRef<TriggeredFlowRun>('TriggerFlowRu
 
 const PatchFlowRunInput = builder.inputType('PatchFlowRunInput', {
   fields: (t) => ({
-    status: t.field({ type: FlowRunStatus, required: false, description: 'A terminal status.' }),
+    status: t.field({
+      type: FlowRunStatus,
+      required: false,
+      description: 'A terminal status.',
+      extensions: acceptingOnly(TERMINAL_STATUSES),
+    }),
     state: t.field({
       type: 'JSON',
       required: false,
