@@ -4,7 +4,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PrismaClient } from '../../src/database/generated/prisma/client.ts';
 import { createApp, type App } from '../../src/http/app.ts';
-import { QUERY_LIMITS } from '../../src/graphql/limits.ts';
+import { getNamedType, type GraphQLObjectType, isLeafType, parse } from 'graphql';
+import { QUERY_LIMITS, queryCost } from '../../src/graphql/limits.ts';
+import { schema } from '../../src/graphql/schema.ts';
+import { operationDocument } from '../../src/rest/operations.ts';
+import { MAX_PAGE_SIZE } from '../../src/rest/query-params.ts';
+import { RESOURCES } from '../../src/rest/routes.ts';
 import { databaseTargets, openTestDatabase, createTestTenant, type TestDatabase } from '../support/database.ts';
 import { graphqlErrorProblems, graphqlRequest, JSON_API, leaksIn, rest, restErrorProblems, send } from './support.ts';
 
@@ -158,14 +163,11 @@ describe.each(databaseTargets())('limits on $name', (target) => {
       expect(flows.edges).toHaveLength(100);
     });
 
-    it('GraphQL: first: 1000 written into the query is weighed by the cost limit: refused before execution', async () => {
-      // graphql-armor multiplies a connection's cost by a literal first/last (not by a
-      // variable's value: those are capped at 100 when resolved, as above).
-      db.statements.length = 0;
+    it('GraphQL: first: 1000 written into the query is capped at 100 too, and weighed as the 100 it returns', async () => {
       const result = await graphqlRequest(app, key, { query: '{ flows(first: 1000) { totalCount edges { node { id } } } }' });
-      expect(result.status).toBeLessThan(500);
-      expect(result.json).toMatchObject({ errors: [{ message: expect.stringMatching(/cost limit/i) }] });
-      expect(db.statements).toEqual([]);
+      expect(result.status).toBe(200);
+      const flows = (result.json as { data: { flows: { totalCount: number; edges: unknown[] } } }).data.flows;
+      expect(flows.edges).toHaveLength(100);
     });
   });
 
@@ -206,6 +208,91 @@ describe.each(databaseTargets())('limits on $name', (target) => {
       expect(response.status).toBe(200);
       expect((response.json as { errors?: unknown }).errors).toBeUndefined();
       expect(beyond.length).toBeGreaterThan(0);
+    });
+  });
+
+  describe('GraphQL query cost: a page size weighs the same written inline or passed in a variable', () => {
+    const scalarsOf = (typeName: string) =>
+      Object.values((schema.getType(typeName) as GraphQLObjectType).getFields())
+        .filter((field) => isLeafType(getNamedType(field.type)))
+        .map((field) => field.name)
+        .join(' ');
+    const pageInfo = 'pageInfo { hasNextPage hasPreviousPage startCursor endCursor }';
+    /** The largest page of each list: every scalar, and a run's flow and thread with all of theirs. */
+    const largestPages = (size: string) => ({
+      flowRuns: `flowRuns(first: ${size}) { totalCount totalUnfilteredCount ${pageInfo} edges { cursor node {
+        ${scalarsOf('FlowRun')} flow { ${scalarsOf('Flow')} } messageThread { ${scalarsOf('MessageThread')} } } } }`,
+      lastFlowRuns: `flowRuns(last: ${size}) { totalCount edges { cursor node {
+        ${scalarsOf('FlowRun')} flow { ${scalarsOf('Flow')} } messageThread { ${scalarsOf('MessageThread')} } } } }`,
+      flows: `flows(first: ${size}) { totalCount ${pageInfo} edges { cursor node { ${scalarsOf('Flow')} } } }`,
+      messageThreads: `messageThreads(first: ${size}) { totalCount ${pageInfo} edges { cursor node { ${scalarsOf('MessageThread')} } } }`,
+      // The query of the report: inline it was refused, with a variable it passed.
+      reported: `flowRuns(first: ${size}) { edges { node { id status flow { name } messageThread { channel identifier } } } }`,
+    });
+    const PAGES = Object.keys(largestPages('100')) as (keyof ReturnType<typeof largestPages>)[];
+
+    /** The same selection three ways: the size inline, in a variable, and as the variable's default. */
+    const threeWays = (selection: (size: string) => string, size: number) => [
+      { query: `{ ${selection(String(size))} }` },
+      { query: `query ($size: Int) { ${selection('$size')} }`, variables: { size } },
+      { query: `query ($size: Int = ${size}) { ${selection('$size')} }` },
+    ];
+
+    it('the costs the README gives', () => {
+      const cost = (selection: string) => queryCost(schema, parse(`{ ${selection} }`));
+      expect(cost(largestPages('100').flowRuns)).toBe(3_008);
+      expect(cost('flows(first: 100) { edges { node { id flowRuns(first: 100) { edges { node { id status } } } } } }')).toBe(40_401);
+    });
+
+    it.each(PAGES)('the largest %s page the API allows (100) is served, however its size is given', async (page) => {
+      for (const body of threeWays((size) => largestPages(size)[page], 100)) {
+        const response = await graphqlRequest(app, key, body);
+        expect(response.status, response.text.slice(0, 300)).toBe(200);
+        expect((response.json as { errors?: unknown }).errors, response.text.slice(0, 300)).toBeUndefined();
+      }
+    });
+
+    /** Refused with the cost error, before any SQL but the API key lookup. */
+    async function refusedBeforeAnySql(body: unknown) {
+      db.statements.length = 0;
+      const response = await graphqlRequest(app, key, body);
+      expect(response.status, response.text.slice(0, 300)).toBe(400);
+      expect(graphqlErrorProblems(response)).toEqual([]);
+      const json = response.json as { data?: unknown; errors: { message: string; extensions?: { code?: string } }[] };
+      expect(json.data ?? null).toBeNull();
+      expect(json.errors).toHaveLength(1);
+      expect(json.errors[0].message).toMatch(new RegExp(`cost limit of ${QUERY_LIMITS.maxCost}`, 'i'));
+      expect(json.errors[0].extensions?.code).toBe('COST_LIMIT_EXCEEDED');
+      expect(leaksIn(response.text)).toEqual([]);
+      expect(db.statements.filter((sql) => !/"ApiKey"/.test(sql))).toEqual([]);
+    }
+
+    it('a page of flows with a page of runs each is refused, however the sizes are given', async () => {
+      const nested = (size: string) => `flows(first: ${size}) { edges { node { id flowRuns(first: ${size}) { edges { node { id status } } } } } }`;
+      for (const body of threeWays(nested, 100)) await refusedBeforeAnySql(body);
+      // Spread from a fragment, the inner page weighs the same.
+      await refusedBeforeAnySql({
+        query: `query ($size: Int) { flows(first: $size) { edges { node { ...runs } } } }
+                fragment runs on Flow { flowRuns(first: $size) { edges { node { id status } } } }`,
+        variables: { size: 100 },
+      });
+    });
+
+    it('several largest pages in one operation are refused, however the sizes are given', async () => {
+      const aliased = (size: string) =>
+        Array.from({ length: 3 }, (_, i) => `p${i}: ${largestPages(size).flowRuns}`).join(' ');
+      for (const body of threeWays(aliased, 100)) await refusedBeforeAnySql(body);
+    });
+
+    it('the adapter\'s JSON:API lists fit within the limit at their largest page with every include', () => {
+      // The adapter runs its operations without these plugins; were they weighed, none
+      // would be refused.
+      for (const resource of RESOURCES) {
+        const include = resource.relationships.filter((relationship) => relationship.include).map((relationship) => relationship.name);
+        const cost = queryCost(schema, operationDocument(resource, 'list', include), { first: MAX_PAGE_SIZE, offset: 0 });
+        expect(cost, resource.type).toBeGreaterThan(MAX_PAGE_SIZE);
+        expect(cost, resource.type).toBeLessThanOrEqual(QUERY_LIMITS.maxCost);
+      }
     });
   });
 

@@ -7,6 +7,7 @@ import { effectiveStatus, effectiveStatusWhere } from '../../domain/session-time
 import { countAllFlowRuns } from '../../domain/flow-run-counts.js';
 import { acceptingOnly } from '../accepted-values.js';
 import { builder } from '../builder.js';
+import { PAGE_SIZE } from '../limits.js';
 import type { GraphQLContext } from '../context.js';
 import { deletedType, offsetArgDescription, orderByWithTieBreak, orderInput, skipOffset } from './lists.js';
 
@@ -77,8 +78,8 @@ const flowRunListArgs = builder.args((t) => ({
 /** `flowRuns` of a flow or a thread: the same paging, filters and order as the top-level list. */
 export const relatedFlowRuns = {
   cursor: 'id',
-  defaultSize: 25,
-  maxSize: 100,
+  defaultSize: PAGE_SIZE.default,
+  maxSize: PAGE_SIZE.max,
   totalCount: true,
   args: flowRunListArgs,
   query: ({ filter, orderBy }: { filter?: Filter; orderBy?: Order }, { tenant }: GraphQLContext) => ({
@@ -98,8 +99,8 @@ builder.queryFields((t) => ({
     {
       type: 'FlowRun',
       cursor: 'id',
-      defaultSize: 25,
-      maxSize: 100,
+      defaultSize: PAGE_SIZE.default,
+      maxSize: PAGE_SIZE.max,
       args: {
         ...flowRunListArgs,
         offset: t.arg.int({ description: offsetArgDescription('runs') }),
@@ -111,7 +112,7 @@ builder.queryFields((t) => ({
       resolve: (query, _root, args, { tenant }) =>
         tenant.db.flowRun.findMany({
           ...query,
-          ...skipOffset(args.offset),
+          ...skipOffset(args),
           where: flowRunWhere(args.filter, tenant.clock.now()),
           orderBy: flowRunOrderBy(args.orderBy),
         }),

@@ -1,6 +1,7 @@
 // Flow in GraphQL: the type, its queries and its mutations (rules in src/domain/flows.ts).
 import { createFlow, deleteFlow, updateFlow } from '../../domain/flows.js';
 import { builder } from '../builder.js';
+import { PAGE_SIZE } from '../limits.js';
 import { relatedFlowRuns } from './flow-run.js';
 import { deletedType, offsetArgDescription, orderByWithTieBreak, orderInput, skipOffset } from './lists.js';
 
@@ -34,8 +35,8 @@ builder.queryFields((t) => ({
   flows: t.prismaConnection({
     type: 'Flow',
     cursor: 'id',
-    defaultSize: 25,
-    maxSize: 100,
+    defaultSize: PAGE_SIZE.default,
+    maxSize: PAGE_SIZE.max,
     args: {
       orderBy: t.arg({ type: [FlowOrder], description: 'Default: newest first.' }),
       offset: t.arg.int({ description: offsetArgDescription('flows') }),
@@ -44,7 +45,7 @@ builder.queryFields((t) => ({
     resolve: (query, _root, args, { tenant }) =>
       tenant.db.flow.findMany({
         ...query,
-        ...skipOffset(args.offset),
+        ...skipOffset(args),
         orderBy: orderByWithTieBreak(args.orderBy, { field: 'createdAt', direction: 'desc' }),
       }),
   }),

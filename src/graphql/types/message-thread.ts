@@ -2,6 +2,7 @@
 // (rules in src/domain/message-threads.ts).
 import { CHANNELS, createMessageThread, deleteMessageThread, updateMessageThread } from '../../domain/message-threads.js';
 import { builder } from '../builder.js';
+import { PAGE_SIZE } from '../limits.js';
 import { relatedFlowRuns } from './flow-run.js';
 import { deletedType, offsetArgDescription, orderByWithTieBreak, orderInput, skipOffset } from './lists.js';
 
@@ -33,8 +34,8 @@ builder.queryFields((t) => ({
   messageThreads: t.prismaConnection({
     type: 'MessageThread',
     cursor: 'id',
-    defaultSize: 25,
-    maxSize: 100,
+    defaultSize: PAGE_SIZE.default,
+    maxSize: PAGE_SIZE.max,
     args: {
       orderBy: t.arg({ type: [MessageThreadOrder], description: 'Default: newest first.' }),
       offset: t.arg.int({ description: offsetArgDescription('threads') }),
@@ -43,7 +44,7 @@ builder.queryFields((t) => ({
     resolve: (query, _root, args, { tenant }) =>
       tenant.db.messageThread.findMany({
         ...query,
-        ...skipOffset(args.offset),
+        ...skipOffset(args),
         orderBy: orderByWithTieBreak(args.orderBy, { field: 'createdAt', direction: 'desc' }),
       }),
   }),
