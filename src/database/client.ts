@@ -6,9 +6,9 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
-import lockfile from 'proper-lockfile';
 import { PrismaClient } from './generated/prisma/client.js';
 import { applyMigrations, type SqlSession } from './migrations.js';
+import { lockDataDir } from './process-lock.js';
 
 export type DatabaseKind = 'embedded' | 'postgresql';
 
@@ -110,14 +110,8 @@ async function openEmbedded(options: DatabaseOptions): Promise<Database> {
   if (options.dataDir) {
     const dataDir = resolve(options.dataDir);
     mkdirSync(dataDir, { recursive: true });
-    // PGlite is a single-process database: a second process opening the same files
-    // would corrupt them, so it must be refused before it touches anything.
-    releaseLock = await lockfile
-      .lock(dataDir, { lockfilePath: `${dataDir}.lock`, stale: 10_000, update: 2_000 })
-      .catch((error: NodeJS.ErrnoException) => {
-        if (error.code === 'ELOCKED') throw new EmbeddedDatabaseBusyError(dataDir);
-        throw error;
-      });
+    releaseLock = await lockDataDir(dataDir);
+    if (!releaseLock) throw new EmbeddedDatabaseBusyError(dataDir);
     pglite = new PGlite(dataDir);
   } else {
     pglite = new PGlite();
