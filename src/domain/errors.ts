@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   VALIDATION_FAILED: 'invalid',
   INITIAL_MESSAGE_IMMUTABLE: 'invalid',
   STATUS_NOT_SETTABLE: 'invalid',
+  PAGING_ARGUMENTS_CONFLICT: 'invalid',
   UNAUTHENTICATED: 'unauthenticated',
   READ_ONLY_KEY: 'forbidden',
   NOT_FOUND: 'not_found',

@@ -112,7 +112,7 @@ builder.queryFields((t) => ({
       resolve: (query, _root, args, { tenant }) =>
         tenant.db.flowRun.findMany({
           ...query,
-          ...skipOffset(args.offset),
+          ...skipOffset(args),
           where: flowRunWhere(args.filter, tenant.clock.now()),
           orderBy: flowRunOrderBy(args.orderBy),
         }),

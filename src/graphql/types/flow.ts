@@ -45,7 +45,7 @@ builder.queryFields((t) => ({
     resolve: (query, _root, args, { tenant }) =>
       tenant.db.flow.findMany({
         ...query,
-        ...skipOffset(args.offset),
+        ...skipOffset(args),
         orderBy: orderByWithTieBreak(args.orderBy, { field: 'createdAt', direction: 'desc' }),
       }),
   }),

@@ -1,5 +1,6 @@
 // What every list and delete in the schema shares: ordering inputs with a tie-break,
 // offset paging beside cursors, and the `{ id }` a delete answers with.
+import { DomainError } from '../../domain/errors.js';
 import { builder } from '../builder.js';
 
 export const OrderDirection = builder.enumType('OrderDirection', {
@@ -30,10 +31,40 @@ export function orderByWithTieBreak<Field extends string>(
   return [...pairs.map(({ field, direction }) => ({ [field]: direction }) as Record<Field, 'asc' | 'desc'>), { id: last }];
 }
 
+/**
+ * The largest offset: far past any organization's rows, and small enough that the JSON:API
+ * surface's (page[number] − 1) × page[size] always fits a GraphQL Int.
+ */
+export const MAX_OFFSET = 1_000_000_000;
+
 /** Page-number paging (the JSON:API surface uses it) on top of a cursor connection. */
 export const offsetArgDescription = (things: string) =>
-  `Skip this many ${things} (page-number paging); not combinable with cursors.`;
-export const skipOffset = (offset: number | null | undefined) => (offset != null ? { skip: Math.max(0, offset) } : {});
+  `Skip this many ${things} from the start (page-number paging, with first), 0 to ${MAX_OFFSET}; ` +
+  'not combinable with after, before or last.';
+
+interface PagingArgs {
+  offset?: number | null;
+  after?: string | null;
+  before?: string | null;
+  last?: number | null;
+}
+
+/** Prisma's `skip` for an offset. It replaces the connection's own skip past the cursor row. */
+export function skipOffset({ offset, after, before, last }: PagingArgs) {
+  if (offset == null) return {};
+  // A cursor would be returned again, and `last` counts from the end: offset counts from the start.
+  if (after != null || before != null || last != null) {
+    throw new DomainError(
+      'PAGING_ARGUMENTS_CONFLICT',
+      'offset can not be combined with after, before or last: page with first and offset, or with cursors',
+      ['offset'],
+    );
+  }
+  if (offset < 0 || offset > MAX_OFFSET) {
+    throw new DomainError('VALIDATION_FAILED', `offset: must be from 0 to ${MAX_OFFSET}`, ['offset']);
+  }
+  return { skip: offset };
+}
 
 /** What a delete answers with: the id of what is gone. */
 export const deletedType = (name: string) =>

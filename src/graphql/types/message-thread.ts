@@ -44,7 +44,7 @@ builder.queryFields((t) => ({
     resolve: (query, _root, args, { tenant }) =>
       tenant.db.messageThread.findMany({
         ...query,
-        ...skipOffset(args.offset),
+        ...skipOffset(args),
         orderBy: orderByWithTieBreak(args.orderBy, { field: 'createdAt', direction: 'desc' }),
       }),
   }),
