@@ -22,6 +22,7 @@ import { acceptedValuesOf } from '../graphql/accepted-values.js';
 import { schema } from '../graphql/schema.js';
 import type { HttpErrorCode } from './errors.js';
 import { JSON_API } from './media-type.js';
+import { MAX_OFFSET } from '../graphql/types/lists.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './query-params.js';
 import { ALLOWED_METHODS, BASE_PATH, RESOURCE_BY_TYPE, RESOURCES, type ResourceDefinition } from './routes.js';
 
@@ -349,7 +350,13 @@ function queryParameters(resource: ResourceDefinition, kind: Kind): Schema[] {
       ),
     );
   }
-  parameters.push(parameter('page[number]', { type: 'integer', minimum: 1, default: 1 }, 'From 1.'));
+  parameters.push(
+    parameter(
+      'page[number]',
+      { type: 'integer', minimum: 1, default: 1 },
+      `From 1, up to the page whose offset, (page[number] − 1) × page[size], is ${MAX_OFFSET}.`,
+    ),
+  );
   parameters.push(parameter('page[size]', { type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE }));
   return parameters;
 }

@@ -2,6 +2,7 @@
 // and page[number]/page[size]. What is allowed comes from the resource definitions (and
 // so from the GraphQL schema); anything else is a 400 naming the parameter.
 import { getNullableType, isListType } from 'graphql';
+import { MAX_OFFSET } from '../graphql/types/lists.js';
 import { type ErrorObject, errorObject, RestError } from './errors.js';
 import { valueProblems } from './input-values.js';
 import { RESOURCE_BY_TYPE, type ResourceDefinition } from './routes.js';
@@ -73,10 +74,11 @@ export function parseQueryParams(search: URLSearchParams, resource: ResourceDefi
   if (operation === 'list') {
     params.filter = parseFilter(given, resource, invalid);
     params.orderBy = parseSort(search.get('sort'), resource, invalid);
-    params.page = {
-      number: parsePositive(search.get('page[number]'), 'page[number]', 1, Number.MAX_SAFE_INTEGER, invalid),
-      size: parsePositive(search.get('page[size]'), 'page[size]', DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, invalid),
-    };
+    const size = parsePositive(search.get('page[size]'), 'page[size]', DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, invalid);
+    // The page becomes the list query's offset, (number − 1) × size, which has a bound.
+    const lastPage = Math.floor(MAX_OFFSET / size) + 1;
+    const number = parsePositive(search.get('page[number]'), 'page[number]', 1, lastPage, invalid, ` with page[size] ${size}`);
+    params.page = { number, size };
   }
   if (errors.length) throw new RestError(400, errors);
   return params;
@@ -134,7 +136,7 @@ function parseSort(value: string | null, resource: ResourceDefinition, invalid: 
   return orderBy;
 }
 
-function parsePositive(value: string | null, parameter: string, fallback: number, max: number, invalid: Invalid): number {
+function parsePositive(value: string | null, parameter: string, fallback: number, max: number, invalid: Invalid, context = ''): number {
   if (value === null) return fallback;
   if (!/^\d+$/.test(value) || Number(value) < 1) {
     invalid(parameter, `${parameter} must be a positive integer`);
@@ -142,7 +144,7 @@ function parsePositive(value: string | null, parameter: string, fallback: number
   }
   const number = Number(value);
   if (number > max) {
-    invalid(parameter, `${parameter} must be at most ${max}`);
+    invalid(parameter, `${parameter} must be at most ${max}${context}`);
     return fallback;
   }
   return number;

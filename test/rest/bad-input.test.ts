@@ -1,6 +1,6 @@
 // Bad input on the JSON:API surface, answered in the surface's own terms: an explicit
-// `null` is not an absent member, and a wrong-typed value is a 400 that says what is
-// accepted (never in GraphQL's words).
+// `null` is not an absent member, a wrong-typed value is a 400 that says what is accepted
+// (never in GraphQL's words), and a page number whose offset does not fit is a 400.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schema } from '../../src/graphql/schema.ts';
 import { createApp, type App } from '../../src/http/app.ts';
@@ -189,6 +189,24 @@ describe.each(databaseTargets())('bad input on the JSON:API surface on $name', (
           expect(namesIn(error.detail), `${query}: ${error.detail}`).toEqual([]);
           if (detail) expect(error.detail).toBe(detail);
         }
+      }
+    });
+  });
+
+  describe('page numbers', () => {
+    it('a page[number] whose offset would not fit is a 400 naming the parameter, not a 500', async () => {
+      for (const query of ['page[number]=100000000', 'page[number]=40000002', 'page[number]=10000002&page[size]=100']) {
+        const response = await request('GET', `/public/v2/flow-runs?${query}`);
+        expect(response.status, query).toBe(400);
+        expect(response.json.errors).toEqual([
+          expect.objectContaining({ code: 'INVALID_QUERY_PARAMETER', source: { parameter: 'page[number]' } }),
+        ]);
+      }
+      // The last page that can be asked for: offset 1,000,000,000.
+      for (const query of ['page[number]=40000001', 'page[number]=10000001&page[size]=100']) {
+        const response = await request('GET', `/public/v2/flow-runs?${query}`);
+        expect(response.status, query).toBe(200);
+        expect(response.json.data).toEqual([]);
       }
     });
   });
