@@ -3,6 +3,7 @@
 import { GraphQLError } from 'graphql';
 import { ERROR_CODES, type ErrorCode, type ErrorKind } from '../domain/errors.js';
 import { maskError } from '../graphql/errors.js';
+import { logger } from '../observability/logger.js';
 
 const STATUS_BY_KIND: Record<ErrorKind, number> = {
   invalid: 400,
@@ -107,8 +108,12 @@ export function fromGraphQLError(error: GraphQLError | Error): ErrorObject {
   const masked = maskError(error);
   const extensions = masked instanceof GraphQLError ? masked.extensions : {};
   const status = statusOfCode(extensions.code);
-  // Unexpected (maskError reports it the way it does for GraphQL): a generic 500.
-  if (!status) return errorObject(500, 'INTERNAL_SERVER_ERROR', 'An unexpected error occurred.');
+  if (!status) {
+    // GraphQL refused one of the adapter's own operations (a variable it should not have
+    // sent): the adapter's bug, so logged here; maskError logs what it masks itself.
+    if (extensions.code === undefined) logger.error({ err: error }, 'REST operation refused by GraphQL');
+    return errorObject(500, 'INTERNAL_SERVER_ERROR', 'An unexpected error occurred.');
+  }
   const field = typeof extensions.field === 'string' ? extensions.field : undefined;
   return errorObject(status, String(extensions.code), masked.message, field ? { pointer: pointerFrom(field) } : undefined);
 }

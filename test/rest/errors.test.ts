@@ -1,8 +1,9 @@
 // The one mapping of failures to JSON:API errors: every domain code gets its kind's
 // status, fields become pointers, and anything unexpected is a generic 500.
 import { GraphQLError } from 'graphql';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DomainError, ERROR_CODES, type ErrorCode } from '../../src/domain/errors.ts';
+import { logger } from '../../src/observability/logger.ts';
 import { fromGraphQLError, fromUnknown, pointerFrom } from '../../src/rest/errors.ts';
 import { assertJsonApi } from './support.ts';
 
@@ -20,6 +21,20 @@ describe('REST errors', () => {
   it('escapes pointer tokens', () => {
     expect(pointerFrom('initialMessage.template.id')).toBe('/data/attributes/initialMessage/template/id');
     expect(pointerFrom('a/b.c~d')).toBe('/data/attributes/a~1b/c~0d');
+  });
+
+  it('logs a GraphQL error without a code (an operation of the adapter refused) and answers a generic 500', () => {
+    const log = vi.spyOn(logger, 'error').mockImplementation(() => undefined);
+    try {
+      const refused = new GraphQLError('Variable "$offset" got invalid value 2499999975; Int cannot represent non 32-bit signed integer value');
+      expect(fromGraphQLError(refused)).toEqual({
+        status: '500', code: 'INTERNAL_SERVER_ERROR', title: 'Internal Server Error', detail: 'An unexpected error occurred.',
+      });
+      expect(log).toHaveBeenCalledTimes(1);
+      expect(JSON.stringify(log.mock.calls[0])).toContain('$offset');
+    } finally {
+      log.mockRestore();
+    }
   });
 
   it('turns anything unexpected into a generic 500 without internals', () => {
