@@ -12,6 +12,8 @@ export interface Config {
   sweepIntervalMs: number;
   /** How long a stopping instance waits for requests in flight. */
   shutdownGraceMs: number;
+  /** How long a stopping instance keeps accepting after /readyz turned 503. */
+  shutdownDelayMs: number;
   /** Requests per API key per minute; 0 turns rate limiting off. */
   rateLimitPerMinute: number;
   /** A request not answered by then gets 503. */
@@ -40,6 +42,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .filter(Boolean),
     sweepIntervalMs: integer(env, 'SWEEP_INTERVAL_MS', 5_000, 100, 3_600_000),
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    shutdownDelayMs: integer(env, 'SHUTDOWN_DELAY_MS', 0, 0, 600_000),
     rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 6_000, 0, 10_000_000),
     requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
   };

@@ -3,7 +3,6 @@
 // cleanly on SIGTERM/SIGINT.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { readConfig } from './config.js';
 import { type Database, EmbeddedDatabaseBusyError, openDatabase } from './database/client.js';
 import { seedDemoIfEmpty } from './demo-data.js';
@@ -14,6 +13,7 @@ import { createRateLimiter } from './http/rate-limit.js';
 import { serve } from './http/serve.js';
 import { startTimeoutSweeper } from './jobs/timeout-sweeper.js';
 import { createMetrics } from './observability/metrics.js';
+import { createRedisClient } from './redis.js';
 
 const config = readConfig();
 let opened: Database | undefined;
@@ -31,10 +31,10 @@ const db = await openDatabase({
 });
 opened = db;
 
-const changeBus = createFlowRunChangeBus({ redisUrl: config.redisUrl });
+const changeBus = createFlowRunChangeBus({ redisUrl: config.redisUrl, metrics });
 const services = { clock: systemClock, changes: changeBus };
 const sweeper = startTimeoutSweeper(db.prisma, services, config.sweepIntervalMs);
-const rateLimitRedis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false }) : undefined;
+const rateLimitRedis = config.redisUrl ? createRedisClient(config.redisUrl, { role: 'rate-limit' }) : undefined;
 const app = createApp({
   db,
   metrics,
@@ -68,10 +68,10 @@ async function stop(signal: string) {
   if (stopping) return;
   stopping = true;
   console.log(`${signal}: stopping (finishing requests in flight)`);
-  await server.close(config.shutdownGraceMs);
+  await server.close(config.shutdownGraceMs, config.shutdownDelayMs);
   await sweeper.stop();
   await changeBus.close();
-  await rateLimitRedis?.quit();
+  await rateLimitRedis?.quit().catch(() => rateLimitRedis.disconnect());
   await db.close();
   console.log('stopped');
   process.exit(0);

@@ -13,7 +13,7 @@ import { apiKeyFrom } from './authorization.js';
 import { MAX_BODY_BYTES, readBodyWithin } from './body.js';
 import { errorFor, surfaceOf } from './error-response.js';
 import { withCors } from './cors.js';
-import { liveness, readiness } from './health.js';
+import { liveness, readiness, stoppingReadiness } from './health.js';
 import { instrument } from './instrumentation.js';
 import type { RateLimiter } from './rate-limit.js';
 
@@ -39,6 +39,8 @@ export interface App {
   metrics: Metrics;
   /** Completes every open subscription, for a clean stop. */
   endSubscriptions(): void;
+  /** From now on /readyz answers 503: load balancers stop sending new requests. */
+  beginStopping(): void;
 }
 
 export function createApp(options: AppOptions): App {
@@ -46,11 +48,12 @@ export function createApp(options: AppOptions): App {
   const metrics = options.metrics ?? createMetrics({ poolStats: db.poolStats });
   const contextFor = createContextFactory(db.prisma, services, changeFeed);
   const graphql = createGraphQLServer({ contextFor, graphiqlHeaders, metrics });
+  let stopping = false;
 
   async function route(request: Request): Promise<Response> {
     const { pathname } = new URL(request.url);
     if (pathname === '/healthz') return liveness();
-    if (pathname === '/readyz') return readiness(db);
+    if (pathname === '/readyz') return stopping ? stoppingReadiness() : readiness(db);
     if (pathname === '/metrics') {
       return new Response(await metrics.registry.metrics(), { headers: { 'content-type': metrics.registry.contentType } });
     }
@@ -87,6 +90,7 @@ export function createApp(options: AppOptions): App {
     graphql,
     metrics,
     endSubscriptions: () => changeFeed?.endSubscriptions?.(),
+    beginStopping: () => void (stopping = true),
     fetch: instrument(withCors(route, options.corsOrigins ?? []), {
       logger: options.logger ?? defaultLogger,
       metrics,

@@ -8,6 +8,9 @@ const json = (status: number, body: object) =>
 /** The process is up and answering. */
 export const liveness = () => json(200, { status: 'ok' });
 
+/** A stopping instance is not ready, whatever its database says. */
+export const stoppingReadiness = () => json(503, { status: 'stopping' });
+
 const READINESS_TIMEOUT_MS = 2_000;
 
 /** Ready when the database answers (within a bound, never a hang) and is fully migrated. */

@@ -1,58 +1,99 @@
-// Serves the app over HTTP (and GraphQL subscriptions over WebSocket) and stops it
-// gracefully: no new connections, in-flight requests finish, subscriptions are closed.
+// Serves the app over HTTP (and GraphQL subscriptions over WebSocket) and stops it the way
+// a deploy needs: readiness fails at once, the listener closes after a delay that lets a
+// load balancer stop routing, every request on a connection already accepted is answered,
+// and only connections with no request pending are closed.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, Server as NetServer, type Socket } from 'node:net';
 import { createServerAdapter } from '@whatwg-node/server';
 import { serveGraphQLOverWebSocket } from '../graphql/websocket.js';
 import type { App } from './app.js';
 
 export interface RunningServer {
   port: number;
-  /** Stops accepting, lets requests in flight finish (up to `graceMs`), ends subscriptions. */
-  close(graceMs?: number): Promise<void>;
+  /**
+   * Stops as described above: `delayMs` is how long the listener keeps accepting after
+   * readiness fails, `graceMs` how long requests in flight may take; subscriptions
+   * complete; resolves when all is closed.
+   */
+  close(graceMs?: number, delayMs?: number): Promise<void>;
 }
 
 const isEventStream = (request: IncomingMessage) => (request.headers.accept ?? '').includes('text/event-stream');
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 export async function serve(app: App, port: number, host?: string): Promise<RunningServer> {
   const adapter = createServerAdapter((request: Request) => app.fetch(request));
+  let stopping = false;
   let inFlight = 0;
   let drained: (() => void) | undefined;
   const streams = new Set<ServerResponse>();
+  const unanswered = new Set<ServerResponse>();
+  // Connections and how many requests each is answering: one with none is idle.
+  const connections = new Map<Socket, number>();
+
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    const socket = request.socket;
+    connections.set(socket, (connections.get(socket) ?? 0) + 1);
+    unanswered.add(response);
+    // Once stopping, every answer closes its connection behind it.
+    if (stopping) response.shouldKeepAlive = false;
+    const stream = isEventStream(request);
     // Event streams last as long as the subscriber: they are ended, not waited for.
-    if (isEventStream(request)) {
-      streams.add(response);
-      response.once('close', () => streams.delete(response));
-    } else {
-      inFlight++;
-      response.once('close', () => {
-        inFlight--;
-        if (inFlight === 0) drained?.();
-      });
-    }
+    if (stream) streams.add(response);
+    else inFlight++;
+    response.once('close', () => {
+      unanswered.delete(response);
+      connections.set(socket, (connections.get(socket) ?? 1) - 1);
+      if (stream) return void streams.delete(response);
+      inFlight--;
+      if (inFlight === 0) drained?.();
+    });
     void adapter(request, response);
   });
+  server.on('connection', (socket: Socket) => {
+    connections.set(socket, 0);
+    socket.once('close', () => connections.delete(socket));
+  });
+  // A WebSocket is the WebSocket server's to close, not an idle HTTP connection.
+  server.on('upgrade', (_request: IncomingMessage, socket: Socket) => connections.delete(socket));
   const websocket = serveGraphQLOverWebSocket(server, app.graphql);
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
 
+  /**
+   * Closes the connections with no request pending. A request whose bytes arrived while
+   * the event loop was busy is not parsed yet, and its connection looks idle: the check
+   * waits for the loop's next poll phase (setImmediate runs right after it), so those
+   * requests are seen, and answered, instead of reset.
+   */
+  async function closeIdleConnections() {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    for (const [socket, requests] of connections) if (requests === 0) socket.destroy();
+  }
+
   return {
     port: (server.address() as AddressInfo).port,
-    async close(graceMs = 10_000) {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
+    async close(graceMs = 10_000, delayMs = 0) {
+      stopping = true;
+      app.beginStopping();
+      // Answers already under way that have not sent their headers close their connection.
+      for (const response of unanswered) if (!response.headersSent) response.shouldKeepAlive = false;
+      if (delayMs > 0) await sleep(delayMs);
+      // net.Server's close, not http.Server's: since Node 19 the latter also closes every
+      // connection it deems idle at once, including those with a request not yet parsed.
+      const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
+      await closeIdleConnections();
       await websocket.close();
-      if (inFlight > 0) {
-        await Promise.race([
-          new Promise<void>((resolve) => (drained = resolve)),
-          new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref()),
-        ]);
+      const deadline = Date.now() + graceMs;
+      while (inFlight > 0 && Date.now() < deadline) {
+        await Promise.race([new Promise<void>((resolve) => (drained = resolve)), sleep(Math.min(100, deadline - Date.now()))]);
+        // A kept-alive connection that finished its last request meanwhile is idle now.
+        await closeIdleConnections();
       }
       // Subscriptions complete (SSE clients get `complete`); give the streams a moment to
       // flush before the remaining connections are cut.
       app.endSubscriptions();
       const streamsEnded = Promise.all([...streams].map((stream) => new Promise((resolve) => stream.once('close', resolve))));
-      await Promise.race([streamsEnded, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+      await Promise.race([streamsEnded, sleep(1_000)]);
       server.closeAllConnections();
       await closed;
     },
