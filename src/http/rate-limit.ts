@@ -26,7 +26,13 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter | un
   if (options.perMinute <= 0) return undefined;
   const settings = { points: options.perMinute, duration: 60, keyPrefix: options.keyPrefix ?? 'flowgw-rate' };
   const limiter = options.redis
-    ? new RateLimiterRedis({ ...settings, storeClient: options.redis, insuranceLimiter: new RateLimiterMemory(settings) })
+    ? new RateLimiterRedis({
+        ...settings,
+        storeClient: options.redis,
+        // While Redis is away, count in this instance's memory until it is back.
+        insuranceLimiter: new RateLimiterMemory(settings),
+        rejectIfRedisNotReady: true,
+      })
     : new RateLimiterMemory(settings);
 
   const headersOf = (result: RateLimiterRes) => ({

@@ -41,6 +41,11 @@ export function createMetrics(options: { poolStats?: () => PoolStats | undefined
     help: 'Requests refused with 429 because their API key was over its rate.',
     registers: [registry],
   });
+  const changePublishFailures = new Counter({
+    name: 'change_publish_failures_total',
+    help: 'Flow-run changes that could not be published to Redis: subscribers on other instances missed them.',
+    registers: [registry],
+  });
   if (options.poolStats) {
     const poolStats = options.poolStats;
     new Gauge({
@@ -57,7 +62,7 @@ export function createMetrics(options: { poolStats?: () => PoolStats | undefined
       },
     });
   }
-  return { registry, httpRequests, httpDuration, graphqlOperations, dbStatements, rateLimited };
+  return { registry, httpRequests, httpDuration, graphqlOperations, dbStatements, rateLimited, changePublishFailures };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
