@@ -48,12 +48,13 @@ export function createApp(options: AppOptions): App {
   const metrics = options.metrics ?? createMetrics({ poolStats: db.poolStats });
   const contextFor = createContextFactory(db.prisma, services, changeFeed);
   const graphql = createGraphQLServer({ contextFor, graphiqlHeaders, metrics });
+  const logger = options.logger ?? defaultLogger;
   let stopping = false;
 
   async function route(request: Request): Promise<Response> {
     const { pathname } = new URL(request.url);
     if (pathname === '/healthz') return liveness();
-    if (pathname === '/readyz') return stopping ? stoppingReadiness() : readiness(db);
+    if (pathname === '/readyz') return stopping ? stoppingReadiness() : readiness(db, logger);
     if (pathname === '/metrics') {
       return new Response(await metrics.registry.metrics(), { headers: { 'content-type': metrics.registry.contentType } });
     }
@@ -92,7 +93,7 @@ export function createApp(options: AppOptions): App {
     endSubscriptions: () => changeFeed?.endSubscriptions?.(),
     beginStopping: () => void (stopping = true),
     fetch: instrument(withCors(route, options.corsOrigins ?? []), {
-      logger: options.logger ?? defaultLogger,
+      logger,
       metrics,
       timeoutMs: options.requestTimeoutMs ?? 30_000,
     }),

@@ -93,7 +93,7 @@ describe.skipIf(!postgres)('a database outage on PostgreSQL', () => {
       expect(leaksIn(graphql.response.text)).toEqual([]);
       expect(graphql.ms).toBeLessThan(FAST_MS);
       expect(readyz.response.status).toBe(503);
-      expect(readyz.response.json).toMatchObject({ status: 'not ready', database: 'down' });
+      expect(readyz.response.json).toEqual({ status: 'not ready', database: 'down' });
       expect(readyz.ms).toBeLessThan(FAST_MS);
       // A second round while still down: just as fast (nothing queues up behind the first).
       const again = await timed(requests.graphql);
