@@ -12,6 +12,7 @@ import {
   getOperationAST,
   getVariableValues,
   GraphQLInt,
+  type GraphQLError,
   type GraphQLNamedType,
   type GraphQLSchema,
   isInterfaceType,
@@ -36,12 +37,22 @@ export const QUERY_LIMITS = {
 /** A connection's page: `default` items without `first`/`last`, never more than `max` (a larger value is capped). */
 export const PAGE_SIZE = { default: 25, max: 100 } as const;
 
+// Armor's refusals carry no code of their own: each gets ours as armor reports it, so a
+// client can tell "too big" from a typo in its query.
+const coded = {
+  onReject: [
+    (_context: unknown, error: GraphQLError) => {
+      Object.assign(error.extensions, { code: 'QUERY_LIMIT_EXCEEDED' });
+    },
+  ],
+};
+
 export function queryLimits(): Plugin[] {
   const armor = new EnvelopArmor({
-    maxDepth: { n: QUERY_LIMITS.maxDepth, ignoreIntrospection: true },
-    maxAliases: { n: QUERY_LIMITS.maxAliases },
-    maxTokens: { n: QUERY_LIMITS.maxTokens },
-    maxDirectives: { n: QUERY_LIMITS.maxDirectives },
+    maxDepth: { n: QUERY_LIMITS.maxDepth, ignoreIntrospection: true, ...coded },
+    maxAliases: { n: QUERY_LIMITS.maxAliases, ...coded },
+    maxTokens: { n: QUERY_LIMITS.maxTokens, ...coded },
+    maxDirectives: { n: QUERY_LIMITS.maxDirectives, ...coded },
     // Armor's estimate multiplies by a page size written into the query but not by one
     // passed in a variable, and grows by half per level: it refused the largest page
     // written inline and let nested pages through in variables. `costLimit` below replaces it.

@@ -195,9 +195,12 @@ describe.each(databaseTargets())('limits on $name', (target) => {
       const { response, beyond, all } = await statementsBeyondAuthentication({ query });
       expect(response.status).toBeLessThan(500);
       expect(graphqlErrorProblems(response)).toEqual([]);
-      const body = response.json as { data?: unknown; errors: { message: string }[] };
+      const body = response.json as { data?: unknown; errors: { message: string; extensions?: { code?: string } }[] };
       expect(body.data ?? null).toBeNull();
       expect(body.errors.map((error) => error.message).join(' ')).toMatch(message);
+      expect(body.errors.map((error) => error.extensions?.code)).toContain(
+        /cost/.test(message.source) ? 'COST_LIMIT_EXCEEDED' : 'QUERY_LIMIT_EXCEEDED',
+      );
       expect(leaksIn(response.text)).toEqual([]);
       expect(beyond).toEqual([]);
       expect(all).toBeLessThanOrEqual(1);
