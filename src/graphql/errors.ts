@@ -1,6 +1,7 @@
 // The one place where failures become GraphQL errors: domain errors keep their message
 // and stable code; anything else is masked, so no stack trace or SQL reaches a client.
-import { GraphQLError } from 'graphql';
+import { PothosValidationError } from '@pothos/core';
+import { GraphQLError, Kind } from 'graphql';
 import { asDomainError } from '../domain/database-errors.js';
 import { DomainError } from '../domain/errors.js';
 import { logger } from '../observability/logger.js';
@@ -23,9 +24,24 @@ export function domainErrorToGraphQL(error: DomainError, source?: GraphQLError):
   });
 }
 
+/**
+ * A cursor the connection cannot read is refused by Pothos while it plans the query,
+ * before any resolver of ours runs: the client's mistake, coded and named like ours.
+ */
+function unreadableCursor(error: GraphQLError): DomainError | undefined {
+  if (!(error.originalError instanceof PothosValidationError) || !/cursor/i.test(error.message)) return undefined;
+  const field = error.nodes?.[0];
+  const given = field?.kind === Kind.FIELD ? (field.arguments ?? []).map((argument) => argument.name.value) : [];
+  const named = ['after', 'before'].filter((name) => given.includes(name));
+  const argument = named.length === 1 ? named[0] : named.join(' or ') || 'after or before';
+  return new DomainError('VALIDATION_FAILED', `${argument}: must be a cursor from this list's edges`, [argument]);
+}
+
 export function maskError(error: unknown): Error {
   if (error instanceof GraphQLError) {
     if (error.originalError instanceof DomainError) return domainErrorToGraphQL(error.originalError, error);
+    const cursorProblem = unreadableCursor(error);
+    if (cursorProblem) return domainErrorToGraphQL(cursorProblem, error);
     // Errors GraphQL itself raised (syntax, validation, variable coercion) are the client's.
     if (!error.originalError || error.originalError instanceof GraphQLError) return error;
     const known = asDomainError(error.originalError);

@@ -90,4 +90,13 @@ describe.each(databaseTargets())('offset paging over GraphQL on $name', (target)
       expect(farthest.data![field].edges).toEqual([]);
     }
   });
+
+  it('a cursor that is not one of ours is a VALIDATION_FAILED naming the argument, on every list', async () => {
+    for (const field of LISTS) {
+      for (const argument of ['after', 'before']) {
+        const page = await list(field, `${argument === 'after' ? 'first' : 'last'}: 2, ${argument}: "not-a-cursor"`);
+        expect(page.errors?.[0]?.extensions, `${field}(${argument})`).toMatchObject({ code: 'VALIDATION_FAILED', field: argument });
+      }
+    }
+  });
 });
