@@ -1,4 +1,6 @@
 // Everything the service reads from its environment, read once and in one place.
+import { checkTrustProxy } from './http/client-limits.js';
+
 export interface Config {
   port: number;
   /** PostgreSQL connection string; unset means the embedded database. */
@@ -16,6 +18,12 @@ export interface Config {
   shutdownDelayMs: number;
   /** Requests per API key per minute; 0 turns rate limiting off. */
   rateLimitPerMinute: number;
+  /** Look-ups of keys not known to be valid per client address per minute; 0 = no limit. */
+  authFailuresPerMinute: number;
+  /** Requests without an API key per client address per minute; 0 = no limit. */
+  keylessPerMinute: number;
+  /** Proxies whose X-Forwarded-For names the client; none means the connection's peer is. */
+  trustProxy: string[];
   /** A request not answered by then gets 503. */
   requestTimeoutMs: number;
 }
@@ -28,6 +36,19 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
     throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
   }
   return value;
+}
+
+function trustedProxies(env: NodeJS.ProcessEnv): string[] {
+  const entries = (env.TRUST_PROXY ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  try {
+    checkTrustProxy(entries);
+  } catch (error) {
+    throw new Error(`TRUST_PROXY must list addresses, subnets (10.0.0.0/8) or loopback, linklocal, uniquelocal: ${(error as Error).message}`);
+  }
+  return entries;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -44,6 +65,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     shutdownDelayMs: integer(env, 'SHUTDOWN_DELAY_MS', 0, 0, 600_000),
     rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 6_000, 0, 10_000_000),
+    authFailuresPerMinute: integer(env, 'AUTH_FAILURES_PER_MINUTE', 20, 0, 1_000_000),
+    keylessPerMinute: integer(env, 'KEYLESS_REQUESTS_PER_MINUTE', 60, 0, 1_000_000),
+    trustProxy: trustedProxies(env),
     requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
   };
 }

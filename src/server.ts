@@ -9,6 +9,7 @@ import { seedDemoIfEmpty } from './demo-data.js';
 import { systemClock } from './domain/flow-run-changes.js';
 import { createFlowRunChangeBus } from './events/flow-run-change-bus.js';
 import { createApp } from './http/app.js';
+import { createClientLimits } from './http/client-limits.js';
 import { createRateLimiter } from './http/rate-limit.js';
 import { serve } from './http/serve.js';
 import { startTimeoutSweeper } from './jobs/timeout-sweeper.js';
@@ -42,6 +43,12 @@ const app = createApp({
   changeFeed: changeBus,
   graphiqlHeaders: await demoHeaders(db),
   rateLimiter: createRateLimiter({ perMinute: config.rateLimitPerMinute, redis: rateLimitRedis }),
+  clientLimits: createClientLimits({
+    authFailuresPerMinute: config.authFailuresPerMinute,
+    keylessPerMinute: config.keylessPerMinute,
+    trustProxy: config.trustProxy,
+    redis: rateLimitRedis,
+  }),
   requestTimeoutMs: config.requestTimeoutMs,
   // Any origin only for the embedded demo (SPEC §5); otherwise exactly CORS_ORIGINS.
   corsOrigins: config.corsOrigins.length ? config.corsOrigins : db.kind === 'embedded' ? ['*'] : [],

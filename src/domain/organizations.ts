@@ -45,8 +45,13 @@ export async function authenticate(
   const hash = hashApiKey(presentedKey);
   let known = keys.get(hash);
   if (!known) {
+    const unknown = unknownKeysOf(prisma);
+    if (unknown.has(hash)) throw new DomainError('UNAUTHENTICATED', 'the API key is not valid');
     const apiKey = await prisma.apiKey.findUnique({ where: { hash }, select: { organizationId: true, scope: true } });
-    if (!apiKey) throw new DomainError('UNAUTHENTICATED', 'the API key is not valid');
+    if (!apiKey) {
+      unknown.set(hash, true);
+      throw new DomainError('UNAUTHENTICATED', 'the API key is not valid');
+    }
     known = { organizationId: apiKey.organizationId, access: apiKey.scope, db: scopedClientOf(prisma, apiKey.organizationId) };
     keys.set(hash, known);
   }
@@ -64,6 +69,19 @@ const scopedClients = new WeakMap<PrismaClient, Map<string, TenantClient>>();
 function knownKeysOf(prisma: PrismaClient) {
   let cache = knownKeys.get(prisma);
   if (!cache) knownKeys.set(prisma, (cache = new LRUCache({ max: 10_000, ttl: KNOWN_KEY_TTL_MS })));
+  return cache;
+}
+
+// Unknown keys are remembered too, briefly: a client retrying a wrong key in a loop costs
+// a look-up per UNKNOWN_KEY_TTL_MS, not one per request. Keys are random and shown once,
+// so none is presented before it exists. Bounded, so that random keys only push older
+// entries out.
+const UNKNOWN_KEY_TTL_MS = 30_000;
+const unknownKeys = new WeakMap<PrismaClient, LRUCache<string, true>>();
+
+function unknownKeysOf(prisma: PrismaClient) {
+  let cache = unknownKeys.get(prisma);
+  if (!cache) unknownKeys.set(prisma, (cache = new LRUCache({ max: 10_000, ttl: UNKNOWN_KEY_TTL_MS })));
   return cache;
 }
 

@@ -9,13 +9,14 @@ import { createGraphQLServer } from '../graphql/yoga.js';
 import { type Logger, logger as defaultLogger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { handleRestRequest } from '../rest/handler.js';
-import { apiKeyFrom } from './authorization.js';
 import { MAX_BODY_BYTES, readBodyWithin } from './body.js';
 import { errorFor, surfaceOf } from './error-response.js';
 import { withCors } from './cors.js';
 import { liveness, readiness, stoppingReadiness } from './health.js';
 import { instrument } from './instrumentation.js';
 import type { RateLimiter } from './rate-limit.js';
+import { createAdmission } from './admission.js';
+import type { ClientConnection, ClientLimits } from './client-limits.js';
 
 export interface AppOptions {
   db: Database;
@@ -26,6 +27,8 @@ export interface AppOptions {
   graphiqlHeaders?: Record<string, string>;
   /** Per-key request rate; none means unlimited. */
   rateLimiter?: RateLimiter;
+  /** Budgets per client address (failed authentications, requests without a key); none means unlimited. */
+  clientLimits?: ClientLimits;
   metrics?: Metrics;
   logger?: Logger;
   requestTimeoutMs?: number;
@@ -34,7 +37,8 @@ export interface AppOptions {
 }
 
 export interface App {
-  fetch(request: Request): Promise<Response>;
+  /** `connection`: where the request came from; without it, no budget per address applies. */
+  fetch(request: Request, connection?: ClientConnection): Promise<Response>;
   graphql: ReturnType<typeof createGraphQLServer>;
   metrics: Metrics;
   /** Completes every open subscription, for a clean stop. */
@@ -48,10 +52,11 @@ export function createApp(options: AppOptions): App {
   const metrics = options.metrics ?? createMetrics({ poolStats: db.poolStats });
   const contextFor = createContextFactory(db.prisma, services, changeFeed);
   const graphql = createGraphQLServer({ contextFor, graphiqlHeaders, metrics });
+  const admit = createAdmission({ prisma: db.prisma, rateLimiter, clientLimits: options.clientLimits });
   const logger = options.logger ?? defaultLogger;
   let stopping = false;
 
-  async function route(request: Request): Promise<Response> {
+  async function route(request: Request, connection?: ClientConnection): Promise<Response> {
     const { pathname } = new URL(request.url);
     if (pathname === '/healthz') return liveness();
     if (pathname === '/readyz') return stopping ? stoppingReadiness() : readiness(db, logger);
@@ -63,16 +68,12 @@ export function createApp(options: AppOptions): App {
     if (declaredLength > MAX_BODY_BYTES) {
       return errorFor(surface, 413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${MAX_BODY_BYTES} bytes`);
     }
-    let rateHeaders: Record<string, string> = {};
-    const key = apiKeyFrom(request.headers);
-    if (rateLimiter && key) {
-      const decision = await rateLimiter.take(key);
-      if (!decision.allowed) {
-        metrics.rateLimited.inc();
-        return errorFor(surface, 429, 'RATE_LIMITED', 'too many requests for this API key; retry after the time given', decision.headers);
-      }
-      rateHeaders = decision.headers;
+    const admission = await admit(request, surface, connection);
+    if ('refused' in admission) {
+      metrics.rateLimited.inc();
+      return admission.refused;
     }
+    const rateHeaders = admission.headers;
     let forwarded = request;
     if (surface !== 'rest' && request.body && !request.headers.has('content-length')) {
       // A body of undeclared length (chunked) is read up to the limit before GraphQL

@@ -1,11 +1,13 @@
 // CORS for browser frontends, the same for both surfaces (SPEC §5): origins from
 // CORS_ORIGINS, none by default; preflights may send the headers a client needs.
+import type { ClientConnection } from './client-limits.js';
+
 const ALLOWED_METHODS = 'GET, POST, PATCH, DELETE, OPTIONS';
 const ALLOWED_HEADERS = 'Authorization, Content-Type, Accept, Idempotency-Key, X-Request-Id';
 const EXPOSED_HEADERS =
   'Location, Idempotent-Replayed, X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset';
 
-export type Handler = (request: Request) => Promise<Response>;
+export type Handler = (request: Request, connection?: ClientConnection) => Promise<Response>;
 
 /** `origins`: allowed origins, or ['*'] for any. */
 export function withCors(handle: Handler, origins: readonly string[]): Handler {
@@ -13,7 +15,7 @@ export function withCors(handle: Handler, origins: readonly string[]): Handler {
   const allowed = new Set(origins);
   const allowOrigin = (origin: string | null) => (origin && (any || allowed.has(origin)) ? (any ? '*' : origin) : undefined);
 
-  return async (request) => {
+  return async (request, connection) => {
     const origin = request.headers.get('origin');
     const allow = allowOrigin(origin);
     const isPreflight = request.method === 'OPTIONS' && origin !== null && request.headers.has('access-control-request-method');
@@ -30,7 +32,7 @@ export function withCors(handle: Handler, origins: readonly string[]): Handler {
       }
       return new Response(null, { status: 204, headers });
     }
-    const response = await handle(request);
+    const response = await handle(request, connection);
     if (allow) {
       response.headers.set('Access-Control-Allow-Origin', allow);
       response.headers.set('Access-Control-Expose-Headers', EXPOSED_HEADERS);

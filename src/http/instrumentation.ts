@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { ClientConnection } from './client-limits.js';
 import { RESOURCES } from '../rest/routes.js';
 import { errorFor, surfaceOf } from './error-response.js';
 
@@ -25,10 +26,10 @@ export interface InstrumentationOptions {
   timeoutMs: number;
 }
 
-type Handler = (request: Request) => Promise<Response>;
+type Handler = (request: Request, connection?: ClientConnection) => Promise<Response>;
 
 export function instrument(handle: Handler, { logger, metrics, timeoutMs }: InstrumentationOptions): Handler {
-  return async (request) => {
+  return async (request, connection) => {
     const started = performance.now();
     const url = new URL(request.url);
     const surface = surfaceOf(url.pathname);
@@ -45,7 +46,7 @@ export function instrument(handle: Handler, { logger, metrics, timeoutMs }: Inst
     });
     let response: Response;
     try {
-      response = await Promise.race([handle(request), deadline]);
+      response = await Promise.race([handle(request, connection), deadline]);
     } catch (error) {
       logger.error({ err: error, requestId }, 'request failed outside the surfaces');
       response = errorFor(surface, 500, 'INTERNAL_SERVER_ERROR', 'An unexpected error occurred.');

@@ -4,7 +4,7 @@
 // and only connections with no request pending are closed.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { type AddressInfo, Server as NetServer, type Socket } from 'node:net';
-import { createServerAdapter } from '@whatwg-node/server';
+import { createServerAdapter, type ServerAdapterNodeContext } from '@whatwg-node/server';
 import { serveGraphQLOverWebSocket } from '../graphql/websocket.js';
 import type { App } from './app.js';
 
@@ -22,7 +22,10 @@ const isEventStream = (request: IncomingMessage) => (request.headers.accept ?? '
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 export async function serve(app: App, port: number, host?: string): Promise<RunningServer> {
-  const adapter = createServerAdapter((request: Request) => app.fetch(request));
+  // The connection's peer is where the request came from (see src/http/client-limits.ts).
+  const adapter = createServerAdapter<ServerAdapterNodeContext>((request, context) =>
+    app.fetch(request, { remoteAddress: context.req.socket?.remoteAddress }),
+  );
   let stopping = false;
   let inFlight = 0;
   let drained: (() => void) | undefined;

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../../src/database/client.ts';
 import { createFlowRunChangeBus, type FlowRunChangeBus } from '../../src/events/flow-run-change-bus.ts';
 import { createApp, type App } from '../../src/http/app.ts';
+import { createClientLimits } from '../../src/http/client-limits.ts';
 import { createRateLimiter } from '../../src/http/rate-limit.ts';
 import { serve, type RunningServer } from '../../src/http/serve.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
@@ -72,8 +73,11 @@ describe.skipIf(!!skipReason)('Redis cut and restored under two instances', () =
     const bus = createFlowRunChangeBus({ redisUrl, metrics });
     const limiterRedis = createRedisClient(redisUrl, { role: 'rate-limit' });
     // One prefix per run: nothing of an earlier run counts.
-    const rateLimiter = createRateLimiter({ perMinute: PER_MINUTE, redis: limiterRedis, keyPrefix: `flowgw-outage-${randomUUID()}` });
-    const app = createApp({ db, metrics, services: { clock: { now: () => new Date() }, changes: bus }, changeFeed: bus, rateLimiter });
+    const keyPrefix = `flowgw-outage-${randomUUID()}`;
+    const rateLimiter = createRateLimiter({ perMinute: PER_MINUTE, redis: limiterRedis, keyPrefix });
+    const clientLimits = createClientLimits({ authFailuresPerMinute: 20, keylessPerMinute: 60, redis: limiterRedis, keyPrefix });
+    const services = { clock: { now: () => new Date() }, changes: bus };
+    const app = createApp({ db, metrics, services, changeFeed: bus, rateLimiter, clientLimits });
     return { name, app, bus, limiterRedis, server: await serve(app, 0, '127.0.0.1') };
   }
 
@@ -177,6 +181,9 @@ describe.skipIf(!!skipReason)('Redis cut and restored under two instances', () =
         await record(rest(on, org.key, 'POST', '/public/v2/flows', { data: { type: 'flows', attributes: { name: `cut ${round}` } } }));
         await record(graphql(on, org.key, '{ flows(first: 5) { totalCount } }'));
         await record(rest(on, org.key, 'GET', `/public/v2/message-threads/${localThread}`));
+        // The per-address budgets count in memory too: a wrong key and no key are 401s.
+        expect((await record(rest(on, `frg_wrong_${round}`, 'GET', '/public/v2/flows'))).status).toBe(401);
+        expect((await record(fetch(url(on, '/public/v2/flows')))).status).toBe(401);
       }
     }
     const during = await record(trigger(a, localThread));
