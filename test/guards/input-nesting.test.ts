@@ -191,10 +191,10 @@ describe.each(databaseTargets())('nesting of state and initialMessage on $name',
             expectGraphQLRefusal(trigger, member);
             expectGraphQLRefusal(patch, 'state');
           } else {
-            // Deeper than a document of the token limit can spell: the parser stops first.
+            // Deeper than a document of the token limit can spell: the token limit stops the parser first.
             for (const response of [trigger, patch]) {
               expect(response.status).toBeLessThan(500);
-              expect(response.json).toMatchObject({ errors: [{ extensions: { code: 'GRAPHQL_PARSE_FAILED' } }] });
+              expect(response.json).toMatchObject({ errors: [{ extensions: { code: 'QUERY_LIMIT_EXCEEDED' } }] });
               expect((response.json as { errors: { message: string }[] }).errors[0].message).toMatch(/token limit/i);
             }
           }
