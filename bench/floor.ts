@@ -29,23 +29,25 @@ const run = (sql: string, params: unknown[]) => {
   return query(sql, params);
 };
 
-const RUN_WITH_RELATIONS = `
-  SELECT r.id, r."flowId", r."messageThreadId", r.status, r.cost, r."createdAt",
-         f.name AS "flowName", t.channel, t.identifier
+const RELATIONS = `
   FROM "FlowRun" r
   JOIN "Flow" f ON f.id = r."flowId"
   JOIN "MessageThread" t ON t.id = r."messageThreadId"`;
-const PAGE = `${RUN_WITH_RELATIONS}
+// The page carries what the page workloads select; one run carries all its attributes.
+const PAGE = `
+  SELECT r.id, r.status, r."createdAt", f.name AS "flowName", t.channel, t.identifier ${RELATIONS}
   WHERE r."organizationId" = $1
   ORDER BY r."createdAt" DESC, r.id DESC
   LIMIT $2`;
-const ONE = `${RUN_WITH_RELATIONS}
+const ONE = `
+  SELECT r.id, r."flowId", r."messageThreadId", r.state, r."initialMessage", r.status, r.cost,
+         r."createdAt", r."updatedAt", f.name AS "flowName", t.channel, t.identifier ${RELATIONS}
   WHERE r.id = $1 AND r."organizationId" = $2`;
 // Queued or running in one statement; the partial unique index keeps a second running
 // run out, as it does for the gateway.
 const TRIGGER = `
   INSERT INTO "FlowRun" (id, "organizationId", "flowId", "messageThreadId", state, "initialMessage", status, "expiresAt", "updatedAt")
-  SELECT $1, $2, $3, $4, '{}', '{}',
+  SELECT $1, $2, $3, $4, $5::jsonb, $6::jsonb,
          CASE WHEN running.id IS NULL THEN 'running' ELSE 'queued' END::"FlowRunStatus",
          CASE WHEN running.id IS NULL THEN now() + interval '1 day' END, now()
   FROM (SELECT (SELECT id FROM "FlowRun" WHERE "messageThreadId" = $4 AND status = 'running') AS id) running
@@ -70,8 +72,8 @@ const server = createServer(async (request, response) => {
     if (request.method === 'POST' && url.pathname === '/runs') {
       const chunks: Buffer[] = [];
       for await (const chunk of request) chunks.push(chunk as Buffer);
-      const { flowId, messageThreadId } = JSON.parse(Buffer.concat(chunks).toString());
-      const params = [randomUUID(), organizationId, flowId, messageThreadId];
+      const { flowId, messageThreadId, state, initialMessage } = JSON.parse(Buffer.concat(chunks).toString());
+      const params = [randomUUID(), organizationId, flowId, messageThreadId, JSON.stringify(state ?? {}), JSON.stringify(initialMessage ?? {})];
       const [row] = await run(TRIGGER, params).catch((error) =>
         // Two triggers raced for an idle thread: the loser is queued.
         error.code === '23505' ? run(TRIGGER, [randomUUID(), ...params.slice(1)]) : Promise.reject(error),

@@ -1,43 +1,112 @@
-// npm run bench [-- --smoke]
-// Seeds a fixed dataset, starts the gateway and the floor (bench/floor.ts) as separate
-// processes on it, loads each workload over HTTP with autocannon, and reports req/s,
-// latency, SQL statements per request and peak memory, as a Markdown table and as
-// bench/results/latest.json. DATABASE_URL selects a PostgreSQL server (a scratch
-// database is created on it and dropped afterwards); without it, the embedded database.
+// npm run bench [-- --smoke] [-- --rounds 3 --warmup 15 --duration 10 --workloads page25,byId --surfaces graphql,postgraphile]
+// Seeds a fixed dataset (bench/dataset.ts), starts the gateway, the floor (bench/floor.ts)
+// and, on PostgreSQL, PostGraphile v5 (bench/postgraphile.ts) as separate processes on it,
+// loads each workload over HTTP with autocannon, and reports req/s, latency, SQL
+// statements per request and peak memory (medians of the rounds), the ratios between the
+// surfaces and the budget check, as Markdown and as JSON (bench/results/latest.json for a
+// run with the issue's settings). DATABASE_URL selects a PostgreSQL server (a scratch
+// database is created on it and dropped afterwards); without it, the embedded database,
+// where PostGraphile cannot run (it needs a real PostgreSQL) and is skipped.
 // --smoke: a small dataset and a second per workload, checking only that every workload
-// answers correctly (CI runs it; its timings mean nothing).
+// answers correctly on every surface (CI runs it; its timings mean nothing).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { openDatabase } from '../src/database/client.js';
-import { FULL, type Seeded, SMOKE, seedDataset } from './dataset.js';
+import { FULL, makeInitialMessage, makeState, random, type Seeded, SMOKE, seedDataset } from './dataset.js';
 
-const smoke = process.argv.includes('--smoke');
-const CONNECTIONS = 16;
-const WARMUP_SECONDS = smoke ? 0.5 : 3;
-const SECONDS = smoke ? 1 : 10;
+// --- settings --------------------------------------------------------------------------
+
+const SURFACES = ['floor', 'postgraphile', 'graphql', 'rest'] as const;
+const WORKLOADS = ['page25', 'page100', 'byId', 'trigger', 'triggerIdem'] as const;
+type Surface = (typeof SURFACES)[number];
+type Workload = (typeof WORKLOADS)[number];
+/** Reads first, writes last: the writes add runs, and the reads should all see the seeded data. */
+const READS: Workload[] = ['page25', 'page100', 'byId'];
+const WRITES: Workload[] = ['trigger', 'triggerIdem'];
+/** The issue's measurement settings: what bench/results/latest.json must be measured with. */
+const ISSUE = { connections: 16, warmup: 15, duration: 10, rounds: 3 };
+
+const { values: flags } = parseArgs({
+  options: {
+    smoke: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    warmup: { type: 'string' },
+    duration: { type: 'string' },
+    connections: { type: 'string' },
+    workloads: { type: 'string' },
+    surfaces: { type: 'string' },
+    out: { type: 'string' },
+  },
+});
+const smoke = flags.smoke!;
+const number = (value: string | undefined, fallback: number, name: string) => {
+  const parsed = value === undefined ? fallback : Number(value);
+  if (!Number.isFinite(parsed) || parsed < 0) throw new Error(`--${name}: expected a number, got ${value}`);
+  return parsed;
+};
+const list = <T extends string>(value: string | undefined, all: readonly T[], name: string): T[] => {
+  if (!value) return [...all];
+  const chosen = value.split(',').map((item) => item.trim()) as T[];
+  const unknown = chosen.filter((item) => !all.includes(item));
+  if (unknown.length) throw new Error(`--${name}: unknown ${unknown.join(', ')} (known: ${all.join(', ')})`);
+  return chosen;
+};
+const settings = {
+  connections: number(flags.connections, ISSUE.connections, 'connections'),
+  warmup: number(flags.warmup, smoke ? 0.5 : ISSUE.warmup, 'warmup'),
+  duration: number(flags.duration, smoke ? 1 : ISSUE.duration, 'duration'),
+  rounds: Math.max(1, Math.round(number(flags.rounds, smoke ? 1 : ISSUE.rounds, 'rounds'))),
+};
+const workloads = list(flags.workloads, WORKLOADS, 'workloads');
+const surfacesWanted = list(flags.surfaces, SURFACES, 'surfaces');
+const issueSettings =
+  !smoke &&
+  settings.connections === ISSUE.connections &&
+  settings.warmup === ISSUE.warmup &&
+  settings.duration === ISSUE.duration &&
+  settings.rounds === ISSUE.rounds &&
+  workloads.length === WORKLOADS.length &&
+  surfacesWanted.length === SURFACES.length;
 const root = new URL('..', import.meta.url).pathname;
 
-type Surface = 'graphql' | 'rest' | 'floor';
-type Workload = 'page25' | 'page100' | 'byId' | 'trigger';
+/** Which surfaces a workload has: the Idempotency-Key trigger is a REST workload. */
+const surfacesOf = (workload: Workload): Surface[] => (workload === 'triggerIdem' ? ['rest'] : [...SURFACES]);
 
-interface Row {
+interface Measurement {
+  round: number;
   workload: Workload;
   surface: Surface;
   reqPerSec: number;
   p50Ms: number;
   p99Ms: number;
   statementsPerRequest: number;
-  peakRssMb: number;
-  ratioToFloor: number | null;
+  /** 1-minute load average of the machine when the measurement ended. */
+  load1: number;
 }
 
-// --- processes -----------------------------------------------------------------------
+interface Row {
+  workload: Workload;
+  surface: Surface;
+  /** Medians over the rounds. */
+  reqPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  statementsPerRequest: number;
+  peakRssMb: number;
+  ratioToFloor: number | null;
+  /** Each round's req/s, in order. */
+  rounds: number[];
+}
 
-async function start(script: string, env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; url: string }> {
+// --- processes -------------------------------------------------------------------------
+
+async function start(script: string, env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
   // The gateway runs as `npm start` runs it (package.json), V8 heap cap included.
   const flags = script === 'src/server.ts' ? ['--max-old-space-size=256'] : [];
   const child = spawn(process.execPath, [...flags, '--import', 'tsx', script], {
@@ -45,24 +114,26 @@ async function start(script: string, env: Record<string, string>, ready: RegExp)
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const url = await new Promise<string>((resolve, reject) => {
+  const match = await new Promise<RegExpExecArray>((resolve, reject) => {
     let output = '';
     child.stdout!.on('data', (chunk) => {
       output += chunk;
-      const match = ready.exec(output);
-      if (match) resolve(match[1]);
+      const found = ready.exec(output);
+      if (found) resolve(found);
     });
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code} before it was ready:\n${output}`)));
   });
   child.stdout!.resume();
-  return { child, url };
+  return { child, match };
 }
 
 async function stop(child: ChildProcess) {
-  if (child.exitCode !== null) return;
+  if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
   await exited;
+  clearTimeout(timer);
 }
 
 /** Peak resident memory of a process so far (VmHWM), in MB. */
@@ -74,13 +145,30 @@ async function peakRssMb(child: ChildProcess): Promise<number> {
 
 // --- workloads -------------------------------------------------------------------------
 
+// The same selections on our GraphQL and on PostGraphile's (whose names come from the
+// tables: rowId is the uuid, `id` its global Node id; flowByFlowId, … the relations).
 const PAGE_QUERY = `query Page($first: Int!) {
   flowRuns(first: $first) { edges { node { id status createdAt flow { name } messageThread { channel identifier } } } }
 }`;
 const ONE_QUERY = `query One($id: UUID!) {
-  flowRun(id: $id) { id status cost createdAt flow { name } messageThread { channel identifier } }
+  flowRun(id: $id) {
+    id flowId messageThreadId state initialMessage status cost createdAt updatedAt
+    flow { name } messageThread { channel identifier }
+  }
 }`;
-const TRIGGER_MUTATION = `mutation Trigger($input: TriggerFlowRunInput!) { triggerFlowRun(input: $input) { __typename } }`;
+const TRIGGER_MUTATION = `mutation Trigger($input: TriggerFlowRunInput!) { triggerFlowRun(input: $input) { flowRun { id status } } }`;
+const PG_PAGE_QUERY = `query Page($first: Int!, $organizationId: UUID!) {
+  allFlowRuns(first: $first, condition: { organizationId: $organizationId }, orderBy: [CREATED_AT_DESC, ROW_ID_DESC]) {
+    edges { node { rowId status createdAt flowByFlowId { name } messageThreadByMessageThreadId { channel identifier } } }
+  }
+}`;
+const PG_ONE_QUERY = `query One($id: UUID!) {
+  flowRunByRowId(rowId: $id) {
+    rowId flowId messageThreadId state initialMessage status cost createdAt updatedAt
+    flowByFlowId { name } messageThreadByMessageThreadId { channel identifier }
+  }
+}`;
+const PG_CREATE_MUTATION = `mutation Create($input: CreateFlowRunInput!) { createFlowRun(input: $input) { flowRun { rowId status } } }`;
 
 interface RequestPlan {
   method: 'GET' | 'POST';
@@ -89,27 +177,44 @@ interface RequestPlan {
   body?: string;
 }
 
-function planner(surface: Surface, workload: Workload, seeded: Seeded, apiKey: string): () => RequestPlan {
+function planner(surface: Surface, workload: Workload, seeded: Seeded): () => RequestPlan {
   let i = 0;
   const pick = <T>(list: T[]) => list[(i++ * 7919) % list.length];
-  const graphql = (query: string, variables: object): RequestPlan => ({
+  // A trigger carries what a real one does: a state like the seeded runs', and a
+  // WhatsApp template as opening message on WhatsApp threads ({} elsewhere).
+  const next = random(7);
+  const states = Array.from({ length: 64 }, () => makeState(next));
+  const templates = states.map((state) => makeInitialMessage(next, 'whatsapp', state));
+  const triggerInput = () => {
+    const thread = (i++ * 7919) % seeded.threadIds.length;
+    const sample = i % states.length;
+    return {
+      flowId: pick(seeded.flowIds),
+      messageThreadId: seeded.threadIds[thread],
+      state: states[sample],
+      initialMessage: seeded.threadChannels[thread] === 'whatsapp' ? templates[sample] : {},
+    };
+  };
+  const graphql = (query: string, variables: object, headers: Record<string, string> = { authorization: seeded.apiKey }): RequestPlan => ({
     method: 'POST',
     path: '/graphql',
-    headers: { authorization: apiKey, 'content-type': 'application/json' },
+    headers: { ...headers, 'content-type': 'application/json' },
     body: JSON.stringify({ query, variables }),
   });
-  const rest = (method: 'GET' | 'POST', path: string, body?: object): RequestPlan => ({
+  const rest = (method: 'GET' | 'POST', path: string, body?: object, headers: Record<string, string> = {}): RequestPlan => ({
     method,
     path,
-    headers: { authorization: apiKey, 'content-type': 'application/vnd.api+json', accept: 'application/vnd.api+json' },
+    headers: { authorization: seeded.apiKey, 'content-type': 'application/vnd.api+json', accept: 'application/vnd.api+json', ...headers },
     ...(body && { body: JSON.stringify(body) }),
   });
   const size = workload === 'page100' ? 100 : 25;
-  const triggerInput = () => ({ flowId: pick(seeded.flowIds), messageThreadId: pick(seeded.threadIds) });
   switch (`${surface}:${workload}`) {
     case 'graphql:page25':
     case 'graphql:page100':
       return () => graphql(PAGE_QUERY, { first: size });
+    case 'postgraphile:page25':
+    case 'postgraphile:page100':
+      return () => graphql(PG_PAGE_QUERY, { first: size, organizationId: seeded.organizationId }, {});
     case 'rest:page25':
     case 'rest:page100':
       return () => rest('GET', `/public/v2/flow-runs?include=flow,messageThread&page[size]=${size}`);
@@ -118,50 +223,79 @@ function planner(surface: Surface, workload: Workload, seeded: Seeded, apiKey: s
       return () => ({ method: 'GET', path: `/runs?size=${size}`, headers: {} });
     case 'graphql:byId':
       return () => graphql(ONE_QUERY, { id: pick(seeded.runIds) });
+    case 'postgraphile:byId':
+      return () => graphql(PG_ONE_QUERY, { id: pick(seeded.runIds) }, {});
     case 'rest:byId':
       return () => rest('GET', `/public/v2/flow-runs/${pick(seeded.runIds)}?include=flow,messageThread`);
     case 'floor:byId':
       return () => ({ method: 'GET', path: `/runs/${pick(seeded.runIds)}`, headers: {} });
     case 'graphql:trigger':
-      return () => graphql(TRIGGER_MUTATION, { input: { ...triggerInput(), state: {}, initialMessage: {} } });
-    case 'rest:trigger':
+      return () => graphql(TRIGGER_MUTATION, { input: triggerInput() });
+    case 'postgraphile:trigger':
+      // PostGraphile inserts what it is given: the client picks the id and the status
+      // (queued, which the one-running index always lets in); no queue rule runs.
       return () =>
-        rest('POST', '/public/v2/flow-runs', {
-          data: { type: 'flowRuns', attributes: { ...triggerInput(), state: {}, initialMessage: {} } },
-        });
+        graphql(
+          PG_CREATE_MUTATION,
+          { input: { flowRun: { rowId: randomUUID(), organizationId: seeded.organizationId, status: 'queued', ...triggerInput() } } },
+          {},
+        );
+    case 'rest:trigger':
+      return () => rest('POST', '/public/v2/flow-runs', { data: { type: 'flowRuns', attributes: triggerInput() } });
+    case 'rest:triggerIdem':
+      // A new Idempotency-Key on every request: each one is a first use (a 201, nothing replayed).
+      return () =>
+        rest('POST', '/public/v2/flow-runs', { data: { type: 'flowRuns', attributes: triggerInput() } }, { 'idempotency-key': `bench-${randomUUID()}` });
     case 'floor:trigger':
-      return () => ({
-        method: 'POST',
-        path: '/runs',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(triggerInput()),
-      });
+      return () => ({ method: 'POST', path: '/runs', headers: { 'content-type': 'application/json' }, body: JSON.stringify(triggerInput()) });
   }
   throw new Error(`no plan for ${surface}:${workload}`);
 }
 
-/** One request of the workload, checked for a correct answer (used by --smoke and before each load). */
+/** One request of the workload, checked for a correct answer (before each load; all --smoke checks). */
 async function checkOnce(baseUrl: string, surface: Surface, workload: Workload, plan: RequestPlan) {
   const response = await fetch(baseUrl + plan.path, { method: plan.method, headers: plan.headers, body: plan.body });
-  const body = (await response.json()) as Record<string, any>;
-  const expected = workload === 'trigger' ? 201 : 200;
-  const ok =
-    surface === 'graphql'
-      ? response.status === 200 && !body.errors && body.data
-      : response.status === (surface === 'rest' ? expected : workload === 'trigger' ? 201 : 200);
-  const size = workload === 'page100' ? 100 : 25;
-  const count =
-    surface === 'graphql' ? body.data?.flowRuns?.edges?.length : surface === 'rest' ? body.data?.length : Array.isArray(body) ? body.length : undefined;
-  if (!ok || (workload.startsWith('page') && count !== size)) {
-    throw new Error(`${surface} ${workload}: unexpected answer ${response.status} ${JSON.stringify(body).slice(0, 300)}`);
+  const text = await response.text();
+  let body: Record<string, any> = {};
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // reported below
   }
+  const creates = workload === 'trigger' || workload === 'triggerIdem';
+  const graphqlLike = surface === 'graphql' || surface === 'postgraphile';
+  const size = workload === 'page100' ? 100 : 25;
+  let ok = graphqlLike ? response.status === 200 && !body.errors && body.data : response.status === (creates ? 201 : 200);
+  if (ok) {
+    const data = body.data;
+    if (workload === 'page25' || workload === 'page100') {
+      const count =
+        surface === 'graphql'
+          ? data.flowRuns?.edges?.length
+          : surface === 'postgraphile'
+            ? data.allFlowRuns?.edges?.length
+            : surface === 'rest'
+              ? data?.length
+              : Array.isArray(body)
+                ? body.length
+                : undefined;
+      ok = count === size;
+    } else if (workload === 'byId') {
+      const run = surface === 'graphql' ? data.flowRun : surface === 'postgraphile' ? data.flowRunByRowId : surface === 'rest' ? data?.attributes : body;
+      ok = Boolean(run && typeof run.state === 'object' && run.state !== null && 'initialMessage' in run);
+    } else {
+      const run = surface === 'graphql' ? data.triggerFlowRun?.flowRun : surface === 'postgraphile' ? data.createFlowRun?.flowRun : surface === 'rest' ? data : body;
+      ok = Boolean(run && (run.id || run.rowId));
+    }
+  }
+  if (!ok) throw new Error(`${surface} ${workload}: unexpected answer ${response.status} ${text.slice(0, 300)}`);
 }
 
 async function load(baseUrl: string, plan: () => RequestPlan, seconds: number) {
   const first = plan();
   return autocannon({
     url: baseUrl,
-    connections: CONNECTIONS,
+    connections: settings.connections,
     duration: seconds,
     requests: [
       {
@@ -176,18 +310,26 @@ async function load(baseUrl: string, plan: () => RequestPlan, seconds: number) {
   });
 }
 
-async function statementCount(surface: Surface, baseUrl: string): Promise<number> {
-  if (surface === 'floor') return ((await (await fetch(`${baseUrl}/stats`)).json()) as { statements: number }).statements;
-  const metrics = await (await fetch(`${baseUrl}/metrics`)).text();
-  return Number(/^db_statements_total (\d+)/m.exec(metrics)?.[1] ?? NaN);
+interface Target {
+  url: string;
+  statements: () => Promise<number>;
 }
 
 // --- the run ---------------------------------------------------------------------------
 
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+const round2 = (value: number) => Math.round(value * 100) / 100;
+
 async function main() {
+  const startedAt = new Date();
   const size = smoke ? SMOKE : FULL;
   const serverUrl = process.env.DATABASE_URL;
   const kind = serverUrl ? 'postgresql' : 'embedded';
+  const surfaces = surfacesWanted.filter((surface) => surface !== 'postgraphile' || kind === 'postgresql');
   let databaseUrl: string | undefined;
   let dataDir: string | undefined;
   let floorDataDir: string | undefined;
@@ -214,91 +356,207 @@ async function main() {
     floorDataDir = join(dir, 'floor');
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
   }
+  console.log(
+    `Settings: ${settings.connections} connections, ${settings.warmup} s warm-up + ${settings.duration} s measured, ` +
+      `${settings.rounds} round(s); load average ${loadavg().map((value) => value.toFixed(2)).join(' ')} on ${cpus().length} cores`,
+  );
+  if (surfacesWanted.includes('postgraphile') && kind === 'embedded') {
+    console.log('PostGraphile is skipped: it needs a real PostgreSQL server (set DATABASE_URL), not the embedded database.');
+  }
 
   const processes: ChildProcess[] = [];
   try {
-    console.log(`Seeding ${size.flows} flows, ${size.threads} threads, ${size.threads * size.runsPerThread} runs (${kind})…`);
+    console.log(`Seeding ${size.flows} flows, ${size.threads} threads, ${size.runs} runs (${kind})…`);
     const db = await openDatabase({ databaseUrl, dataDir });
     const seeded = await seedDataset(db, size);
     await db.close();
+    const { summary } = seeded;
+    console.log(
+      `  ${Object.entries(summary.byStatus)
+        .map(([status, count]) => `${status} ${count}`)
+        .join(', ')}; ${summary.withTemplateMessage} with a template message; state ${summary.meanStateBytes} bytes on average; ` +
+        `${summary.threadsInNewest100} threads among the newest 100 runs`,
+    );
     // The embedded database belongs to one process: the floor gets its own copy.
     if (floorDataDir) await cp(dataDir!, floorDataDir, { recursive: true });
 
-    const gateway = await start(
-      'src/server.ts',
-      {
-        PORT: '0',
-        ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { DATA_DIR: dataDir!, DATABASE_URL: '' }),
-        RATE_LIMIT_PER_MINUTE: '0',
-        LOG_LEVEL: 'warn',
-        SWEEP_INTERVAL_MS: '600000',
-        REDIS_URL: '',
-      },
-      /on (http:\/\/localhost:\d+)\/graphql/,
-    );
-    processes.push(gateway.child);
-    const floor = await start(
-      'bench/floor.ts',
-      {
-        PORT: '0',
-        FLOOR_ORGANIZATION_ID: seeded.organizationId,
-        ...(databaseUrl ? { FLOOR_DATABASE_URL: databaseUrl } : { FLOOR_DATA_DIR: floorDataDir!, FLOOR_DATABASE_URL: '' }),
-      },
-      /floor on (http:\/\/127\.0\.0\.1:\d+)/,
-    );
-    processes.push(floor.child);
-    const baseUrl: Record<Surface, string> = { graphql: gateway.url, rest: gateway.url, floor: floor.url };
+    const targets: Partial<Record<Surface, Target>> = {};
+    const children: Partial<Record<'gateway' | 'floor' | 'postgraphile', ChildProcess>> = {};
+    if (surfaces.includes('graphql') || surfaces.includes('rest')) {
+      const gateway = await start(
+        'src/server.ts',
+        {
+          PORT: '0',
+          ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { DATA_DIR: dataDir!, DATABASE_URL: '' }),
+          RATE_LIMIT_PER_MINUTE: '0',
+          LOG_LEVEL: 'warn',
+          SWEEP_INTERVAL_MS: '600000',
+          REDIS_URL: '',
+        },
+        /on (http:\/\/localhost:\d+)\/graphql/,
+      );
+      processes.push((children.gateway = gateway.child));
+      const url = gateway.match[1];
+      const statements = async () => {
+        const metrics = await (await fetch(`${url}/metrics`)).text();
+        return Number(/^db_statements_total (\d+)/m.exec(metrics)?.[1] ?? NaN);
+      };
+      targets.graphql = { url, statements };
+      targets.rest = { url, statements };
+    }
+    if (surfaces.includes('floor')) {
+      const floor = await start(
+        'bench/floor.ts',
+        {
+          PORT: '0',
+          FLOOR_ORGANIZATION_ID: seeded.organizationId,
+          ...(databaseUrl ? { FLOOR_DATABASE_URL: databaseUrl } : { FLOOR_DATA_DIR: floorDataDir!, FLOOR_DATABASE_URL: '' }),
+        },
+        /floor on (http:\/\/127\.0\.0\.1:\d+)/,
+      );
+      processes.push((children.floor = floor.child));
+      const url = floor.match[1];
+      targets.floor = { url, statements: async () => ((await (await fetch(`${url}/stats`)).json()) as { statements: number }).statements };
+    }
+    let postgraphileStats: string | undefined;
+    if (surfaces.includes('postgraphile')) {
+      const postgraphile = await start(
+        'bench/postgraphile.ts',
+        { PORT: '0', POSTGRAPHILE_DATABASE_URL: databaseUrl!, GRAPHILE_ENV: 'production' },
+        /postgraphile on (http:\/\/127\.0\.0\.1:\d+) stats on (http:\/\/127\.0\.0\.1:\d+)/,
+      );
+      processes.push((children.postgraphile = postgraphile.child));
+      const stats = (postgraphileStats = postgraphile.match[2]);
+      targets.postgraphile = {
+        url: postgraphile.match[1],
+        statements: async () => ((await (await fetch(`${stats}/stats`)).json()) as { statements: number }).statements,
+      };
+    }
+
+    const measurements: Measurement[] = [];
+    const failures: string[] = [];
+    const failed = new Set<string>();
+    const postgraphileSql: Partial<Record<Workload, Record<string, number>>> = {};
+    for (const phase of [READS, WRITES]) {
+      for (let round = 1; round <= settings.rounds; round++) {
+        for (const workload of phase.filter((item) => workloads.includes(item))) {
+          for (const surface of surfacesOf(workload).filter((item) => surfaces.includes(item))) {
+            const key = `${surface} ${workload}`;
+            if (failed.has(key)) continue;
+            const target = targets[surface]!;
+            const plan = planner(surface, workload, seeded);
+            try {
+              // PostGraphile's SQL for one request of each workload, kept with the results.
+              if (surface === 'postgraphile' && round === 1) await fetch(`${postgraphileStats}/sql`);
+              await checkOnce(target.url, surface, workload, plan());
+              if (surface === 'postgraphile' && round === 1) {
+                postgraphileSql[workload] = (await (await fetch(`${postgraphileStats}/sql`)).json()) as Record<string, number>;
+              }
+            } catch (error) {
+              failures.push((error as Error).message);
+              failed.add(key);
+              continue;
+            }
+            if (settings.warmup > 0) await load(target.url, plan, settings.warmup);
+            const before = await target.statements();
+            const result = await load(target.url, plan, settings.duration);
+            // Requests cut off at the end of the load may still be at the server: let them land.
+            await new Promise((resolve) => setTimeout(resolve, 250));
+            const after = await target.statements();
+            const answered = result['2xx'];
+            if (result.non2xx > 0 || result.errors > 0 || answered === 0) {
+              failures.push(`${key} (round ${round}): ${result.non2xx} non-2xx answers, ${result.errors} errors`);
+            }
+            const measurement: Measurement = {
+              round,
+              workload,
+              surface,
+              reqPerSec: Math.round(answered / settings.duration),
+              p50Ms: result.latency.p50,
+              p99Ms: result.latency.p99,
+              statementsPerRequest: round2((after - before) / Math.max(1, result.requests.sent)),
+              load1: round2(loadavg()[0]),
+            };
+            measurements.push(measurement);
+            console.log(
+              `  round ${round} ${workload} ${surface}: ${measurement.reqPerSec} req/s, p99 ${measurement.p99Ms} ms, ` +
+                `${measurement.statementsPerRequest} SQL/request (load ${measurement.load1})`,
+            );
+          }
+        }
+      }
+    }
+
+    const rss: Record<Surface, number | null> = { floor: null, postgraphile: null, graphql: null, rest: null };
+    if (children.gateway) rss.graphql = rss.rest = await peakRssMb(children.gateway);
+    if (children.floor) rss.floor = await peakRssMb(children.floor);
+    if (children.postgraphile) rss.postgraphile = await peakRssMb(children.postgraphile);
 
     const rows: Row[] = [];
-    const failures: string[] = [];
-    for (const workload of ['page25', 'page100', 'byId', 'trigger'] as Workload[]) {
-      for (const surface of ['floor', 'graphql', 'rest'] as Surface[]) {
-        const plan = planner(surface, workload, seeded, seeded.apiKey);
-        try {
-          await checkOnce(baseUrl[surface], surface, workload, plan());
-        } catch (error) {
-          failures.push((error as Error).message);
-          continue;
-        }
-        await load(baseUrl[surface], plan, WARMUP_SECONDS);
-        const before = await statementCount(surface, baseUrl[surface]);
-        const result = await load(baseUrl[surface], plan, SECONDS);
-        const after = await statementCount(surface, baseUrl[surface]);
-        const answered = result['2xx'];
-        if (result.non2xx > 0 || result.errors > 0 || answered === 0) {
-          failures.push(`${surface} ${workload}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
-        }
+    for (const workload of workloads) {
+      for (const surface of surfacesOf(workload).filter((item) => surfaces.includes(item))) {
+        const mine = measurements.filter((m) => m.workload === workload && m.surface === surface);
+        if (!mine.length) continue;
         rows.push({
           workload,
           surface,
-          reqPerSec: Math.round(answered / SECONDS),
-          p50Ms: result.latency.p50,
-          p99Ms: result.latency.p99,
-          statementsPerRequest: Math.round(((after - before) / Math.max(1, result.requests.total)) * 100) / 100,
-          peakRssMb: 0,
+          reqPerSec: Math.round(median(mine.map((m) => m.reqPerSec))),
+          p50Ms: median(mine.map((m) => m.p50Ms)),
+          p99Ms: median(mine.map((m) => m.p99Ms)),
+          statementsPerRequest: round2(median(mine.map((m) => m.statementsPerRequest))),
+          peakRssMb: rss[surface] ?? 0,
           ratioToFloor: null,
+          rounds: mine.map((m) => m.reqPerSec),
         });
-        console.log(`  ${workload} ${surface}: ${Math.round(answered / SECONDS)} req/s`);
       }
     }
-    const gatewayRss = await peakRssMb(gateway.child);
-    const floorRss = await peakRssMb(floor.child);
+    const rowOf = (workload: Workload, surface: Surface) => rows.find((row) => row.workload === workload && row.surface === surface);
     for (const row of rows) {
-      row.peakRssMb = row.surface === 'floor' ? floorRss : gatewayRss;
-      const floorRow = rows.find((other) => other.surface === 'floor' && other.workload === row.workload);
-      row.ratioToFloor = floorRow?.reqPerSec ? Math.round((row.reqPerSec / floorRow.reqPerSec) * 100) / 100 : null;
+      const floorRow = rowOf(row.workload === 'triggerIdem' ? 'trigger' : row.workload, 'floor');
+      row.ratioToFloor = floorRow?.reqPerSec ? round2(row.reqPerSec / floorRow.reqPerSec) : null;
     }
+    const ratio = (a?: Row, b?: Row) => (a && b && b.reqPerSec ? round2(a.reqPerSec / b.reqPerSec) : null);
+    const ratios = (['page25', 'page100', 'byId', 'trigger'] as Workload[])
+      .filter((workload) => workloads.includes(workload))
+      .map((workload) => ({
+        workload,
+        graphqlToPostgraphile: ratio(rowOf(workload, 'graphql'), rowOf(workload, 'postgraphile')),
+        restToGraphql: ratio(rowOf(workload, 'rest'), rowOf(workload, 'graphql')),
+      }));
+    const budget = budgetCheck(rows, rowOf, ratio, kind);
 
-    console.log(`\n${table(rows, kind)}`);
-    if (!smoke) {
-      await writeFile(join(root, 'bench/results/latest.json'), `${JSON.stringify({ database: kind, rows }, null, 2)}\n`);
-      console.log('\nwrote bench/results/latest.json');
+    const endedAt = new Date();
+    console.log(`\n${table(rows, kind)}\n\n${ratioTable(ratios, rowOf, ratio)}\n\n${budgetTable(budget)}`);
+    console.log(
+      `\nRun took ${Math.round((endedAt.getTime() - startedAt.getTime()) / 1000)} s; load average at the end ${loadavg()
+        .map((value) => value.toFixed(2))
+        .join(' ')}.`,
+    );
+    const out = flags.out ?? (issueSettings ? 'bench/results/latest.json' : smoke ? undefined : 'bench/results/custom.json');
+    if (out) {
+      const path = join(root, out);
+      await mkdir(join(path, '..'), { recursive: true });
+      const report = {
+        startedAt: startedAt.toISOString(),
+        endedAt: endedAt.toISOString(),
+        database: kind,
+        machine: { cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+        settings: { ...settings, smoke, workloads, surfaces },
+        dataset: summary,
+        rows,
+        ratios,
+        budget,
+        measurements,
+        postgraphileSql,
+      };
+      await writeFile(path, `${JSON.stringify(report, null, 2)}\n`);
+      console.log(`wrote ${out}${issueSettings ? '' : ' (not the issue\'s settings: bench/results/latest.json is left as it was)'}`);
     }
     if (failures.length) {
       console.error(`\n${failures.length} workload(s) did not answer correctly:\n${failures.join('\n')}`);
       process.exitCode = 1;
     } else if (smoke) {
-      console.log('\nsmoke: every workload answered correctly on every surface');
+      console.log(`\nsmoke: every workload answered correctly on every surface (${surfaces.join(', ')})`);
     }
   } finally {
     for (const child of processes) await stop(child);
@@ -306,19 +564,88 @@ async function main() {
   }
 }
 
+interface BudgetLine {
+  goal: string;
+  figure: string;
+  met: boolean | null;
+}
+
+function budgetCheck(
+  rows: Row[],
+  rowOf: (workload: Workload, surface: Surface) => Row | undefined,
+  ratio: (a?: Row, b?: Row) => number | null,
+  kind: string,
+): BudgetLine[] {
+  const lines: BudgetLine[] = [];
+  const atLeast = (goal: string, value: number | null, floor: number, missing: string) =>
+    lines.push({ goal, figure: value === null ? missing : `${value}×`, met: value === null ? null : value >= floor });
+  for (const workload of ['page25', 'page100', 'byId', 'trigger'] as Workload[]) {
+    atLeast(
+      `GraphQL ≥ 1.0× PostGraphile, ${workload}`,
+      ratio(rowOf(workload, 'graphql'), rowOf(workload, 'postgraphile')),
+      1,
+      kind === 'embedded' ? 'not measured (no PostGraphile on the embedded database)' : 'not measured',
+    );
+  }
+  for (const workload of ['page25', 'page100', 'byId', 'trigger'] as Workload[]) {
+    atLeast(`REST ≥ 0.9× our GraphQL, ${workload}`, ratio(rowOf(workload, 'rest'), rowOf(workload, 'graphql')), 0.9, 'not measured');
+  }
+  atLeast(
+    'REST trigger with an Idempotency-Key ≥ 0.8× the plain REST trigger',
+    ratio(rowOf('triggerIdem', 'rest'), rowOf('trigger', 'rest')),
+    0.8,
+    'not measured',
+  );
+  for (const surface of ['graphql', 'rest'] as Surface[]) {
+    const row = rowOf('page25', surface);
+    lines.push({ goal: `p99 < 50 ms, page25 at ${settings.connections} connections, ${surface}`, figure: row ? `${row.p99Ms} ms` : 'not measured', met: row ? row.p99Ms < 50 : null });
+  }
+  const ours = rows.filter((row) => row.surface === 'graphql' || row.surface === 'rest');
+  const rss = ours.length ? ours[0].peakRssMb : null;
+  lines.push({ goal: 'peak RSS < 300 MB (gateway)', figure: rss === null ? 'not measured' : `${rss} MB`, met: rss === null ? null : rss < 300 });
+  const worst = ours.reduce<Row | null>((top, row) => (!top || row.statementsPerRequest > top.statementsPerRequest ? row : top), null);
+  lines.push({
+    goal: 'SQL statements per request ≤ 2 (gateway, every workload)',
+    figure: worst ? `at most ${worst.statementsPerRequest} (${worst.workload} ${worst.surface})` : 'not measured',
+    met: worst ? worst.statementsPerRequest <= 2 : null,
+  });
+  return lines;
+}
+
 function table(rows: Row[], kind: string): string {
   const lines = [
-    `Database: ${kind}; ${CONNECTIONS} connections, ${SECONDS} s per workload; load generator and servers share the machine's cores.`,
+    `Database: ${kind}; ${settings.connections} connections, ${settings.warmup} s warm-up + ${settings.duration} s measured, ` +
+      `median of ${settings.rounds} round(s); load generator and servers share the machine's cores.`,
     '',
-    '| workload | surface | req/s | p50 ms | p99 ms | SQL/request | peak RSS MB | × floor |',
-    '|---|---|---:|---:|---:|---:|---:|---:|',
+    '| workload | surface | req/s | p50 ms | p99 ms | SQL/request | peak RSS MB | × floor | req/s per round |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const row of rows) {
     lines.push(
-      `| ${row.workload} | ${row.surface} | ${row.reqPerSec} | ${row.p50Ms} | ${row.p99Ms} | ${row.statementsPerRequest} | ${row.peakRssMb} | ${row.ratioToFloor ?? '–'} |`,
+      `| ${row.workload} | ${row.surface} | ${row.reqPerSec} | ${row.p50Ms} | ${row.p99Ms} | ${row.statementsPerRequest} | ${row.peakRssMb} | ${row.ratioToFloor ?? '–'} | ${row.rounds.join(', ')} |`,
     );
   }
   return lines.join('\n');
+}
+
+function ratioTable(
+  ratios: { workload: Workload; graphqlToPostgraphile: number | null; restToGraphql: number | null }[],
+  rowOf: (workload: Workload, surface: Surface) => Row | undefined,
+  ratio: (a?: Row, b?: Row) => number | null,
+): string {
+  const lines = ['| workload | ours GraphQL / PostGraphile | ours REST / ours GraphQL |', '|---|---:|---:|'];
+  for (const line of ratios) {
+    lines.push(`| ${line.workload} | ${line.graphqlToPostgraphile ?? '–'} | ${line.restToGraphql ?? '–'} |`);
+  }
+  const idem = ratio(rowOf('triggerIdem', 'rest'), rowOf('trigger', 'rest'));
+  if (idem !== null) lines.push('', `REST trigger with an Idempotency-Key / plain REST trigger: ${idem}`);
+  return lines.join('\n');
+}
+
+function budgetTable(lines: BudgetLine[]): string {
+  const out = ['Budget check:', '', '| goal | figure | met? |', '|---|---|---|'];
+  for (const line of lines) out.push(`| ${line.goal} | ${line.figure} | ${line.met === null ? '–' : line.met ? 'met' : '**missed**'} |`);
+  return out.join('\n');
 }
 
 await main();
