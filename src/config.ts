@@ -26,6 +26,8 @@ export interface Config {
   trustProxy: string[];
   /** A request not answered by then gets 503. */
   requestTimeoutMs: number;
+  /** Subscriptions one API key may hold open over WebSocket on an instance at once. */
+  maxSubscriptionsPerKey: number;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -69,5 +71,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     keylessPerMinute: integer(env, 'KEYLESS_REQUESTS_PER_MINUTE', 60, 0, 1_000_000),
     trustProxy: trustedProxies(env),
     requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
+    maxSubscriptionsPerKey: integer(env, 'MAX_SUBSCRIPTIONS_PER_KEY', 100, 1, 100_000),
   };
 }

@@ -50,6 +50,7 @@ const app = createApp({
     redis: rateLimitRedis,
   }),
   requestTimeoutMs: config.requestTimeoutMs,
+  maxSubscriptionsPerKey: config.maxSubscriptionsPerKey,
   // Any origin only for the embedded demo (SPEC §5); otherwise exactly CORS_ORIGINS.
   corsOrigins: config.corsOrigins.length ? config.corsOrigins : db.kind === 'embedded' ? ['*'] : [],
 });

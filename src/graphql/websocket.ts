@@ -1,32 +1,113 @@
 // GraphQL over WebSocket (the graphql-ws protocol) on the HTTP server's /graphql path,
 // executed through the same yoga instance, so plugins, masking and context are shared.
-// The API key comes from the connection's `Authorization` param or the upgrade request.
+// It has the guards HTTP has: the same body limit per message, the key checked once at
+// `connection_init` (4401 without one, 4403 when it is refused), every operation counted
+// against the key's rate, a cap on the key's concurrent subscriptions, and the request
+// deadline on queries and mutations.
 import type { Server } from 'node:http';
-import type { ExecutionArgs } from 'graphql';
+import { type ExecutionArgs, type ExecutionResult, GraphQLError, getOperationAST } from 'graphql';
+import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import { DomainError } from '../domain/errors.js';
+import { hashApiKey } from '../domain/organizations.js';
+import type { Admission } from '../http/admission.js';
+import { apiKeyFrom } from '../http/authorization.js';
+import { MAX_BODY_BYTES } from '../http/body.js';
+import type { ClientConnection } from '../http/client-limits.js';
+import type { ContextFactory } from './context-factory.js';
 import { maskError } from './errors.js';
 import type { createGraphQLServer } from './yoga.js';
 
 type Yoga = ReturnType<typeof createGraphQLServer>;
 type Executor = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown };
 
-export function serveGraphQLOverWebSocket(server: Server, yoga: Yoga) {
-  const sockets = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+export interface WebSocketGuards {
+  /** The same admission HTTP requests pass (address budgets, the key's rate). */
+  admit(headers: Headers, connection: ClientConnection): Promise<Admission>;
+  /** The key's GraphQL context, or the domain's UNAUTHENTICATED. */
+  contextFor: ContextFactory;
+  /** Subscriptions one key may hold open on this instance at once. */
+  maxSubscriptionsPerKey: number;
+  /** Queries and mutations not answered by then get a REQUEST_TIMEOUT error. */
+  timeoutMs: number;
+}
+
+interface Connection {
+  headers: Headers;
+  remoteAddress?: string;
+  keyHash: string;
+  /** Ids of this connection's open subscriptions. */
+  subscriptions: Set<string>;
+}
+
+const coded = (message: string, code: string) => new GraphQLError(message, { extensions: { code } });
+
+async function refusalOf(admission: Admission): Promise<GraphQLError | undefined> {
+  if (!('refused' in admission)) return undefined;
+  const body = (await admission.refused.json()) as { errors?: { message: string; extensions?: { code?: string } }[] };
+  const error = body.errors?.[0];
+  return coded(error?.message ?? 'refused', error?.extensions?.code ?? 'RATE_LIMITED');
+}
+
+/** Runs `work`, or answers REQUEST_TIMEOUT once `ms` have passed (the work goes on). */
+async function withDeadline(work: () => unknown, ms: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<ExecutionResult>((resolve) => {
+    timer = setTimeout(
+      () => resolve({ errors: [coded(`the operation was not answered within ${ms} ms`, 'REQUEST_TIMEOUT')] }),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([work(), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function serveGraphQLOverWebSocket(server: Server, yoga: Yoga, guards: WebSocketGuards) {
+  const sockets = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: MAX_BODY_BYTES });
+  const connections = new WeakMap<object, Connection>();
+  const openPerKey = new Map<string, number>();
+  const release = (connection: Connection, id: string) => {
+    if (!connection.subscriptions.delete(id)) return;
+    const open = (openPerKey.get(connection.keyHash) ?? 1) - 1;
+    if (open > 0) openPerKey.set(connection.keyHash, open);
+    else openPerKey.delete(connection.keyHash);
+  };
+
   const disposable = useServer(
     {
       execute: (args) => (args.rootValue as Executor).execute(args) as never,
       subscribe: (args) => (args.rootValue as Executor).subscribe(args) as never,
-      onSubscribe: async (ctx, _id, params) => {
-        const authorization =
-          (ctx.connectionParams?.Authorization as string | undefined) ?? ctx.extra.request.headers.authorization;
-        const request = new Request('http://websocket/graphql', {
-          headers: authorization ? { authorization } : {},
-        });
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          request,
-          params,
-        });
+      onConnect: async (ctx) => {
+        const given = ctx.connectionParams?.Authorization ?? ctx.extra.request.headers.authorization;
+        const headers = new Headers(typeof given === 'string' ? { authorization: given } : {});
+        const key = apiKeyFrom(headers);
+        const socket = ctx.extra.socket;
+        if (!key) return void socket.close(CloseCode.Unauthorized, 'Unauthorized: send the API key as Authorization');
+        const remoteAddress = ctx.extra.request.socket.remoteAddress;
+        const refusal = await refusalOf(await guards.admit(headers, { remoteAddress }));
+        if (refusal) return void socket.close(CloseCode.Forbidden, `Forbidden: ${refusal.message}`.slice(0, 120));
+        try {
+          await guards.contextFor(headers);
+        } catch (error) {
+          if (error instanceof DomainError && error.code === 'UNAUTHENTICATED') {
+            return void socket.close(CloseCode.Forbidden, 'Forbidden: the API key is not valid');
+          }
+          throw error;
+        }
+        connections.set(ctx, { headers, remoteAddress, keyHash: hashApiKey(key), subscriptions: new Set() });
+        return true;
+      },
+      onSubscribe: async (ctx, id, params) => {
+        const connection = connections.get(ctx)!;
+        // Every operation counts against the key's rate, as every HTTP request does.
+        const refusal = await refusalOf(await guards.admit(connection.headers, connection));
+        if (refusal) return [refusal];
+        const request = new Request('http://websocket/graphql', { headers: connection.headers });
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({ request, params });
         let document;
         try {
           document = parse(params.query);
@@ -35,10 +116,25 @@ export function serveGraphQLOverWebSocket(server: Server, yoga: Yoga) {
         }
         const errors = validate(schema, document);
         if (errors.length) return errors;
+        const operation = getOperationAST(document, params.operationName);
+        if (operation?.operation === 'subscription') {
+          const open = openPerKey.get(connection.keyHash) ?? 0;
+          if (open >= guards.maxSubscriptionsPerKey) {
+            return [
+              coded(
+                `this API key already holds ${guards.maxSubscriptionsPerKey} subscriptions, the most one key may hold; complete one first`,
+                'SUBSCRIPTION_LIMIT_REACHED',
+              ),
+            ];
+          }
+          openPerKey.set(connection.keyHash, open + 1);
+          connection.subscriptions.add(id);
+        }
         let contextValue;
         try {
           contextValue = await contextFactory();
         } catch (error) {
+          release(connection, id);
           return [maskError(error) as never];
         }
         return {
@@ -47,8 +143,19 @@ export function serveGraphQLOverWebSocket(server: Server, yoga: Yoga) {
           document,
           variableValues: params.variables,
           contextValue,
-          rootValue: { execute, subscribe },
+          rootValue: {
+            execute: (args: ExecutionArgs) => withDeadline(() => execute(args), guards.timeoutMs),
+            subscribe,
+          },
         };
+      },
+      onComplete: (ctx, id) => {
+        const connection = connections.get(ctx);
+        if (connection) release(connection, id);
+      },
+      onClose: (ctx) => {
+        const connection = connections.get(ctx);
+        if (connection) for (const id of [...connection.subscriptions]) release(connection, id);
       },
     },
     sockets,

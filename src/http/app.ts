@@ -5,6 +5,7 @@ import type { Database } from '../database/client.js';
 import { defaultServices, type DomainServices } from '../domain/tenant.js';
 import type { FlowRunChangeFeed } from '../graphql/context.js';
 import { createContextFactory } from '../graphql/context-factory.js';
+import type { WebSocketGuards } from '../graphql/websocket.js';
 import { createGraphQLServer } from '../graphql/yoga.js';
 import { type Logger, logger as defaultLogger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
@@ -32,6 +33,8 @@ export interface AppOptions {
   metrics?: Metrics;
   logger?: Logger;
   requestTimeoutMs?: number;
+  /** Subscriptions one API key may hold open over WebSocket on an instance at once (default 100). */
+  maxSubscriptionsPerKey?: number;
   /** Origins browsers may call from (`*` for any); none by default. */
   corsOrigins?: readonly string[];
 }
@@ -45,6 +48,8 @@ export interface App {
   endSubscriptions(): void;
   /** From now on /readyz answers 503: load balancers stop sending new requests. */
   beginStopping(): void;
+  /** What GraphQL over WebSocket checks, as HTTP requests are checked here. */
+  websocketGuards: WebSocketGuards;
 }
 
 export function createApp(options: AppOptions): App {
@@ -93,6 +98,12 @@ export function createApp(options: AppOptions): App {
     metrics,
     endSubscriptions: () => changeFeed?.endSubscriptions?.(),
     beginStopping: () => void (stopping = true),
+    websocketGuards: {
+      admit: (headers, connection) => admit(new Request('http://websocket/graphql', { headers }), 'graphql', connection),
+      contextFor,
+      maxSubscriptionsPerKey: options.maxSubscriptionsPerKey ?? 100,
+      timeoutMs: options.requestTimeoutMs ?? 30_000,
+    },
     fetch: instrument(withCors(route, options.corsOrigins ?? []), {
       logger,
       metrics,

@@ -59,7 +59,7 @@ export async function serve(app: App, port: number, host?: string): Promise<Runn
   });
   // A WebSocket is the WebSocket server's to close, not an idle HTTP connection.
   server.on('upgrade', (_request: IncomingMessage, socket: Socket) => connections.delete(socket));
-  const websocket = serveGraphQLOverWebSocket(server, app.graphql);
+  const websocket = serveGraphQLOverWebSocket(server, app.graphql, app.websocketGuards);
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
 
   /**
