@@ -13,8 +13,11 @@ import { deletedType, offsetArgDescription, orderByWithTieBreak, orderInput, ski
 
 export const FlowRunStatus = builder.enumType('FlowRunStatus', { values: FLOW_RUN_STATUSES });
 
+// Select mode: a query loads the columns its fields ask for, not every column (a page of
+// runs without `state` does not carry each run's JSON).
 const FlowRun = builder.prismaObject('FlowRun', {
   description: 'One execution of a flow in a message thread.',
+  select: { id: true },
   fields: (t) => ({
     id: t.expose('id', { type: 'UUID' }),
     flowId: t.expose('flowId', { type: 'UUID' }),
@@ -24,9 +27,9 @@ const FlowRun = builder.prismaObject('FlowRun', {
       type: 'JSONObject',
       description: 'The message sent when the run was triggered; {} for none.',
     }),
-    // Every FlowRun row is loaded with all its columns, expiresAt included.
     status: t.field({
       type: FlowRunStatus,
+      select: { status: true, expiresAt: true },
       description: 'A running run past its session timeout reads as timeout, even before the sweeper ends it.',
       resolve: (run, _args, { tenant }) => effectiveStatus(run, tenant.clock.now()),
     }),
