@@ -71,4 +71,34 @@ describe.each(databaseTargets())('SQL statements per page, REST and GraphQL, on 
     expect(rest100.length).toBe(rest10.length);
     expect(rest100.length).toBeLessThanOrEqual(6);
   });
+
+  it('a trigger is one statement on both surfaces, the run it answers with included (no reload)', async () => {
+    const flowId = (await sendGraphQL<{ flows: { edges: { node: { id: string } }[] } }, unknown>(app, key, '{ flows(first: 1) { edges { node { id } } } }'))
+      .data!.flows.edges[0].node.id;
+    const threads = await Promise.all(
+      ['statement-a', 'statement-b'].map(async (identifier) =>
+        (await sendGraphQL<{ createMessageThread: { id: string } }, unknown>(app, key, `mutation { createMessageThread(input: { channel: web, identifier: "${identifier}" }) { id } }`)).data!
+          .createMessageThread.id,
+      ),
+    );
+    db.statements.length = 0;
+    const graphql = await sendGraphQL<{ triggerFlowRun: { flowRun: { status: string } } }, unknown>(
+      app,
+      key,
+      `mutation ($input: TriggerFlowRunInput!) { triggerFlowRun(input: $input) { flowRun { id ${attributes('flowRuns')} } } }`,
+      { input: { flowId, messageThreadId: threads[0], state: { a: 1 }, initialMessage: {} } },
+    );
+    expect(graphql.errors).toBeUndefined();
+    expect(graphql.data!.triggerFlowRun.flowRun.status).toBe('running');
+    expect(db.statements).toHaveLength(1);
+
+    db.statements.length = 0;
+    const rest = await call(app, 'POST', '/public/v2/flow-runs', {
+      key,
+      body: { data: { type: 'flowRuns', attributes: { flowId, messageThreadId: threads[1], state: { a: 1 }, initialMessage: {} } } },
+    });
+    expect(rest.status).toBe(201);
+    expect(db.statements).toHaveLength(1);
+  });
 });
+

@@ -159,7 +159,9 @@ const TriggerFlowRunInput = builder.inputType('TriggerFlowRunInput', {
 
 const TriggerFlowRunPayload = builder.objectRef<TriggeredFlowRun>('TriggerFlowRunPayload').implement({
   fields: (t) => ({
-    flowRun: t.field({ type: FlowRun, resolve: (payload) => payload.run }),
+    // A prisma field: the plugin takes the run the trigger wrote (every column) as loaded,
+    // instead of reading it again for the fields selected.
+    flowRun: t.prismaField({ type: FlowRun, resolve: (_query, payload) => payload.run }),
     replayed: t.exposeBoolean('replayed', {
       description: 'True when an earlier trigger with the same idempotencyKey created the run; nothing new was triggered.',
     }),
