@@ -1,6 +1,6 @@
 // Helpers of the REST suite: a client for `app.fetch` that validates every response body
-// against the official JSON:API 1.1 schema (from ../shared, never copied into the repo),
-// and a shape comparison with the reference documents.
+// against the official JSON:API 1.1 schema, and a shape comparison with the reference
+// documents. Both inputs are fixtures of this repository (test/fixtures/README.md).
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,18 +8,16 @@ import Ajv2020 from 'ajv/dist/2020.js';
 import type { App } from '../../src/http/app.ts';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const sharedDir = path.resolve(repoRoot, '../shared');
-export const referenceDocPath = path.join(sharedDir, 'reference/flow-runs-api-doc.txt');
-const schemaPath = path.join(sharedDir, 'jsonapi/jsonapi-1.1.schema.json');
+const fixturesDir = path.join(repoRoot, 'test/fixtures');
+export const referenceDocPath = path.join(fixturesDir, 'reference/flow-runs-api-doc.txt');
+const schemaPath = path.join(fixturesDir, 'jsonapi/jsonapi-1.1.schema.json');
 
 type Validate = ((document: unknown) => boolean) & { errors?: unknown };
 
-/** The schema with the two in-memory corrections of ../shared/jsonapi/NOTICE.md. */
-function loadValidator(): Validate | undefined {
-  if (!existsSync(schemaPath)) {
-    console.warn(`[rest tests] ${schemaPath} is absent: JSON:API schema checks are skipped`);
-    return undefined;
-  }
+/** The schema with the two in-memory corrections of test/fixtures/jsonapi/NOTICE.md. */
+function loadValidator(): Validate {
+  // A missing fixture fails the run: every response check would otherwise pass unchecked.
+  if (!existsSync(schemaPath)) throw new Error(`[rest tests] the fixture ${schemaPath} is missing`);
   const schema = JSON.parse(readFileSync(schemaPath, 'utf8'));
   // 1. A link may be null (JSON:API 1.1, Document Structure > Links).
   schema.definitions.link.oneOf.push({ type: 'null' });
@@ -32,10 +30,8 @@ function loadValidator(): Validate | undefined {
 }
 
 export const validateJsonApi = loadValidator();
-export const schemaAvailable = validateJsonApi !== undefined;
 
 export function assertJsonApi(document: unknown, what: string): void {
-  if (!validateJsonApi) return;
   if (!validateJsonApi(document)) {
     throw new Error(
       `${what}: response is not a valid JSON:API 1.1 document: ${JSON.stringify(validateJsonApi.errors, null, 1)}\n${JSON.stringify(document, null, 1)}`,
@@ -121,11 +117,8 @@ export interface ReferenceExample {
  * The example exchanges of the reference doc: each request line (`GET /public/v2/... HTTP/1.1`)
  * with its headers, its JSON body when it has one (POST/PATCH), and the JSON response after it.
  */
-export function referenceExamples(): ReferenceExample[] | undefined {
-  if (!existsSync(referenceDocPath)) {
-    console.warn(`[rest tests] ${referenceDocPath} is absent: the reference replay is skipped`);
-    return undefined;
-  }
+export function referenceExamples(): ReferenceExample[] {
+  if (!existsSync(referenceDocPath)) throw new Error(`[rest tests] the fixture ${referenceDocPath} is missing`);
   const lines = readFileSync(referenceDocPath, 'utf8').split('\n');
   const examples: ReferenceExample[] = [];
   let current: Omit<ReferenceExample, 'response'> | undefined;
