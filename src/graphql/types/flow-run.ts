@@ -13,15 +13,17 @@ import { deletedType, offsetArgDescription, orderByWithTieBreak, orderInput, ski
 
 export const FlowRunStatus = builder.enumType('FlowRunStatus', { values: FLOW_RUN_STATUSES });
 
-// Select mode: a query loads the columns its fields ask for, not every column (a page of
-// runs without `state` does not carry each run's JSON).
+// Select mode, for the two JSON columns only: a run's light columns come with every run
+// (the type's base selection) and resolve as plain properties, without the prisma
+// plugin's per-field bookkeeping (which costs more than the columns when all are asked
+// for); `state` and `initialMessage` are loaded only by a query that asks for them.
 const FlowRun = builder.prismaObject('FlowRun', {
   description: 'One execution of a flow in a message thread.',
-  select: { id: true },
+  select: { id: true, flowId: true, messageThreadId: true, status: true, expiresAt: true, cost: true, createdAt: true, updatedAt: true },
   fields: (t) => ({
-    id: t.expose('id', { type: 'UUID' }),
-    flowId: t.expose('flowId', { type: 'UUID' }),
-    messageThreadId: t.expose('messageThreadId', { type: 'UUID' }),
+    id: t.field({ type: 'UUID', resolve: (run) => run.id }),
+    flowId: t.field({ type: 'UUID', resolve: (run) => run.flowId }),
+    messageThreadId: t.field({ type: 'UUID', resolve: (run) => run.messageThreadId }),
     state: t.expose('state', { type: 'JSONObject', description: 'Session variables of the run.' }),
     initialMessage: t.expose('initialMessage', {
       type: 'JSONObject',
@@ -29,13 +31,12 @@ const FlowRun = builder.prismaObject('FlowRun', {
     }),
     status: t.field({
       type: FlowRunStatus,
-      select: { status: true, expiresAt: true },
       description: 'A running run past its session timeout reads as timeout, even before the sweeper ends it.',
       resolve: (run, _args, { tenant }) => effectiveStatus(run, tenant.clock.now()),
     }),
-    cost: t.exposeInt('cost', { description: 'Credits spent so far.' }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    cost: t.int({ description: 'Credits spent so far.', resolve: (run) => run.cost }),
+    createdAt: t.field({ type: 'DateTime', resolve: (run) => run.createdAt }),
+    updatedAt: t.field({ type: 'DateTime', resolve: (run) => run.updatedAt }),
     flow: t.relation('flow'),
     messageThread: t.relation('messageThread'),
   }),

@@ -6,7 +6,6 @@ import { relatedFlowRuns } from './flow-run.js';
 import { deletedType, offsetArgDescription, orderByWithTieBreak, orderInput, skipOffset } from './lists.js';
 
 builder.prismaObject('Flow', {
-  select: { id: true },
   fields: (t) => ({
     id: t.expose('id', { type: 'UUID' }),
     name: t.exposeString('name'),

@@ -9,7 +9,6 @@ import { deletedType, offsetArgDescription, orderByWithTieBreak, orderInput, ski
 const Channel = builder.enumType('Channel', { values: CHANNELS });
 
 builder.prismaObject('MessageThread', {
-  select: { id: true },
   fields: (t) => ({
     id: t.expose('id', { type: 'UUID' }),
     channel: t.expose('channel', { type: Channel }),
