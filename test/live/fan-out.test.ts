@@ -1,32 +1,19 @@
 // Two instances on ONE PostgreSQL database: with Redis, a WebSocket subscriber on
 // instance A hears of changes made over HTTP on instance B; with in-process buses only
 // (no Redis) it does not, which is what makes the first half mean something.
-import { Redis } from 'ioredis';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../../src/database/client.ts';
 import { createFlowRunChangeBus, type FlowRunChangeBus } from '../../src/events/flow-run-change-bus.ts';
 import { createApp } from '../../src/http/app.ts';
 import { serve, type RunningServer } from '../../src/http/serve.ts';
+import { redisAnswers } from '../support/redis.ts';
 import { createTestTenant, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
 import { sendGraphQL } from '../support/graphql.ts';
 import { fence, subscribeWs, triggerOperation, untilListening, wsClient } from './live-support.ts';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const DATABASE_URL = process.env.TEST_DATABASE_URL;
-
-async function redisAnswers(): Promise<boolean> {
-  const redis = new Redis(REDIS_URL, { connectTimeout: 1_000, maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null });
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-    return (await redis.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    redis.disconnect();
-  }
-}
 
 const hasRedis = DATABASE_URL ? await redisAnswers() : false;
 const skipReason = !DATABASE_URL

@@ -16,6 +16,7 @@ import { createRateLimiter } from '../../src/http/rate-limit.ts';
 import { serve, type RunningServer } from '../../src/http/serve.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { createRedisClient } from '../../src/redis.ts';
+import { redisAnswers } from '../support/redis.ts';
 import { createTestTenant, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 import { subscribeWs, triggerOperation, untilListening, wsClient, type LiveSubscription } from './live-support.ts';
@@ -23,19 +24,6 @@ import { subscribeWs, triggerOperation, untilListening, wsClient, type LiveSubsc
 const REDIS_PORT = 6379;
 const DATABASE_URL = process.env.TEST_DATABASE_URL;
 const PER_MINUTE = 25;
-
-async function redisAnswers(): Promise<boolean> {
-  const redis = new Redis(REDIS_PORT, '127.0.0.1', { connectTimeout: 1_000, lazyConnect: true, retryStrategy: () => null });
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-    return (await redis.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    redis.disconnect();
-  }
-}
 
 const skipReason = !DATABASE_URL
   ? 'TEST_DATABASE_URL is not set'

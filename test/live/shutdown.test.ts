@@ -1,7 +1,7 @@
 // Graceful shutdown: in process, close() refuses new connections at once, lets a request
 // in flight finish, ends WebSocket and SSE subscriptions and resolves; as a process,
 // SIGTERM stops the server cleanly with exit code 0.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFlowRunChangeBus, type FlowRunChangeBus } from '../../src/events/flow-run-change-bus.ts';
 import { type App, createApp } from '../../src/http/app.ts';
 import { serve } from '../../src/http/serve.ts';
+import { startServerProcess } from '../support/server-process.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
 import { Inbox, readEventStream, sleep, sseRequest, subscribeSse, subscribeWs, untilListening, within, wsClient } from './live-support.ts';
 
@@ -139,32 +140,9 @@ describe('graceful shutdown of the process', () => {
   });
 
   it('SIGTERM: stops cleanly, prints "stopped" and exits 0 within 15 s', async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', DATA_DIR: join(dataDir, 'db'), SHUTDOWN_GRACE_MS: '5000' };
-    delete env.DATABASE_URL;
-    delete env.REDIS_URL;
-    delete env.TEST_DATABASE_URL;
-    const proc = spawn('node_modules/.bin/tsx', ['src/server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child = proc;
-    let stdout = '';
-    let stderr = '';
-    proc.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    proc.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      proc.once('exit', (code, signal) => resolve({ code, signal })),
-    );
-
-    const port = await within(
-      45_000,
-      'the server to print its address',
-      new Promise<number>((resolve, reject) => {
-        const look = () => {
-          const match = /Flow-run gateway on http:\/\/localhost:(\d+)\/graphql/.exec(stdout);
-          if (match) resolve(Number(match[1]));
-        };
-        proc.stdout!.on('data', look);
-        void exited.then(({ code }) => reject(new Error(`server exited early (${code}): ${stdout}\n${stderr}`)));
-      }),
-    );
+    const server = await startServerProcess({ DATA_DIR: join(dataDir, 'db'), SHUTDOWN_GRACE_MS: '5000' });
+    child = server.process;
+    const { port, exited } = server;
     const base = `http://127.0.0.1:${port}`;
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
 
@@ -176,10 +154,11 @@ describe('graceful shutdown of the process', () => {
     const reading = readEventStream(stream, inbox);
 
     const started = Date.now();
-    proc.kill('SIGTERM');
+    server.process.kill('SIGTERM');
     const { code, signal } = await within(15_000, 'the process to exit after SIGTERM', exited);
     expect({ code, signal }).toEqual({ code: 0, signal: null });
     console.log(`shutdown.test.ts: the server exited ${Date.now() - started} ms after SIGTERM`);
+    const { stdout } = server.output();
     expect(stdout).toMatch(/SIGTERM: stopping/);
     expect(stdout).toMatch(/^stopped$/m);
     await within(2_000, 'the SSE stream to end', reading);
