@@ -7,6 +7,8 @@ export interface Config {
   databaseUrl?: string;
   /** Where the embedded database keeps its files. */
   dataDir: string;
+  /** Apply pending migrations at start-up; off, `npm run migrate` does it as a deploy step. */
+  migrateOnStart: boolean;
   /** Redis for subscription fan-out between instances; unset means in-process only. */
   redisUrl?: string;
   corsOrigins: string[];
@@ -53,11 +55,20 @@ function trustedProxies(env: NodeJS.ProcessEnv): string[] {
   return entries;
 }
 
+function boolean(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new Error(`${name} must be true or false, got "${env[name]}"`);
+}
+
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port: integer(env, 'PORT', 4000, 0, 65535),
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir: env.DATA_DIR || './.data',
+    migrateOnStart: boolean(env, 'MIGRATE_ON_START', true),
     redisUrl: env.REDIS_URL || undefined,
     corsOrigins: (env.CORS_ORIGINS ?? '')
       .split(',')

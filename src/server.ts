@@ -5,6 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readConfig } from './config.js';
 import { type Database, EmbeddedDatabaseBusyError, openDatabase } from './database/client.js';
+import { pendingMigrations } from './database/migrations.js';
 import { seedDemoIfEmpty } from './demo-data.js';
 import { systemClock } from './domain/flow-run-changes.js';
 import { createFlowRunChangeBus } from './events/flow-run-change-bus.js';
@@ -22,6 +23,7 @@ const metrics = createMetrics({ poolStats: () => opened?.poolStats?.() });
 const db = await openDatabase({
   databaseUrl: config.databaseUrl,
   dataDir: config.dataDir,
+  migrate: config.migrateOnStart,
   onQuery: () => metrics.dbStatements.inc(),
 }).catch((error) => {
   if (error instanceof EmbeddedDatabaseBusyError) {
@@ -61,6 +63,8 @@ console.log(`Flow-run gateway on http://localhost:${server.port}/graphql (${db.k
 // kept beside the data (demo data only: real keys are never stored in clear).
 async function demoHeaders(database: Database) {
   if (database.kind !== 'embedded') return undefined;
+  // Not migrated yet (MIGRATE_ON_START=false): nothing to seed into until `npm run migrate`.
+  if ((await pendingMigrations(database.sql)).length) return undefined;
   const demoKeyFile = join(config.dataDir, 'demo-api-key');
   const demoKey = await seedDemoIfEmpty(database);
   if (demoKey) {

@@ -16,6 +16,8 @@ export interface Database {
   kind: DatabaseKind;
   prisma: PrismaClient;
   sql: SqlSession;
+  /** The migrations this opening applied (none when migrating is left to `npm run migrate`). */
+  appliedMigrations: string[];
   /** Connection pool figures (PostgreSQL only: the embedded database has one connection). */
   poolStats?: () => { total: number; idle: number; waiting: number };
   close(): Promise<void>;
@@ -28,6 +30,11 @@ export interface DatabaseOptions {
   dataDir?: string;
   /** Connections in the PostgreSQL pool. */
   poolSize?: number;
+  /**
+   * Apply pending migrations while opening (the default). Off, a deploy step applies them
+   * (`npm run migrate`) and /readyz says 503 until it has.
+   */
+  migrate?: boolean;
   /** Called once per SQL statement Prisma sends (statement counting in tests). */
   onQuery?: (sql: string) => void;
 }
@@ -73,14 +80,17 @@ async function openPostgres(databaseUrl: string, options: DatabaseOptions): Prom
       return (await pool.query(text, params)).rows;
     },
   };
-  const migrationClient = await pool.connect();
-  try {
-    await applyMigrations({
-      exec: async (text) => void (await migrationClient.query(text)),
-      query: async (text, params) => (await migrationClient.query(text, params)).rows,
-    });
-  } finally {
-    migrationClient.release();
+  let appliedMigrations: string[] = [];
+  if (options.migrate ?? true) {
+    const migrationClient = await pool.connect();
+    try {
+      appliedMigrations = await applyMigrations({
+        exec: async (text) => void (await migrationClient.query(text)),
+        query: async (text, params) => (await migrationClient.query(text, params)).rows,
+      });
+    } finally {
+      migrationClient.release();
+    }
   }
   // Named statements let each connection keep its prepared plans: PostgreSQL spends more
   // time planning Prisma's page query than running it. Names come from the SQL text,
@@ -93,6 +103,7 @@ async function openPostgres(databaseUrl: string, options: DatabaseOptions): Prom
     kind: 'postgresql',
     prisma,
     sql,
+    appliedMigrations,
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async close() {
       await prisma.$disconnect();
@@ -125,12 +136,13 @@ async function openEmbedded(options: DatabaseOptions): Promise<Database> {
       return (await pglite.query<Row>(text, params)).rows;
     },
   };
-  await applyMigrations(sql);
+  const appliedMigrations = options.migrate ?? true ? await applyMigrations(sql) : [];
   const prisma = createPrisma(new PrismaPGlite(pglite), options);
   return {
     kind: 'embedded',
     prisma,
     sql,
+    appliedMigrations,
     async close() {
       await prisma.$disconnect();
       await pglite.close();
