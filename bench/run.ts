@@ -107,9 +107,10 @@ interface Row {
 // --- processes -------------------------------------------------------------------------
 
 async function start(script: string, env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  // The gateway runs as `npm start` runs it (package.json), V8 heap cap included.
-  const flags = script === 'src/server.ts' ? ['--max-old-space-size=256'] : [];
-  const child = spawn(process.execPath, [...flags, '--import', 'tsx', script], {
+  // The gateway runs as `npm start` runs it (package.json): the build in dist/ (made by
+  // `prebench`), V8 heap cap included. The peers run from source.
+  const args = script === 'src/server.ts' ? ['--max-old-space-size=256', 'dist/server.js'] : ['--import', 'tsx', script];
+  const child = spawn(process.execPath, args, {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
