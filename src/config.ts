@@ -3,6 +3,14 @@ import { checkTrustProxy } from './http/client-limits.js';
 
 export interface Config {
   port: number;
+  /** The address to listen on; unset means every interface. */
+  host?: string;
+  /** Connections in the PostgreSQL pool of each instance. */
+  databasePoolSize: number;
+  /** GraphiQL at GET /graphql; unset means on for the embedded demo database only. */
+  graphiql?: boolean;
+  /** When set, /metrics answers only `Authorization: Bearer <token>`. */
+  metricsToken?: string;
   /** PostgreSQL connection string; unset means the embedded database. */
   databaseUrl?: string;
   /** Where the embedded database keeps its files. */
@@ -55,7 +63,7 @@ function trustedProxies(env: NodeJS.ProcessEnv): string[] {
   return entries;
 }
 
-function boolean(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+function boolean<Fallback extends boolean | undefined>(env: NodeJS.ProcessEnv, name: string, fallback: Fallback): boolean | Fallback {
   const raw = env[name]?.trim().toLowerCase();
   if (raw === undefined || raw === '') return fallback;
   if (raw === 'true' || raw === '1') return true;
@@ -66,6 +74,10 @@ function boolean(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boole
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port: integer(env, 'PORT', 4000, 0, 65535),
+    host: env.HOST?.trim() || undefined,
+    databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1_000),
+    graphiql: boolean(env, 'GRAPHIQL', undefined),
+    metricsToken: env.METRICS_TOKEN || undefined,
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir: env.DATA_DIR || './.data',
     migrateOnStart: boolean(env, 'MIGRATE_ON_START', true),

@@ -24,6 +24,7 @@ const db = await openDatabase({
   databaseUrl: config.databaseUrl,
   dataDir: config.dataDir,
   migrate: config.migrateOnStart,
+  poolSize: config.databasePoolSize,
   onQuery: () => metrics.dbStatements.inc(),
 }).catch((error) => {
   if (error instanceof EmbeddedDatabaseBusyError) {
@@ -44,6 +45,9 @@ const app = createApp({
   services,
   changeFeed: changeBus,
   graphiqlHeaders: await demoHeaders(db),
+  // An explorer for people trying the demo; elsewhere only when the operator asks for it.
+  graphiql: config.graphiql ?? db.kind === 'embedded',
+  metricsToken: config.metricsToken,
   rateLimiter: createRateLimiter({ perMinute: config.rateLimitPerMinute, redis: rateLimitRedis }),
   clientLimits: createClientLimits({
     authFailuresPerMinute: config.authFailuresPerMinute,
@@ -56,7 +60,7 @@ const app = createApp({
   // Any origin only for the embedded demo (SPEC §5); otherwise exactly CORS_ORIGINS.
   corsOrigins: config.corsOrigins.length ? config.corsOrigins : db.kind === 'embedded' ? ['*'] : [],
 });
-const server = await serve(app, config.port);
+const server = await serve(app, config.port, config.host);
 console.log(`Flow-run gateway on http://localhost:${server.port}/graphql (${db.kind} database)`);
 
 // GraphiQL on the embedded demo database starts with the demo key filled in. The key is

@@ -37,9 +37,11 @@ export interface GraphQLServerOptions {
   metrics: Metrics;
   /** Request headers GraphiQL starts with (the demo key on the demo database). */
   graphiqlHeaders?: Record<string, string>;
+  /** Serve GraphiQL at GET /graphql (default true). */
+  graphiql?: boolean;
 }
 
-export function createGraphQLServer({ contextFor, graphiqlHeaders, metrics }: GraphQLServerOptions) {
+export function createGraphQLServer({ contextFor, graphiqlHeaders, graphiql = true, metrics }: GraphQLServerOptions) {
   return createYoga<Record<string, never>, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -51,7 +53,7 @@ export function createGraphQLServer({ contextFor, graphiqlHeaders, metrics }: Gr
     // Several operations in one request, but not a thousand.
     batching: { limit: 10 },
     plugins: [...queryLimits(), countOperations(metrics)],
-    graphiql: {
+    graphiql: graphiql && {
       title: 'Flow-run gateway',
       defaultQuery: EXAMPLE_OPERATIONS,
       ...(graphiqlHeaders && { headers: JSON.stringify(graphiqlHeaders) }),

@@ -1,6 +1,7 @@
 // The service as one fetch handler: GraphQL at /graphql, JSON:API under /public/v2,
 // health at /healthz and /readyz, metrics at /metrics. Tests call `app.fetch(request)`
 // without opening a port; src/http/serve.ts serves it (and WebSocket subscriptions).
+import { timingSafeEqual } from 'node:crypto';
 import type { Database } from '../database/client.js';
 import { defaultServices, type DomainServices } from '../domain/tenant.js';
 import type { FlowRunChangeFeed } from '../graphql/context.js';
@@ -26,6 +27,10 @@ export interface AppOptions {
   /** Where subscriptions listen; without it, subscribing is refused. */
   changeFeed?: FlowRunChangeFeed;
   graphiqlHeaders?: Record<string, string>;
+  /** Serve GraphiQL at GET /graphql (default true; the server turns it off off the demo database). */
+  graphiql?: boolean;
+  /** When set, /metrics answers only `Authorization: Bearer <token>`. */
+  metricsToken?: string;
   /** Per-key request rate; none means unlimited. */
   rateLimiter?: RateLimiter;
   /** Budgets per client address (failed authentications, requests without a key); none means unlimited. */
@@ -56,7 +61,7 @@ export function createApp(options: AppOptions): App {
   const { db, services = defaultServices, changeFeed, graphiqlHeaders, rateLimiter } = options;
   const metrics = options.metrics ?? createMetrics({ poolStats: db.poolStats });
   const contextFor = createContextFactory(db.prisma, services, changeFeed);
-  const graphql = createGraphQLServer({ contextFor, graphiqlHeaders, metrics });
+  const graphql = createGraphQLServer({ contextFor, graphiqlHeaders, graphiql: options.graphiql, metrics });
   const admit = createAdmission({ prisma: db.prisma, rateLimiter, clientLimits: options.clientLimits });
   const logger = options.logger ?? defaultLogger;
   let stopping = false;
@@ -66,6 +71,9 @@ export function createApp(options: AppOptions): App {
     if (pathname === '/healthz') return liveness();
     if (pathname === '/readyz') return stopping ? stoppingReadiness() : readiness(db, logger);
     if (pathname === '/metrics') {
+      if (options.metricsToken && !hasMetricsToken(request.headers, options.metricsToken)) {
+        return errorFor('graphql', 401, 'UNAUTHENTICATED', 'send the metrics token as Authorization: Bearer <token>');
+      }
       return new Response(await metrics.registry.metrics(), { headers: { 'content-type': metrics.registry.contentType } });
     }
     const surface = surfaceOf(pathname);
@@ -110,6 +118,13 @@ export function createApp(options: AppOptions): App {
       timeoutMs: options.requestTimeoutMs ?? 30_000,
     }),
   };
+}
+
+/** Compared in constant time: the token guards what the service tells about its load. */
+function hasMetricsToken(headers: Headers, token: string): boolean {
+  const given = Buffer.from(/^Bearer\s+(.+)$/i.exec(headers.get('authorization') ?? '')?.[1]?.trim() ?? '');
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 const BODYLESS_ERRORS: Record<number, [code: string, detail: string]> = {

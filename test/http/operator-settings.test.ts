@@ -1,0 +1,52 @@
+// What an operator sets: the bind address, the pool size, GraphiQL on or off, a token in
+// front of /metrics; read from the environment once, refused when malformed.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readConfig } from '../../src/config.ts';
+import { createApp } from '../../src/http/app.ts';
+import { openTestDatabase, type TestDatabase } from '../support/database.ts';
+
+describe('operator settings', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await openTestDatabase({ name: 'embedded' });
+  });
+  afterAll(() => db?.close());
+
+  it('reads HOST, DATABASE_POOL_SIZE, GRAPHIQL and METRICS_TOKEN, with their defaults', () => {
+    expect(readConfig({})).toMatchObject({ host: undefined, databasePoolSize: 10, graphiql: undefined, metricsToken: undefined });
+    expect(readConfig({ HOST: '127.0.0.1', DATABASE_POOL_SIZE: '25', GRAPHIQL: 'false', METRICS_TOKEN: 't0k3n' })).toMatchObject({
+      host: '127.0.0.1',
+      databasePoolSize: 25,
+      graphiql: false,
+      metricsToken: 't0k3n',
+    });
+    expect(readConfig({ GRAPHIQL: 'true' }).graphiql).toBe(true);
+    expect(() => readConfig({ DATABASE_POOL_SIZE: '0' })).toThrow(/DATABASE_POOL_SIZE must be a whole number from 1/);
+    expect(() => readConfig({ GRAPHIQL: 'maybe' })).toThrow(/GRAPHIQL must be true or false/);
+  });
+
+  it('answers /metrics only with the token when one is set', async () => {
+    const app = createApp({ db, metricsToken: 't0k3n' });
+    const metrics = (authorization?: string) =>
+      app.fetch(new Request('http://test/metrics', { headers: authorization ? { authorization } : {} }));
+    expect((await metrics()).status).toBe(401);
+    expect((await metrics('Bearer wrong')).status).toBe(401);
+    expect((await metrics('t0k3n')).status).toBe(401);
+    const allowed = await metrics('Bearer t0k3n');
+    expect(allowed.status).toBe(200);
+    expect(await allowed.text()).toMatch(/^# HELP /m);
+    // Without a token it stays open (for a scraper on a private network).
+    expect((await createApp({ db }).fetch(new Request('http://test/metrics'))).status).toBe(200);
+  });
+
+  it('serves GraphiQL to a browser unless it is turned off', async () => {
+    const page = (graphiql?: boolean) =>
+      createApp({ db, graphiql }).fetch(new Request('http://test/graphql', { headers: { accept: 'text/html' } }));
+    const on = await page();
+    expect(on.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await on.text()).toMatch(/graphiql/i);
+    const off = await page(false);
+    expect(off.headers.get('content-type') ?? '').not.toMatch(/text\/html/);
+    expect(off.status).toBeLessThan(500);
+  });
+});
