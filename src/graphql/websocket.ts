@@ -43,12 +43,9 @@ interface Connection {
 
 const coded = (message: string, code: string) => new GraphQLError(message, { extensions: { code } });
 
-async function refusalOf(admission: Admission): Promise<GraphQLError | undefined> {
-  if (!('refused' in admission)) return undefined;
-  const body = (await admission.refused.json()) as { errors?: { message: string; extensions?: { code?: string } }[] };
-  const error = body.errors?.[0];
-  return coded(error?.message ?? 'refused', error?.extensions?.code ?? 'RATE_LIMITED');
-}
+/** The admission's refusal as the GraphQL error an operation gets (no HTTP answer to build). */
+const refusalOf = (admission: Admission) =>
+  'refused' in admission ? coded(admission.detail, 'RATE_LIMITED') : undefined;
 
 /** Runs `work`, or answers REQUEST_TIMEOUT once `ms` have passed (the work goes on). */
 async function withDeadline(work: () => unknown, ms: number): Promise<unknown> {
@@ -88,7 +85,7 @@ export function serveGraphQLOverWebSocket(server: Server, yoga: Yoga, guards: We
         const socket = ctx.extra.socket;
         if (!key) return void socket.close(CloseCode.Unauthorized, 'Unauthorized: send the API key as Authorization');
         const remoteAddress = ctx.extra.request.socket.remoteAddress;
-        const refusal = await refusalOf(await guards.admit(headers, { remoteAddress }));
+        const refusal = refusalOf(await guards.admit(headers, { remoteAddress }));
         if (refusal) return void socket.close(CloseCode.Forbidden, `Forbidden: ${refusal.message}`.slice(0, 120));
         try {
           await guards.contextFor(headers);
@@ -104,7 +101,7 @@ export function serveGraphQLOverWebSocket(server: Server, yoga: Yoga, guards: We
       onSubscribe: async (ctx, id, params) => {
         const connection = connections.get(ctx)!;
         // Every operation counts against the key's rate, as every HTTP request does.
-        const refusal = await refusalOf(await guards.admit(connection.headers, connection));
+        const refusal = refusalOf(await guards.admit(connection.headers, connection));
         if (refusal) return [refusal];
         const request = new Request('http://websocket/graphql', { headers: connection.headers });
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({ request, params });

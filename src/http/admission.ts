@@ -12,7 +12,8 @@ import type { ClientConnection, ClientLimits } from './client-limits.js';
 import { errorFor, type Surface } from './error-response.js';
 import type { RateDecision, RateLimiter } from './rate-limit.js';
 
-export type Admission = { refused: Response } | { headers: Record<string, string> };
+/** Let in (with the rate headers to answer with), or refused: every refusal is a 429 RATE_LIMITED saying `detail`. */
+export type Admission = { refused: Response; detail: string } | { headers: Record<string, string> };
 
 export interface AdmissionOptions {
   prisma: PrismaClient;
@@ -40,6 +41,7 @@ export function createAdmission({ prisma, rateLimiter, clientLimits }: Admission
 
   const refuse = (surface: Surface, detail: string, decision: RateDecision): Admission => ({
     refused: errorFor(surface, 429, 'RATE_LIMITED', detail, decision.headers),
+    detail,
   });
 
   async function verify(key: string, address: string | undefined): Promise<Verification> {
