@@ -6,18 +6,17 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readMigrations } from '../../src/database/migrations.ts';
-import { databaseTargets } from '../support/database.ts';
-import { startServerProcess, type ServerProcess } from '../support/server-process.ts';
+import { createScratchDatabase, databaseTargets } from '../support/database.ts';
+import { serviceEnvironment, startServerProcess, type ServerProcess } from '../support/server-process.ts';
 
 /** Runs the migrate command as `npm run migrate` does (from source here), with `env` only. */
 function migrate(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  const environment: NodeJS.ProcessEnv = { ...process.env, ...env };
-  for (const name of ['DATABASE_URL', 'TEST_DATABASE_URL'] as const) if (!(name in env)) delete environment[name];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/migrate.ts'], { env: { ...environment, LOG_LEVEL: 'info' } });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/migrate.ts'], {
+      env: serviceEnvironment({ ...env, LOG_LEVEL: 'info' }),
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -27,18 +26,13 @@ function migrate(env: Record<string, string>): Promise<{ code: number | null; ou
 
 describe.each(databaseTargets())('npm run migrate on $name', (target) => {
   let parent: string | undefined;
-  let scratch: string | undefined;
+  let scratch: { url: string; drop(): Promise<void> } | undefined;
   let server: ServerProcess | undefined;
 
   afterAll(async () => {
     if (server && server.process.exitCode === null && server.process.signalCode === null) server.process.kill('SIGKILL');
     if (parent) await rm(parent, { recursive: true, force: true });
-    if (scratch) {
-      const admin = new pg.Client({ connectionString: target.serverUrl });
-      await admin.connect();
-      await admin.query(`DROP DATABASE IF EXISTS ${scratch} WITH (FORCE)`);
-      await admin.end();
-    }
+    await scratch?.drop();
   });
 
   /** A fresh, empty database for this target, as the environment that names it. */
@@ -47,14 +41,8 @@ describe.each(databaseTargets())('npm run migrate on $name', (target) => {
       parent = await mkdtemp(join(tmpdir(), 'frg-migrate-'));
       return { DATA_DIR: join(parent, 'db') };
     }
-    scratch = `migrate_${Date.now()}_${process.pid}`;
-    const admin = new pg.Client({ connectionString: target.serverUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${scratch}`);
-    await admin.end();
-    const url = new URL(target.serverUrl!);
-    url.pathname = `/${scratch}`;
-    return { DATABASE_URL: url.toString() };
+    scratch = await createScratchDatabase(target.serverUrl!);
+    return { DATABASE_URL: scratch.url };
   }
 
   it('an instance that does not migrate waits, not ready, until the deploy step has migrated', async () => {

@@ -33,27 +33,38 @@ export async function openTestDatabase(target: Target, options: { poolSize?: num
     const db = await openDatabase({ onQuery });
     return Object.assign(db, { statements });
   }
-  const name = `test_${randomUUID().replace(/-/g, '')}`;
-  const admin = new pg.Client({ connectionString: target.serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(target.serverUrl!);
-  url.pathname = `/${name}`;
-  const db = await openDatabase({ databaseUrl: url.toString(), onQuery, poolSize: options.poolSize });
+  const scratch = await createScratchDatabase(target.serverUrl!);
+  const db = await openDatabase({ databaseUrl: scratch.url, onQuery, poolSize: options.poolSize });
   // Object.assign replaces db.close below: keep the original to call from the new one.
   const closeDatabase = db.close.bind(db);
   return Object.assign(db, {
     statements,
-    url: url.toString(),
+    url: scratch.url,
     async close() {
       await closeDatabase();
-      const cleanup = new pg.Client({ connectionString: target.serverUrl });
+      await scratch.drop();
+    },
+  });
+}
+
+/** A new, empty database on the PostgreSQL server (not even migrated), and its removal. */
+export async function createScratchDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `test_${randomUUID().replace(/-/g, '')}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const cleanup = new pg.Client({ connectionString: serverUrl });
       await cleanup.connect();
       await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await cleanup.end();
     },
-  });
+  };
 }
 
 export interface TestTenant {

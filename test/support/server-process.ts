@@ -10,14 +10,22 @@ export interface ServerProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts the server and resolves once it has printed its address. */
-export async function startServerProcess(env: Record<string, string>, timeoutMs = 45_000): Promise<ServerProcess> {
-  const environment: NodeJS.ProcessEnv = { ...process.env, PORT: '0', ...env };
+/**
+ * This process's environment with `env` on top, less the database and Redis settings the
+ * test did not give: a spawned command uses exactly what the test names.
+ */
+export function serviceEnvironment(env: Record<string, string>): NodeJS.ProcessEnv {
+  const environment: NodeJS.ProcessEnv = { ...process.env, ...env };
   for (const name of ['DATABASE_URL', 'REDIS_URL', 'TEST_DATABASE_URL'] as const) {
     if (!(name in env)) delete environment[name];
   }
+  return environment;
+}
+
+/** Starts the server and resolves once it has printed its address. */
+export async function startServerProcess(env: Record<string, string>, timeoutMs = 45_000): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: environment,
+    env: serviceEnvironment({ PORT: '0', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
