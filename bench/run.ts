@@ -90,14 +90,8 @@ interface Measurement {
   load1: number;
 }
 
-interface Row {
-  workload: Workload;
-  surface: Surface;
-  /** Medians over the rounds. */
-  reqPerSec: number;
-  p50Ms: number;
-  p99Ms: number;
-  statementsPerRequest: number;
+/** A workload on a surface over all rounds: the measured figures are their medians. */
+interface Row extends Omit<Measurement, 'round' | 'load1'> {
   peakRssMb: number;
   ratioToFloor: number | null;
   /** Each round's req/s, in order. */
