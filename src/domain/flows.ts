@@ -73,10 +73,12 @@ export async function updateFlow(tenant: Tenant, id: string, input: UpdateFlowIn
       const flow = await tx.flow.update({ where: { id }, data });
       // A new timeout applies to the runs still running: move their expiry with it. A run
       // already past its expiry has timed out for every reader, sweeper or not, and stays so.
+      // Their updatedAt moves too (as Prisma's @updatedAt would, from this process's clock):
+      // a client polling runs by updatedSince must see the new expiry.
       const delta = flow.sessionTimeout - before.sessionTimeout;
       if (delta !== 0) {
         await tx.$executeRaw`
-          UPDATE "FlowRun" SET "expiresAt" = "expiresAt" + make_interval(mins => ${delta}::int)
+          UPDATE "FlowRun" SET "expiresAt" = "expiresAt" + make_interval(mins => ${delta}::int), "updatedAt" = ${new Date()}::timestamptz
           WHERE "flowId" = ${id}::uuid AND "organizationId" = ${tenant.organizationId}::uuid AND status = 'running'
             AND "expiresAt" > ${tenant.clock.now()}::timestamptz`;
       }
