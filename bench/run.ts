@@ -13,6 +13,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -100,7 +101,15 @@ interface Row extends Omit<Measurement, 'round' | 'load1'> {
 
 // --- processes -------------------------------------------------------------------------
 
-async function start(script: string, env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+/**
+ * Starts a process and resolves once it is ready: when its stdout matches `ready`, or, for
+ * a function, once that answers true (polled every 100 ms).
+ */
+async function start(
+  script: string,
+  env: Record<string, string>,
+  ready: RegExp | (() => Promise<boolean>),
+): Promise<{ child: ChildProcess; match: RegExpExecArray | null }> {
   // The gateway runs as `npm start` runs it (package.json): the build in dist/ (made by
   // `prebench`), V8 heap cap included. The peers run from source.
   const args = script === 'src/server.ts' ? ['--max-old-space-size=256', 'dist/server.js'] : ['--import', 'tsx', script];
@@ -109,17 +118,35 @@ async function start(script: string, env: Record<string, string>, ready: RegExp)
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const match = await new Promise<RegExpExecArray>((resolve, reject) => {
-    let output = '';
-    child.stdout!.on('data', (chunk) => {
-      output += chunk;
-      const found = ready.exec(output);
-      if (found) resolve(found);
-    });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  const match = await new Promise<RegExpExecArray | null>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code} before it was ready:\n${output}`)));
+    if (ready instanceof RegExp) {
+      child.stdout!.on('data', () => {
+        const found = ready.exec(output);
+        if (found) resolve(found);
+      });
+      return;
+    }
+    const poll = async () => {
+      if (child.exitCode !== null) return;
+      if (await ready()) return resolve(null);
+      setTimeout(() => void poll(), 100);
+    };
+    void poll();
   });
   child.stdout!.resume();
   return { child, match };
+}
+
+/** A port nothing listens on right now, for a process that must be told its port. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 async function stop(child: ChildProcess) {
@@ -378,20 +405,24 @@ async function main() {
     const targets: Partial<Record<Surface, Target>> = {};
     const children: Partial<Record<'gateway' | 'floor' | 'postgraphile', ChildProcess>> = {};
     if (surfaces.includes('graphql') || surfaces.includes('rest')) {
+      // The gateway runs at LOG_LEVEL=warn (no line per request, which would be measured
+      // too), so it does not log `listening`: it is given a port and asked /readyz.
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}`;
       const gateway = await start(
         'src/server.ts',
         {
-          PORT: '0',
+          PORT: String(port),
+          HOST: '127.0.0.1',
           ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { DATA_DIR: dataDir!, DATABASE_URL: '' }),
           RATE_LIMIT_PER_MINUTE: '0',
           LOG_LEVEL: 'warn',
           SWEEP_INTERVAL_MS: '600000',
           REDIS_URL: '',
         },
-        /on (http:\/\/localhost:\d+)\/graphql/,
+        async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200,
       );
       processes.push((children.gateway = gateway.child));
-      const url = gateway.match[1];
       const statements = async () => {
         const metrics = await (await fetch(`${url}/metrics`)).text();
         return Number(/^db_statements_total (\d+)/m.exec(metrics)?.[1] ?? NaN);
@@ -410,7 +441,7 @@ async function main() {
         /floor on (http:\/\/127\.0\.0\.1:\d+)/,
       );
       processes.push((children.floor = floor.child));
-      const url = floor.match[1];
+      const url = floor.match![1];
       targets.floor = { url, statements: async () => ((await (await fetch(`${url}/stats`)).json()) as { statements: number }).statements };
     }
     let postgraphileStats: string | undefined;
@@ -421,9 +452,9 @@ async function main() {
         /postgraphile on (http:\/\/127\.0\.0\.1:\d+) stats on (http:\/\/127\.0\.0\.1:\d+)/,
       );
       processes.push((children.postgraphile = postgraphile.child));
-      const stats = (postgraphileStats = postgraphile.match[2]);
+      const stats = (postgraphileStats = postgraphile.match![2]);
       targets.postgraphile = {
-        url: postgraphile.match[1],
+        url: postgraphile.match![1],
         statements: async () => ((await (await fetch(`${stats}/stats`)).json()) as { statements: number }).statements,
       };
     }

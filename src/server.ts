@@ -1,6 +1,7 @@
 // Starts the service: database (migrated), demo data on an empty embedded database,
 // change fan-out, the session-timeout sweeper and the HTTP server; stops all of it
-// cleanly on SIGTERM/SIGINT.
+// cleanly on SIGTERM/SIGINT. Everything it tells goes through the JSON logger, start and
+// stop included: `listening` (with `url` and `port`) once it serves, `stopped` at the end.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readConfig } from './config.js';
@@ -14,8 +15,16 @@ import { createClientLimits } from './http/client-limits.js';
 import { createRateLimiter } from './http/rate-limit.js';
 import { serve } from './http/serve.js';
 import { startTimeoutSweeper } from './jobs/timeout-sweeper.js';
+import { logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { createRedisClient } from './redis.js';
+
+// A start that fails (a setting out of range, an unreachable database) or a crash says why
+// in a log line like any other, then exits non-zero as Node would.
+process.on('uncaughtException', (error) => {
+  logger.fatal({ err: error }, error instanceof Error ? error.message : String(error));
+  process.exit(1);
+});
 
 const config = readConfig();
 let opened: Database | undefined;
@@ -28,7 +37,8 @@ const db = await openDatabase({
   onQuery: () => metrics.dbStatements.inc(),
 }).catch((error) => {
   if (error instanceof EmbeddedDatabaseBusyError) {
-    console.error(error.message);
+    // Not a fault to trace: another process has the data directory, and the message says which to stop.
+    logger.fatal({ dataDir: config.dataDir }, error.message);
     process.exit(1);
   }
   throw error;
@@ -61,7 +71,16 @@ const app = createApp({
   corsOrigins: config.corsOrigins.length ? config.corsOrigins : db.kind === 'embedded' ? ['*'] : [],
 });
 const server = await serve(app, config.port, config.host);
-console.log(`Flow-run gateway on http://localhost:${server.port}/graphql (${db.kind} database)`);
+logger.info(
+  { url: `http://${urlHost(config.host)}:${server.port}/graphql`, port: server.port, host: config.host ?? null, database: db.kind },
+  'listening',
+);
+
+/** How a client on this machine reaches the listener: any interface includes localhost. */
+function urlHost(host: string | undefined): string {
+  if (!host || host === '0.0.0.0' || host === '::') return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
+}
 
 // GraphiQL on the embedded demo database starts with the demo key filled in. The key is
 // kept beside the data (demo data only: real keys are never stored in clear).
@@ -73,7 +92,8 @@ async function demoHeaders(database: Database) {
   const demoKey = await seedDemoIfEmpty(database);
   if (demoKey) {
     await writeFile(demoKeyFile, demoKey, { mode: 0o600 });
-    console.log(`Seeded a demo organization. Its API key (shown once): ${demoKey}`);
+    // The key itself stays out of the log (no key is ever logged): it is in the file, and in GraphiQL's headers.
+    logger.info({ organization: 'demo', apiKeyFile: demoKeyFile }, 'seeded a demo organization');
   }
   const key = demoKey ?? (await readFile(demoKeyFile, 'utf8').catch(() => undefined));
   return key ? { Authorization: key } : undefined;
@@ -83,13 +103,13 @@ let stopping = false;
 async function stop(signal: string) {
   if (stopping) return;
   stopping = true;
-  console.log(`${signal}: stopping (finishing requests in flight)`);
+  logger.info({ signal, graceMs: config.shutdownGraceMs, delayMs: config.shutdownDelayMs }, 'stopping');
   await server.close(config.shutdownGraceMs, config.shutdownDelayMs);
   await sweeper.stop();
   await changeBus.close();
   await rateLimitRedis?.quit().catch(() => rateLimitRedis.disconnect());
   await db.close();
-  console.log('stopped');
+  logger.info('stopped');
   process.exit(0);
 }
 process.on('SIGTERM', () => void stop('SIGTERM'));

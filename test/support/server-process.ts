@@ -1,12 +1,46 @@
 // The service as an operator runs it: `src/server.ts` in a process of its own, started
-// as `npm start` starts it, with the test's environment on top of a clean one.
+// as `npm start` starts it, with the test's environment on top of a clean one. It is
+// ready when it logs `listening` (its log is JSON lines on stdout, at LOG_LEVEL=info here).
 import { type ChildProcess, spawn } from 'node:child_process';
+
+/** One line of the service's JSON log (pino). */
+export interface LogLine {
+  level: number;
+  time: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
+/**
+ * The JSON log lines in `stdout`. A line that is not JSON throws: the service writes
+ * nothing else there.
+ */
+export function logLines(stdout: string): LogLine[] {
+  return stdout
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      try {
+        return JSON.parse(line) as LogLine;
+      } catch {
+        throw new Error(`not a JSON log line on stdout: ${line}`);
+      }
+    });
+}
+
+/** The first complete log line with message `msg` (lines still being written are skipped). */
+export function findLogLine(stdout: string, msg: string): LogLine | undefined {
+  const complete = stdout.slice(0, stdout.lastIndexOf('\n') + 1);
+  return logLines(complete).find((line) => line.msg === msg);
+}
 
 export interface ServerProcess {
   process: ChildProcess;
   port: number;
   base: string;
   output(): { stdout: string; stderr: string };
+  /** The log so far, parsed. */
+  log(): LogLine[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -22,10 +56,11 @@ export function serviceEnvironment(env: Record<string, string>): NodeJS.ProcessE
   return environment;
 }
 
-/** Starts the server and resolves once it has printed its address. */
+/** Starts the server and resolves once it has logged that it listens (and on which port). */
 export async function startServerProcess(env: Record<string, string>, timeoutMs = 45_000): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: serviceEnvironment({ PORT: '0', ...env }),
+    // info: the start and stop events are info lines (vitest runs with LOG_LEVEL=silent).
+    env: serviceEnvironment({ PORT: '0', LOG_LEVEL: 'info', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -36,12 +71,18 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server printed no address within ${timeoutMs} ms:\n${stdout}\n${stderr}`)), timeoutMs);
+    const timer = setTimeout(() => reject(new Error(`the server logged no 'listening' within ${timeoutMs} ms:\n${stdout}\n${stderr}`)), timeoutMs);
     const look = () => {
-      const match = /Flow-run gateway on http:\/\/localhost:(\d+)\/graphql/.exec(stdout);
-      if (!match) return;
+      let listening: LogLine | undefined;
+      try {
+        listening = findLogLine(stdout, 'listening');
+      } catch (error) {
+        clearTimeout(timer);
+        return reject(error);
+      }
+      if (!listening) return;
       clearTimeout(timer);
-      resolve(Number(match[1]));
+      resolve(listening.port as number);
     };
     child.stdout!.on('data', look);
     void exited.then(({ code, signal }) => {
@@ -49,5 +90,5 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
       reject(new Error(`the server exited early (${code ?? signal}):\n${stdout}\n${stderr}`));
     });
   });
-  return { process: child, port, base: `http://127.0.0.1:${port}`, output: () => ({ stdout, stderr }), exited };
+  return { process: child, port, base: `http://127.0.0.1:${port}`, output: () => ({ stdout, stderr }), log: () => logLines(stdout), exited };
 }
