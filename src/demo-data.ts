@@ -1,24 +1,18 @@
 // The demo organization a fresh embedded database starts with, so that GraphiQL has
 // something to show. It goes through the domain rules like any client would.
 import type { Database } from './database/client.js';
-import { scopeToOrganization } from './database/tenant.js';
 import { triggerFlowRun, patchFlowRun } from './domain/flow-runs.js';
 import { createFlow } from './domain/flows.js';
 import { createMessageThread } from './domain/message-threads.js';
-import { createApiKey, createOrganization } from './domain/organizations.js';
-import { defaultServices, type Tenant } from './domain/tenant.js';
+import { authenticate, createApiKey, createOrganization } from './domain/organizations.js';
 
 /** Seeds the demo organization when the database has no organization; returns its key. */
 export async function seedDemoIfEmpty(db: Database): Promise<string | undefined> {
   if ((await db.prisma.organization.count()) > 0) return undefined;
   const organization = await createOrganization(db.prisma, 'Demo organization');
   const key = await createApiKey(db.prisma, organization.id, 'write');
-  const tenant: Tenant = {
-    ...defaultServices,
-    organizationId: organization.id,
-    access: 'write',
-    db: scopeToOrganization(db.prisma, organization.id),
-  };
+  // The demo data is made with the demo key, as a client would make it.
+  const tenant = await authenticate(db.prisma, key);
   const onboarding = await createFlow(tenant, {
     name: 'Onboarding',
     reminderInterval: 15,

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../src/database/client.ts';
+import { cliActor, recordAuditEvent } from '../src/domain/audit-log.ts';
 import { authenticate } from '../src/domain/organizations.ts';
 import { databaseTargets, openTestDatabase, type TestDatabase } from './support/database.ts';
 
@@ -115,6 +116,46 @@ describe.each(databaseTargets())('cli on $name', (target) => {
     expect(result.stdout).not.toMatch(/frg_/);
   });
 
+  it('lists the audit log newest first, at most --limit events, and says when there is none', async () => {
+    const organizationId = (await runCli(['org', 'create', 'Audited'], database())).lastLine;
+    const empty = await runCli(['audit', 'list', '--org', organizationId], database());
+    expect(empty.code).toBe(0);
+    expect(empty.lastLine).toBe(`No audit events for organization ${organizationId}.`);
+
+    const db = await openAfterwards();
+    try {
+      for (const action of ['apiKey.created', 'apiKey.revoked'] as const) {
+        await recordAuditEvent(db.prisma, {
+          organizationId,
+          actor: cliActor('ops'),
+          action,
+          subjectType: 'apiKey',
+          subjectId: '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11',
+          details: { name: 'ci' },
+        });
+      }
+    } finally {
+      await closeAfterwards(db);
+    }
+    const all = await runCli(['audit', 'list', '--org', organizationId], database());
+    expect(all.code).toBe(0);
+    const rows = all.stdout.trimEnd().split('\n').map((line) => line.split('\t'));
+    expect(rows[0]).toEqual(['occurredAt', 'actor', 'action', 'subject', 'details']);
+    expect(rows.slice(1).map((row) => row.slice(1))).toEqual([
+      ['cli:ops', 'apiKey.revoked', 'apiKey:6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', '{"name":"ci"}'],
+      ['cli:ops', 'apiKey.created', 'apiKey:6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', '{"name":"ci"}'],
+    ]);
+    expect(new Date(rows[1][0]).toISOString()).toBe(rows[1][0]);
+
+    const one = await runCli(['audit', 'list', '--org', organizationId, '--limit', '1'], database());
+    expect(one.stdout.trimEnd().split('\n')).toHaveLength(2);
+    expect(one.lastLine).toMatch(/apiKey\.revoked/);
+
+    const unknown = await runCli(['audit', 'list', '--org', '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11'], database());
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/organization 6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11 not found/);
+  });
+
   it('refuses an empty organization name with exit code 1', async () => {
     const result = await runCli(['org', 'create', '   '], database());
     expect(result.code).toBe(1);
@@ -147,6 +188,13 @@ describe('cli usage and the embedded database lock', () => {
     [['key', 'create', '--org', 'not-a-uuid']],
     [['key', 'create', '--org', '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', '--admin']],
     [['key', 'create', 'extra', '--org', '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11']],
+    [['key', 'create', '--org', '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', '--limit', '3']],
+    [['audit', 'list']],
+    [['audit', 'list', '--org', 'nope']],
+    [['audit', 'list', '--org', '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', '--limit', '0']],
+    [['audit', 'list', '--org', '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', '--limit', '1001']],
+    [['audit', 'list', '--org', '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', '--limit', '2.5']],
+    [['audit', 'list', '--org', '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', '--read-only']],
   ])('answers usage %j with the usage text on stderr and exit code 2', async (args) => {
     const result = await runCli(args, { dataDir });
     expect(result.code).toBe(2);

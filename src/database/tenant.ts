@@ -3,7 +3,7 @@
 // cannot read or touch another organization's rows.
 import type { PrismaClient } from './generated/prisma/client.js';
 
-const TENANT_MODELS = new Set(['ApiKey', 'Flow', 'MessageThread', 'FlowRun', 'FlowRunCount', 'IdempotentTrigger']);
+const TENANT_MODELS = new Set(['ApiKey', 'Flow', 'MessageThread', 'FlowRun', 'FlowRunCount', 'IdempotentTrigger', 'AuditEvent']);
 
 type Args = Record<string, unknown> & { where?: object; data?: unknown; create?: object };
 

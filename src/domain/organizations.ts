@@ -47,12 +47,17 @@ export async function authenticate(
   if (!known) {
     const unknown = unknownKeysOf(prisma);
     if (unknown.has(hash)) throw new DomainError('UNAUTHENTICATED', 'the API key is not valid');
-    const apiKey = await prisma.apiKey.findUnique({ where: { hash }, select: { organizationId: true, scope: true } });
+    const apiKey = await prisma.apiKey.findUnique({ where: { hash }, select: { id: true, organizationId: true, scope: true } });
     if (!apiKey) {
       unknown.set(hash, true);
       throw new DomainError('UNAUTHENTICATED', 'the API key is not valid');
     }
-    known = { organizationId: apiKey.organizationId, access: apiKey.scope, db: scopedClientOf(prisma, apiKey.organizationId) };
+    known = {
+      organizationId: apiKey.organizationId,
+      apiKeyId: apiKey.id,
+      access: apiKey.scope,
+      db: scopedClientOf(prisma, apiKey.organizationId),
+    };
     keys.set(hash, known);
   }
   return { ...services, ...known };

@@ -15,6 +15,8 @@ export const defaultServices: DomainServices = { clock: systemClock, changes: di
 
 export interface Tenant extends DomainServices {
   organizationId: string;
+  /** The API key the request came with: who acted, for the audit log. */
+  apiKeyId: string;
   access: Access;
   /** Every query through this client is confined to the organization. */
   db: TenantClient;
