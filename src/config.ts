@@ -11,6 +11,8 @@ export interface Config {
   graphiql?: boolean;
   /** When set, /metrics answers only `Authorization: Bearer <token>`. */
   metricsToken?: string;
+  /** When set, /metrics is served on this port only (bound to `host`), not on `port`. */
+  metricsPort?: number;
   /** PostgreSQL connection string; unset means the embedded database. */
   databaseUrl?: string;
   /** Where the embedded database keeps its files. */
@@ -71,13 +73,23 @@ function boolean<Fallback extends boolean | undefined>(env: NodeJS.ProcessEnv, n
   throw new Error(`${name} must be true or false, got "${env[name]}"`);
 }
 
+function metricsPort(env: NodeJS.ProcessEnv, port: number): number | undefined {
+  if (env.METRICS_PORT === undefined || env.METRICS_PORT.trim() === '') return undefined;
+  const value = integer(env, 'METRICS_PORT', 0, 0, 65535);
+  // 0 asks for any free port (tests), which cannot collide.
+  if (value !== 0 && value === port) throw new Error(`METRICS_PORT must differ from PORT (both ${port})`);
+  return value;
+}
+
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const port = integer(env, 'PORT', 4000, 0, 65535);
   return {
-    port: integer(env, 'PORT', 4000, 0, 65535),
+    port,
     host: env.HOST?.trim() || undefined,
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1_000),
     graphiql: boolean(env, 'GRAPHIQL', undefined),
     metricsToken: env.METRICS_TOKEN || undefined,
+    metricsPort: metricsPort(env, port),
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir: env.DATA_DIR || './.data',
     migrateOnStart: boolean(env, 'MIGRATE_ON_START', true),

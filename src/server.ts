@@ -13,6 +13,7 @@ import { createFlowRunChangeBus } from './events/flow-run-change-bus.js';
 import { createApp } from './http/app.js';
 import { createClientLimits } from './http/client-limits.js';
 import { createRateLimiter } from './http/rate-limit.js';
+import { serveMetrics } from './http/metrics-endpoint.js';
 import { serve } from './http/serve.js';
 import { startTimeoutSweeper } from './jobs/timeout-sweeper.js';
 import { logger } from './observability/logger.js';
@@ -58,6 +59,7 @@ const app = createApp({
   // An explorer for people trying the demo; elsewhere only when the operator asks for it.
   graphiql: config.graphiql ?? db.kind === 'embedded',
   metricsToken: config.metricsToken,
+  metricsRoute: config.metricsPort === undefined,
   rateLimiter: createRateLimiter({ perMinute: config.rateLimitPerMinute, redis: rateLimitRedis }),
   clientLimits: createClientLimits({
     authFailuresPerMinute: config.authFailuresPerMinute,
@@ -71,6 +73,13 @@ const app = createApp({
   corsOrigins: config.corsOrigins.length ? config.corsOrigins : db.kind === 'embedded' ? ['*'] : [],
 });
 const server = await serve(app, config.port, config.host);
+const metricsServer =
+  config.metricsPort === undefined
+    ? undefined
+    : await serveMetrics({ metrics, token: config.metricsToken, port: config.metricsPort, host: config.host });
+if (metricsServer) {
+  logger.info({ url: `http://${urlHost(config.host)}:${metricsServer.port}/metrics`, port: metricsServer.port }, 'metrics listening');
+}
 logger.info(
   { url: `http://${urlHost(config.host)}:${server.port}/graphql`, port: server.port, host: config.host ?? null, database: db.kind },
   'listening',
@@ -105,6 +114,8 @@ async function stop(signal: string) {
   stopping = true;
   logger.info({ signal, graceMs: config.shutdownGraceMs, delayMs: config.shutdownDelayMs }, 'stopping');
   await server.close(config.shutdownGraceMs, config.shutdownDelayMs);
+  // Scraped until the requests in flight are done, so the drain shows in the figures.
+  await metricsServer?.close();
   await sweeper.stop();
   await changeBus.close();
   await rateLimitRedis?.quit().catch(() => rateLimitRedis.disconnect());

@@ -1,7 +1,7 @@
 // The service as one fetch handler: GraphQL at /graphql, JSON:API under /public/v2,
-// health at /healthz and /readyz, metrics at /metrics. Tests call `app.fetch(request)`
+// health at /healthz and /readyz, metrics at /metrics (unless they have a port of their
+// own, src/http/metrics-endpoint.ts). Tests call `app.fetch(request)`
 // without opening a port; src/http/serve.ts serves it (and WebSocket subscriptions).
-import { timingSafeEqual } from 'node:crypto';
 import type { Database } from '../database/client.js';
 import { defaultServices, type DomainServices } from '../domain/tenant.js';
 import type { FlowRunChangeFeed } from '../graphql/context.js';
@@ -16,6 +16,7 @@ import { errorFor, surfaceOf } from './error-response.js';
 import { withCors } from './cors.js';
 import { liveness, readiness, stoppingReadiness } from './health.js';
 import { instrument } from './instrumentation.js';
+import { metricsEndpoint } from './metrics-endpoint.js';
 import type { RateLimiter } from './rate-limit.js';
 import { createAdmission } from './admission.js';
 import type { ClientConnection, ClientLimits } from './client-limits.js';
@@ -31,6 +32,8 @@ export interface AppOptions {
   graphiql?: boolean;
   /** When set, /metrics answers only `Authorization: Bearer <token>`. */
   metricsToken?: string;
+  /** Serve /metrics here (default true); false when METRICS_PORT gives it a listener of its own. */
+  metricsRoute?: boolean;
   /** Per-key request rate; none means unlimited. */
   rateLimiter?: RateLimiter;
   /** Budgets per client address (failed authentications, requests without a key); none means unlimited. */
@@ -64,6 +67,7 @@ export function createApp(options: AppOptions): App {
   const graphql = createGraphQLServer({ contextFor, graphiqlHeaders, graphiql: options.graphiql, metrics });
   const admit = createAdmission({ prisma: db.prisma, rateLimiter, clientLimits: options.clientLimits });
   const logger = options.logger ?? defaultLogger;
+  const answerMetrics = options.metricsRoute === false ? undefined : metricsEndpoint(metrics, options.metricsToken);
   let stopping = false;
 
   async function route(request: Request, connection?: ClientConnection): Promise<Response> {
@@ -71,10 +75,7 @@ export function createApp(options: AppOptions): App {
     if (pathname === '/healthz') return liveness();
     if (pathname === '/readyz') return stopping ? stoppingReadiness() : readiness(db, logger);
     if (pathname === '/metrics') {
-      if (options.metricsToken && !hasMetricsToken(request.headers, options.metricsToken)) {
-        return errorFor('graphql', 401, 'UNAUTHENTICATED', 'send the metrics token as Authorization: Bearer <token>');
-      }
-      return new Response(await metrics.registry.metrics(), { headers: { 'content-type': metrics.registry.contentType } });
+      return answerMetrics ? answerMetrics(request) : errorFor('graphql', 404, 'ROUTE_NOT_FOUND', 'nothing is served at this path');
     }
     const surface = surfaceOf(pathname);
     const declaredLength = Number(request.headers.get('content-length') ?? 0);
@@ -118,13 +119,6 @@ export function createApp(options: AppOptions): App {
       timeoutMs: options.requestTimeoutMs ?? 30_000,
     }),
   };
-}
-
-/** Compared in constant time: the token guards what the service tells about its load. */
-function hasMetricsToken(headers: Headers, token: string): boolean {
-  const given = Buffer.from(/^Bearer\s+(.+)$/i.exec(headers.get('authorization') ?? '')?.[1]?.trim() ?? '');
-  const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 const BODYLESS_ERRORS: Record<number, [code: string, detail: string]> = {
