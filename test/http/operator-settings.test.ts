@@ -1,9 +1,11 @@
 // What an operator sets: the bind address, the pool size, GraphiQL on or off, a token in
 // front of /metrics; read from the environment once, refused when malformed.
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readConfig } from '../../src/config.ts';
 import { createApp } from '../../src/http/app.ts';
 import { openTestDatabase, type TestDatabase } from '../support/database.ts';
+import { logLines, serviceEnvironment } from '../support/server-process.ts';
 
 describe('operator settings', () => {
   let db: TestDatabase;
@@ -49,4 +51,17 @@ describe('operator settings', () => {
     expect(off.headers.get('content-type') ?? '').not.toMatch(/text\/html/);
     expect(off.status).toBeLessThan(500);
   });
+
+  it('a setting out of range stops the server at start: one fatal JSON line naming it, exit code 1', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      env: serviceEnvironment({ PORT: '4000', DATABASE_POOL_SIZE: '0', LOG_LEVEL: 'info' }),
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(1);
+    const [line, ...others] = logLines(stdout);
+    expect(others).toEqual([]);
+    expect(line).toMatchObject({ level: 60, service: 'flow-run-gateway', msg: expect.stringMatching(/^DATABASE_POOL_SIZE must be a whole number/) });
+  }, 60_000);
 });
