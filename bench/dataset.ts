@@ -198,8 +198,7 @@ export async function seedDataset(db: Database, size: DatasetSize): Promise<Seed
     ],
     threadIds.map((id, i) => {
       const channel = threadChannels[i];
-      const identifier =
-        channel === 'email' ? `candidate${i}@example.com` : channel === 'web' ? `visitor-${i}` : String(31600000000 + i);
+      const identifier = channel === 'email' ? `candidate${i}@example.com` : channel === 'web' ? `visitor-${i}` : String(31600000000 + i);
       const createdAt = iso(base - (size.threads - i) * 60_000);
       return [id, org, channel, identifier, next() < 0.7 ? uuidFrom(`candidate-${i}`) : null, createdAt, createdAt];
     }),

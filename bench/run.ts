@@ -267,7 +267,12 @@ function planner(surface: Surface, workload: Workload, seeded: Seeded): () => Re
     case 'rest:triggerIdem':
       // A new Idempotency-Key on every request: each one is a first use (a 201, nothing replayed).
       return () =>
-        rest('POST', '/public/v2/flow-runs', { data: { type: 'flowRuns', attributes: triggerInput() } }, { 'idempotency-key': `bench-${randomUUID()}` });
+        rest(
+          'POST',
+          '/public/v2/flow-runs',
+          { data: { type: 'flowRuns', attributes: triggerInput() } },
+          { 'idempotency-key': `bench-${randomUUID()}` },
+        );
     case 'floor:trigger':
       return () => ({ method: 'POST', path: '/runs', headers: { 'content-type': 'application/json' }, body: JSON.stringify(triggerInput()) });
   }
@@ -303,10 +308,18 @@ async function checkOnce(baseUrl: string, surface: Surface, workload: Workload, 
                 : undefined;
       ok = count === size;
     } else if (workload === 'byId') {
-      const run = surface === 'graphql' ? data.flowRun : surface === 'postgraphile' ? data.flowRunByRowId : surface === 'rest' ? data?.attributes : body;
+      const run =
+        surface === 'graphql' ? data.flowRun : surface === 'postgraphile' ? data.flowRunByRowId : surface === 'rest' ? data?.attributes : body;
       ok = Boolean(run && typeof run.state === 'object' && run.state !== null && 'initialMessage' in run);
     } else {
-      const run = surface === 'graphql' ? data.triggerFlowRun?.flowRun : surface === 'postgraphile' ? data.createFlowRun?.flowRun : surface === 'rest' ? data : body;
+      const run =
+        surface === 'graphql'
+          ? data.triggerFlowRun?.flowRun
+          : surface === 'postgraphile'
+            ? data.createFlowRun?.flowRun
+            : surface === 'rest'
+              ? data
+              : body;
       ok = Boolean(run && (run.id || run.rowId));
     }
   }
@@ -380,7 +393,9 @@ async function main() {
   }
   console.log(
     `Settings: ${settings.connections} connections, ${settings.warmup} s warm-up + ${settings.duration} s measured, ` +
-      `${settings.rounds} round(s); load average ${loadavg().map((value) => value.toFixed(2)).join(' ')} on ${cpus().length} cores`,
+      `${settings.rounds} round(s); load average ${loadavg()
+        .map((value) => value.toFixed(2))
+        .join(' ')} on ${cpus().length} cores`,
   );
   if (surfacesWanted.includes('postgraphile') && kind === 'embedded') {
     console.log('PostGraphile is skipped: it needs a real PostgreSQL server (set DATABASE_URL), not the embedded database.');
@@ -576,7 +591,7 @@ async function main() {
         postgraphileSql,
       };
       await writeFile(path, `${JSON.stringify(report, null, 2)}\n`);
-      console.log(`wrote ${out}${issueSettings ? '' : ' (not the issue\'s settings: bench/results/latest.json is left as it was)'}`);
+      console.log(`wrote ${out}${issueSettings ? '' : " (not the issue's settings: bench/results/latest.json is left as it was)"}`);
     }
     if (failures.length) {
       console.error(`\n${failures.length} workload(s) did not answer correctly:\n${failures.join('\n')}`);
@@ -624,7 +639,11 @@ function budgetCheck(
   );
   for (const surface of ['graphql', 'rest'] as Surface[]) {
     const row = rowOf('page25', surface);
-    lines.push({ goal: `p99 < 50 ms, page25 at ${settings.connections} connections, ${surface}`, figure: row ? `${row.p99Ms} ms` : 'not measured', met: row ? row.p99Ms < 50 : null });
+    lines.push({
+      goal: `p99 < 50 ms, page25 at ${settings.connections} connections, ${surface}`,
+      figure: row ? `${row.p99Ms} ms` : 'not measured',
+      met: row ? row.p99Ms < 50 : null,
+    });
   }
   const ours = rows.filter((row) => row.surface === 'graphql' || row.surface === 'rest');
   const rss = ours.length ? ours[0].peakRssMb : null;

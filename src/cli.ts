@@ -126,13 +126,9 @@ async function run(command: Exclude<Command, { kind: 'help' }>, db: Database): P
       return [
         ['occurredAt', 'actor', 'action', 'subject', 'details'].join('\t'),
         ...events.map((event) =>
-          [
-            event.occurredAt.toISOString(),
-            event.actor,
-            event.action,
-            `${event.subjectType}:${event.subjectId}`,
-            JSON.stringify(event.details),
-          ].join('\t'),
+          [event.occurredAt.toISOString(), event.actor, event.action, `${event.subjectType}:${event.subjectId}`, JSON.stringify(event.details)].join(
+            '\t',
+          ),
         ),
       ];
     }

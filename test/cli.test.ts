@@ -55,8 +55,7 @@ describe.each(databaseTargets())('cli on $name', (target) => {
   let server: TestDatabase | undefined;
   const database = () => (server ? { databaseUrl: server.url } : { dataDir });
   /** The database the CLI wrote to, opened after the CLI has exited. */
-  const openAfterwards = (): Promise<Database> =>
-    server ? Promise.resolve(server) : openDatabase({ dataDir });
+  const openAfterwards = (): Promise<Database> => (server ? Promise.resolve(server) : openDatabase({ dataDir }));
   const closeAfterwards = async (db: Database) => {
     if (!server) await db.close();
   };
@@ -139,7 +138,10 @@ describe.each(databaseTargets())('cli on $name', (target) => {
     }
     const all = await runCli(['audit', 'list', '--org', organizationId], database());
     expect(all.code).toBe(0);
-    const rows = all.stdout.trimEnd().split('\n').map((line) => line.split('\t'));
+    const rows = all.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => line.split('\t'));
     expect(rows[0]).toEqual(['occurredAt', 'actor', 'action', 'subject', 'details']);
     expect(rows.slice(1).map((row) => row.slice(1))).toEqual([
       ['cli:ops', 'apiKey.revoked', 'apiKey:6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', '{"name":"ci"}'],

@@ -60,9 +60,7 @@ function createPrisma(adapter: ConstructorParameters<typeof PrismaClient>[0]['ad
   });
   if (options.onQuery) {
     const onQuery = options.onQuery;
-    (prisma as unknown as { $on(event: 'query', cb: (e: { query: string }) => void): void }).$on('query', (event) =>
-      onQuery(event.query),
-    );
+    (prisma as unknown as { $on(event: 'query', cb: (e: { query: string }) => void): void }).$on('query', (event) => onQuery(event.query));
   }
   return prisma;
 }
@@ -136,7 +134,7 @@ async function openEmbedded(options: DatabaseOptions): Promise<Database> {
       return (await pglite.query<Row>(text, params)).rows;
     },
   };
-  const appliedMigrations = options.migrate ?? true ? await applyMigrations(sql) : [];
+  const appliedMigrations = (options.migrate ?? true) ? await applyMigrations(sql) : [];
   const prisma = createPrisma(new PrismaPGlite(pglite), options);
   return {
     kind: 'embedded',

@@ -97,9 +97,7 @@ export async function applyMigrations(session: SqlSession, migrations?: Migratio
 export async function pendingMigrations(session: SqlSession, migrations?: Migration[]): Promise<string[]> {
   const all = migrations ?? (await readMigrations());
   const rows = await session
-    .query<{ migration_name: string }>(
-      'SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',
-    )
+    .query<{ migration_name: string }>('SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL')
     .catch(() => []);
   const applied = new Set(rows.map((row) => row.migration_name));
   return all.filter((migration) => !applied.has(migration.name)).map((migration) => migration.name);

@@ -80,11 +80,7 @@ export interface AuditEvent {
 export const MAX_AUDIT_LIST_LIMIT = 1000;
 
 /** An organization's events, newest first (the order they were written in). */
-export async function listAuditEvents(
-  prisma: PrismaClient,
-  organizationId: string,
-  limit = 50,
-): Promise<AuditEvent[]> {
+export async function listAuditEvents(prisma: PrismaClient, organizationId: string, limit = 50): Promise<AuditEvent[]> {
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_AUDIT_LIST_LIMIT) {
     throw new DomainError('VALIDATION_FAILED', `limit: must be a whole number from 1 to ${MAX_AUDIT_LIST_LIMIT}`, ['limit']);
   }

@@ -88,9 +88,7 @@ const messageForChannel: Record<Channel, z.ZodType<JsonObject>> = {
 /** `{}` means "send nothing"; anything else must be a message the channel can carry. */
 export function parseInitialMessage(value: unknown, channel: Channel): JsonObject {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new DomainError('VALIDATION_FAILED', 'initialMessage: must be a JSON object ({} for no message)', [
-      'initialMessage',
-    ]);
+    throw new DomainError('VALIDATION_FAILED', 'initialMessage: must be a JSON object ({} for no message)', ['initialMessage']);
   }
   assertNestingWithinLimit(value, ['initialMessage']);
   if (Object.keys(value).length === 0) return {};

@@ -8,13 +8,7 @@ import type { TenantTransaction } from '../database/tenant.js';
 import { isUniqueViolation } from './database-errors.js';
 import { DomainError, notFound } from './errors.js';
 import type { FlowRunChange } from './flow-run-changes.js';
-import {
-  assertNestingWithinLimit,
-  type Channel,
-  messageForEveryChannel,
-  parseInitialMessage,
-  parseState,
-} from './flow-run-input.js';
+import { assertNestingWithinLimit, type Channel, messageForEveryChannel, parseInitialMessage, parseState } from './flow-run-input.js';
 import { assertSettableStatus, type FlowRunStatus, statusChange } from './flow-run-status.js';
 import { claimIdempotencyKey, parseIdempotencyKey, requestHashOf } from './idempotent-triggers.js';
 import { changeOf, expiryFrom, isExpired, promoteNextQueued, timeOutRun } from './session-timeouts.js';
@@ -202,9 +196,7 @@ export async function patchFlowRun(tenant: Tenant, id: string, patch: PatchFlowR
     const change = requestedStatus ? statusChange(run.status, requestedStatus) : 'unchanged';
     const status = change === 'change' ? requestedStatus! : run.status;
     if (state !== undefined && status === 'running') {
-      throw new DomainError('STATE_LOCKED_WHILE_RUNNING', 'state can only be replaced once the flow run is not running', [
-        'state',
-      ]);
+      throw new DomainError('STATE_LOCKED_WHILE_RUNNING', 'state can only be replaced once the flow run is not running', ['state']);
     }
     if (change === 'unchanged' && state === undefined) return run;
 

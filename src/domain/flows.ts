@@ -44,9 +44,7 @@ export type CreateFlowInput = OrNull<z.input<typeof createFlowSchema>>;
 export type UpdateFlowInput = OrNull<z.input<typeof updateFlowSchema>>;
 
 function withoutNulls(input: object, nullable: string[]): object {
-  return Object.fromEntries(
-    Object.entries(input).filter(([key, value]) => value !== null || nullable.includes(key)),
-  );
+  return Object.fromEntries(Object.entries(input).filter(([key, value]) => value !== null || nullable.includes(key)));
 }
 const NULLABLE: string[] = ['reminderInterval', 'reminderMessage', 'publishedAt', 'flowGenerationId'];
 

@@ -22,9 +22,7 @@ const KEY_PATTERN = /^[\x20-\x7e]{1,255}$/;
 export function parseIdempotencyKey(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string' || !KEY_PATTERN.test(value)) {
-    throw new DomainError('VALIDATION_FAILED', 'idempotencyKey: must be 1 to 255 printable ASCII characters', [
-      'idempotencyKey',
-    ]);
+    throw new DomainError('VALIDATION_FAILED', 'idempotencyKey: must be 1 to 255 printable ASCII characters', ['idempotencyKey']);
   }
   return value;
 }
@@ -42,8 +40,7 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** The fingerprint of a trigger's input: what "the same body" means for a retry. */
-export const requestHashOf = (input: Record<string, unknown>) =>
-  createHash('sha256').update(canonicalJson(input)).digest('hex');
+export const requestHashOf = (input: Record<string, unknown>) => createHash('sha256').update(canonicalJson(input)).digest('hex');
 
 export type KeyClaim = { claimed: true } | { claimed: false; flowRunId: string };
 

@@ -44,9 +44,7 @@ export interface MessageThreadInput {
 }
 
 const alreadyExists = () =>
-  new DomainError('THREAD_ALREADY_EXISTS', 'a message thread with this channel and identifier already exists', [
-    'identifier',
-  ]);
+  new DomainError('THREAD_ALREADY_EXISTS', 'a message thread with this channel and identifier already exists', ['identifier']);
 
 export async function createMessageThread(tenant: Tenant, input: MessageThreadInput): Promise<MessageThread> {
   assertCanWrite(tenant);

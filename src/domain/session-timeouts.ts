@@ -10,8 +10,7 @@ import type { FlowRunStatus } from './flow-run-status.js';
 
 const MINUTE = 60_000;
 
-export const expiryFrom = (now: Date, sessionTimeoutMinutes: number) =>
-  new Date(now.getTime() + sessionTimeoutMinutes * MINUTE);
+export const expiryFrom = (now: Date, sessionTimeoutMinutes: number) => new Date(now.getTime() + sessionTimeoutMinutes * MINUTE);
 
 export const isExpired = (run: { status: FlowRunStatus; expiresAt: Date | null }, now: Date) =>
   run.status === 'running' && run.expiresAt !== null && run.expiresAt <= now;

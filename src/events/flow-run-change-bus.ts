@@ -83,11 +83,7 @@ export function createFlowRunChangeBus(options: FlowRunChangeBusOptions = {}): F
   };
 }
 
-function connectRedis(
-  url: string,
-  { metrics, logger }: FlowRunChangeBusOptions,
-  deliverHere: (topic: string, change: FlowRunChange) => void,
-) {
+function connectRedis(url: string, { metrics, logger }: FlowRunChangeBusOptions, deliverHere: (topic: string, change: FlowRunChange) => void) {
   // A subscribed Redis connection cannot publish: one of each.
   const publisher = createRedisClient(url, { role: 'change-publish', logger });
   const subscriber = createRedisClient(url, { role: 'change-subscribe', logger });

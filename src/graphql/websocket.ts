@@ -44,17 +44,13 @@ interface Connection {
 const coded = (message: string, code: string) => new GraphQLError(message, { extensions: { code } });
 
 /** The admission's refusal as the GraphQL error an operation gets (no HTTP answer to build). */
-const refusalOf = (admission: Admission) =>
-  'refused' in admission ? coded(admission.detail, 'RATE_LIMITED') : undefined;
+const refusalOf = (admission: Admission) => ('refused' in admission ? coded(admission.detail, 'RATE_LIMITED') : undefined);
 
 /** Runs `work`, or answers REQUEST_TIMEOUT once `ms` have passed (the work goes on). */
 async function withDeadline(work: () => unknown, ms: number): Promise<unknown> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<ExecutionResult>((resolve) => {
-    timer = setTimeout(
-      () => resolve({ errors: [coded(`the operation was not answered within ${ms} ms`, 'REQUEST_TIMEOUT')] }),
-      ms,
-    );
+    timer = setTimeout(() => resolve({ errors: [coded(`the operation was not answered within ${ms} ms`, 'REQUEST_TIMEOUT')] }), ms);
   });
   try {
     return await Promise.race([work(), deadline]);

@@ -67,7 +67,9 @@ export function createAdmission({ prisma, rateLimiter, clientLimits }: Admission
       const budget = address ? clientLimits?.keyless : undefined;
       if (!budget) return admitted();
       const decision = await budget.take(address!);
-      return decision.allowed ? admitted() : refuse(surface, 'too many requests without an API key from this address; retry after the time given', decision);
+      return decision.allowed
+        ? admitted()
+        : refuse(surface, 'too many requests without an API key from this address; retry after the time given', decision);
     }
 
     const hash = hashApiKey(key);
@@ -90,6 +92,8 @@ export function createAdmission({ prisma, rateLimiter, clientLimits }: Admission
 
     if (!rateLimiter) return admitted();
     const decision = await rateLimiter.take(key);
-    return decision.allowed ? admitted(decision.headers) : refuse(surface, 'too many requests for this API key; retry after the time given', decision);
+    return decision.allowed
+      ? admitted(decision.headers)
+      : refuse(surface, 'too many requests for this API key; retry after the time given', decision);
   };
 }

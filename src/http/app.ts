@@ -96,8 +96,7 @@ export function createApp(options: AppOptions): App {
       if (!body) return errorFor(surface, 413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${MAX_BODY_BYTES} bytes`);
       forwarded = new Request(request.url, { method: request.method, headers: request.headers, body, signal: request.signal });
     }
-    const response =
-      surface === 'rest' ? await handleRestRequest(request, contextFor) : withGraphQLErrorBody(await graphql.fetch(forwarded));
+    const response = surface === 'rest' ? await handleRestRequest(request, contextFor) : withGraphQLErrorBody(await graphql.fetch(forwarded));
     for (const [name, value] of Object.entries(rateHeaders)) response.headers.set(name, value);
     return response;
   }
@@ -124,7 +123,10 @@ export function createApp(options: AppOptions): App {
 const BODYLESS_ERRORS: Record<number, [code: string, detail: string]> = {
   404: ['ROUTE_NOT_FOUND', 'nothing is served at this path'],
   405: ['METHOD_NOT_ALLOWED', 'this method is not allowed here'],
-  406: ['NOT_ACCEPTABLE', 'none of the media types in Accept can be sent; accept application/graphql-response+json, application/json or text/event-stream'],
+  406: [
+    'NOT_ACCEPTABLE',
+    'none of the media types in Accept can be sent; accept application/graphql-response+json, application/json or text/event-stream',
+  ],
   415: ['UNSUPPORTED_MEDIA_TYPE', 'send GraphQL requests as application/json'],
 };
 
@@ -138,4 +140,3 @@ function withGraphQLErrorBody(response: Response): Response {
   });
   return errorFor('graphql', response.status, code, detail, headers);
 }
-

@@ -4,8 +4,7 @@ import type { ClientConnection } from './client-limits.js';
 
 const ALLOWED_METHODS = 'GET, POST, PATCH, DELETE, OPTIONS';
 const ALLOWED_HEADERS = 'Authorization, Content-Type, Accept, Idempotency-Key, X-Request-Id';
-const EXPOSED_HEADERS =
-  'Location, Idempotent-Replayed, X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset';
+const EXPOSED_HEADERS = 'Location, Idempotent-Replayed, X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset';
 
 export type Handler = (request: Request, connection?: ClientConnection) => Promise<Response>;
 

@@ -11,13 +11,7 @@ export function surfaceOf(pathname: string): Surface {
   return 'other';
 }
 
-export function errorFor(
-  surface: Surface,
-  status: number,
-  code: string,
-  detail: string,
-  headers: Record<string, string> = {},
-): Response {
+export function errorFor(surface: Surface, status: number, code: string, detail: string, headers: Record<string, string> = {}): Response {
   if (surface === 'rest') return errorResponse(restError(status, code as never, detail, undefined, headers));
   return new Response(JSON.stringify({ errors: [{ message: detail, extensions: { code } }] }), {
     status,

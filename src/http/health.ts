@@ -3,8 +3,7 @@ import type { Database } from '../database/client.js';
 import { pendingMigrations } from '../database/migrations.js';
 import { type Logger, logger as defaultLogger } from '../observability/logger.js';
 
-const json = (status: number, body: object) =>
-  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+const json = (status: number, body: object) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 
 /** The process is up and answering. */
 export const liveness = () => json(200, { status: 'ok' });
@@ -25,10 +24,7 @@ export async function readiness(db: Database, logger: Logger = defaultLogger): P
     timer = setTimeout(() => reject(new Error(`no answer within ${READINESS_TIMEOUT_MS} ms`)), READINESS_TIMEOUT_MS);
   });
   try {
-    const pending = await Promise.race([
-      db.sql.query('SELECT 1').then(() => pendingMigrations(db.sql)),
-      timeout,
-    ]);
+    const pending = await Promise.race([db.sql.query('SELECT 1').then(() => pendingMigrations(db.sql)), timeout]);
     if (pending.length) return json(503, { status: 'not ready', database: 'up', pendingMigrations: pending });
     return json(200, { status: 'ready', database: 'up', pendingMigrations: [] });
   } catch (error) {

@@ -39,10 +39,7 @@ export function instrument(handle: Handler, { logger, metrics, timeoutMs }: Inst
 
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<Response>((resolve) => {
-      timer = setTimeout(
-        () => resolve(errorFor(surface, 503, 'REQUEST_TIMEOUT', `the request was not answered within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
+      timer = setTimeout(() => resolve(errorFor(surface, 503, 'REQUEST_TIMEOUT', `the request was not answered within ${timeoutMs} ms`)), timeoutMs);
     });
     let response: Response;
     try {

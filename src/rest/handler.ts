@@ -122,9 +122,7 @@ function pointingAtHeaders(error: unknown, headers: Record<string, string>): unk
     const source = object.source as { pointer?: string } | undefined;
     const input = source?.pointer === undefined ? undefined : byPointer.get(source.pointer);
     if (!input) return object;
-    const detail = object.detail.startsWith(`${input.field}: `)
-      ? `${input.header}: ${object.detail.slice(input.field.length + 2)}`
-      : object.detail;
+    const detail = object.detail.startsWith(`${input.field}: `) ? `${input.header}: ${object.detail.slice(input.field.length + 2)}` : object.detail;
     return { ...object, detail, source: { header: input.header } };
   });
   return new RestError(error.status, errors, error.headers);

@@ -447,7 +447,10 @@ export function buildOpenApiDocument(): Schema {
   const paths: Record<string, Schema> = {};
   for (const resource of RESOURCES) {
     resource.paths.forEach((segment, index) => {
-      for (const [kind, suffix] of [['collection', ''], ['item', '/{id}']] as const) {
+      for (const [kind, suffix] of [
+        ['collection', ''],
+        ['item', '/{id}'],
+      ] as const) {
         const path = `${BASE_PATH}/${segment}${suffix}`;
         paths[path] = Object.fromEntries(
           ALLOWED_METHODS[kind].map((method) => [method.toLowerCase(), operation(resource, METHOD_KIND[kind][method], segment, index === 0)]),
@@ -471,7 +474,7 @@ export function buildOpenApiDocument(): Schema {
       version: 'v2',
       description:
         'JSON:API v1.1 surface of the flow-run gateway (the same rules and error codes as its GraphQL API at /graphql). ' +
-        'Generated from the service\'s own route definitions and GraphQL types.',
+        "Generated from the service's own route definitions and GraphQL types.",
     },
     jsonSchemaDialect: 'https://spec.openapis.org/oas/3.1/dialect/base',
     tags: RESOURCES.map((resource) => ({ name: resource.type })),

@@ -33,8 +33,7 @@ const ALLOWED: Record<Operation, RegExp[]> = {
 
 export function parseQueryParams(search: URLSearchParams, resource: ResourceDefinition, operation: Operation): QueryParams {
   const errors: ErrorObject[] = [];
-  const invalid = (parameter: string, detail: string) =>
-    errors.push(errorObject(400, 'INVALID_QUERY_PARAMETER', detail, { parameter }));
+  const invalid = (parameter: string, detail: string) => errors.push(errorObject(400, 'INVALID_QUERY_PARAMETER', detail, { parameter }));
 
   const given = [...search.entries()];
   const seen = new Set<string>();

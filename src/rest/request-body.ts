@@ -7,7 +7,6 @@ import { assertRequestContentType } from './media-type.js';
 import { type ErrorObject, errorObject, escapePointerToken, RestError, restError } from './errors.js';
 import { valueProblems } from './input-values.js';
 
-
 /** The request body as parsed JSON: 415 for a foreign media type, 413 over 1 MB, 400 if not JSON. */
 export async function readJsonBody(request: Request): Promise<unknown> {
   assertRequestContentType(request.headers);
@@ -32,8 +31,7 @@ export async function readJsonBody(request: Request): Promise<unknown> {
 
 const tooLarge = () => restError(413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${MAX_BODY_BYTES} bytes`);
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const TOP_LEVEL_MEMBERS = new Set(['data', 'meta', 'jsonapi']);
 const RESOURCE_MEMBERS = new Set(['type', 'id', 'lid', 'attributes', 'relationships', 'meta', 'links']);
@@ -56,8 +54,7 @@ export interface WriteTarget {
  */
 export function inputFromDocument(body: unknown, target: WriteTarget): Record<string, unknown> {
   const errors: ErrorObject[] = [];
-  const invalid = (pointer: string, detail: string) =>
-    errors.push(errorObject(400, 'VALIDATION_FAILED', detail, { pointer }));
+  const invalid = (pointer: string, detail: string) => errors.push(errorObject(400, 'VALIDATION_FAILED', detail, { pointer }));
 
   if (!isObject(body)) throw restError(400, 'VALIDATION_FAILED', 'the request document must be a JSON object', { pointer: '' });
   for (const member of Object.keys(body)) {

@@ -87,8 +87,7 @@ export interface ResourceDefinition extends ResourceConfig {
 
 const uuidLink = (path: string, attribute: string) => (resource: Record<string, unknown>) =>
   resource[attribute] == null ? null : `${BASE_PATH}/${path}/${resource[attribute]}`;
-const filteredLink = (path: string, filter: string) => (resource: Record<string, unknown>) =>
-  `${BASE_PATH}/${path}?filter[${filter}]=${resource.id}`;
+const filteredLink = (path: string, filter: string) => (resource: Record<string, unknown>) => `${BASE_PATH}/${path}?filter[${filter}]=${resource.id}`;
 
 const CONFIGS: ResourceConfig[] = [
   {
@@ -185,9 +184,7 @@ function define(config: ResourceConfig): ResourceDefinition {
   const leafFields = Object.values(type.getFields()).filter((field) => isLeafType(getNamedType(field.type)));
   const names = leafFields.map((field) => field.name).filter((name) => name !== 'id');
   const attributes = [...LEADING.filter((name) => names.includes(name)), ...names.filter((name) => !LEADING.includes(name))];
-  const dateTimeAttributes = new Set(
-    leafFields.filter((field) => getNamedType(field.type).name === 'DateTime').map((field) => field.name),
-  );
+  const dateTimeAttributes = new Set(leafFields.filter((field) => getNamedType(field.type).name === 'DateTime').map((field) => field.name));
 
   const list = rootField('Query', config.list);
   rootField('Query', config.one);

@@ -75,9 +75,7 @@ describe('migrations', () => {
     const history = await session.query('SELECT id, checksum, migration_name FROM "_prisma_migrations" ORDER BY migration_name');
 
     expect(await applyMigrations(session)).toEqual([]);
-    expect(await session.query('SELECT id, checksum, migration_name FROM "_prisma_migrations" ORDER BY migration_name')).toEqual(
-      history,
-    );
+    expect(await session.query('SELECT id, checksum, migration_name FROM "_prisma_migrations" ORDER BY migration_name')).toEqual(history);
     expect(await session.query('SELECT name FROM "Organization"')).toEqual([{ name: 'kept' }]);
   });
 

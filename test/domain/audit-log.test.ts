@@ -105,9 +105,7 @@ describe.each(databaseTargets())('audit log on $name', (target) => {
     });
     const before = await db.prisma.auditEvent.findUniqueOrThrow({ where: { id } });
 
-    await expect(db.sql.exec(`UPDATE "AuditEvent" SET "actor" = 'someone else' WHERE "id" = '${id}'`)).rejects.toThrow(
-      /append-only: UPDATE/,
-    );
+    await expect(db.sql.exec(`UPDATE "AuditEvent" SET "actor" = 'someone else' WHERE "id" = '${id}'`)).rejects.toThrow(/append-only: UPDATE/);
     await expect(db.prisma.auditEvent.update({ where: { id }, data: { action: 'apiKey.created' } })).rejects.toThrow(/append-only/);
     await expect(db.sql.exec(`DELETE FROM "AuditEvent" WHERE "id" = '${id}'`)).rejects.toThrow(/append-only: DELETE/);
     await expect(db.prisma.auditEvent.deleteMany({})).rejects.toThrow(/append-only/);

@@ -6,22 +6,11 @@ import { DomainError, type ErrorCode, type InputPath } from '../../src/domain/er
 import { deleteFlowRun, patchFlowRun, triggerFlowRun } from '../../src/domain/flow-runs.ts';
 import { TERMINAL_STATUSES, type FlowRunStatus } from '../../src/domain/flow-run-status.ts';
 import { createFlow, deleteFlow, updateFlow } from '../../src/domain/flows.ts';
-import {
-  createMessageThread,
-  deleteMessageThread,
-  updateMessageThread,
-} from '../../src/domain/message-threads.ts';
+import { createMessageThread, deleteMessageThread, updateMessageThread } from '../../src/domain/message-threads.ts';
 import { authenticate } from '../../src/domain/organizations.ts';
 import type { Tenant } from '../../src/domain/tenant.ts';
 import type { Channel } from '../../src/domain/flow-run-input.ts';
-import {
-  createKey,
-  createTestTenant,
-  databaseTargets,
-  openTestDatabase,
-  type TestDatabase,
-  type TestTenant,
-} from '../support/database.ts';
+import { createKey, createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
 
 const TEMPLATE_ID = '3b241101-e2bb-4255-8caf-4136c566a962';
 const template = (components: unknown = [{ type: 'body', parameters: [{ type: 'text', text: 'Ann' }] }]) => ({
@@ -71,8 +60,7 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
         return `visitor-${counter}`;
     }
   };
-  const newThread = (tenant: Tenant, channel: Channel = 'web') =>
-    createMessageThread(tenant, { channel, identifier: nextIdentifier(channel) });
+  const newThread = (tenant: Tenant, channel: Channel = 'web') => createMessageThread(tenant, { channel, identifier: nextIdentifier(channel) });
   const newFlow = (tenant: Tenant, name = 'Screening') => createFlow(tenant, { name });
   const trigger = (tenant: Tenant, flowId: string, messageThreadId: string, extra: { state?: unknown; initialMessage?: unknown } = {}) =>
     triggerFlowRun(tenant, { flowId, messageThreadId, state: {}, initialMessage: {}, ...extra }).then(({ run }) => run);
@@ -87,8 +75,7 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
   }
 
   const statusOf = async (id: string) => (await db.prisma.flowRun.findUnique({ where: { id } }))?.status;
-  const runsOfThread = (messageThreadId: string) =>
-    db.prisma.flowRun.findMany({ where: { messageThreadId }, orderBy: { sequence: 'asc' } });
+  const runsOfThread = (messageThreadId: string) => db.prisma.flowRun.findMany({ where: { messageThreadId }, orderBy: { sequence: 'asc' } });
 
   beforeAll(async () => {
     db = await openTestDatabase(target, { poolSize: 10 });
@@ -129,9 +116,7 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
     it('leaves exactly one running run when 50 triggers race on one thread', async () => {
       const flow = await newFlow(orgA.tenant);
       const thread = await newThread(orgA.tenant);
-      const results = await Promise.all(
-        Array.from({ length: 50 }, (_, i) => trigger(orgA.tenant, flow.id, thread.id, { state: { n: i } })),
-      );
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => trigger(orgA.tenant, flow.id, thread.id, { state: { n: i } })));
       expect(results.filter((run) => run.status === 'running')).toHaveLength(1);
       expect(results.filter((run) => run.status === 'queued')).toHaveLength(49);
 
@@ -147,9 +132,7 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
     it('promotes queued runs in FIFO order until all 50 have had their turn', async () => {
       const flow = await newFlow(orgA.tenant);
       const thread = await newThread(orgA.tenant);
-      const triggered = await Promise.all(
-        Array.from({ length: 50 }, (_, i) => trigger(orgA.tenant, flow.id, thread.id, { state: { n: i } })),
-      );
+      const triggered = await Promise.all(Array.from({ length: 50 }, (_, i) => trigger(orgA.tenant, flow.id, thread.id, { state: { n: i } })));
       const turns: string[] = [];
       for (;;) {
         const runs = await runsOfThread(thread.id);
@@ -198,8 +181,16 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
     it('requires flowId and messageThreadId as UUIDs', async () => {
       const flow = await newFlow(orgA.tenant);
       const thread = await newThread(orgA.tenant);
-      await expectDomainError(attempt(() => trigger(orgA.tenant, 'not-a-uuid', thread.id)), 'VALIDATION_FAILED', ['flowId']);
-      await expectDomainError(attempt(() => trigger(orgA.tenant, flow.id, 'nope')), 'VALIDATION_FAILED', ['messageThreadId']);
+      await expectDomainError(
+        attempt(() => trigger(orgA.tenant, 'not-a-uuid', thread.id)),
+        'VALIDATION_FAILED',
+        ['flowId'],
+      );
+      await expectDomainError(
+        attempt(() => trigger(orgA.tenant, flow.id, 'nope')),
+        'VALIDATION_FAILED',
+        ['messageThreadId'],
+      );
       await expectDomainError(
         attempt(() => triggerFlowRun(orgA.tenant, { flowId: flow.id, state: {}, initialMessage: {} } as never)),
         'VALIDATION_FAILED',
@@ -214,13 +205,9 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
       const flowB = await newFlow(orgB.tenant);
       const threadB = await newThread(orgB.tenant);
       await expectDomainError(trigger(orgA.tenant, flowB.id, threadA.id), 'REFERENCED_RESOURCE_NOT_FOUND', ['flowId']);
-      await expectDomainError(trigger(orgA.tenant, flowA.id, threadB.id), 'REFERENCED_RESOURCE_NOT_FOUND', [
-        'messageThreadId',
-      ]);
+      await expectDomainError(trigger(orgA.tenant, flowA.id, threadB.id), 'REFERENCED_RESOURCE_NOT_FOUND', ['messageThreadId']);
       await expectDomainError(trigger(orgA.tenant, randomUUID(), threadA.id), 'REFERENCED_RESOURCE_NOT_FOUND', ['flowId']);
-      await expectDomainError(trigger(orgA.tenant, flowA.id, randomUUID()), 'REFERENCED_RESOURCE_NOT_FOUND', [
-        'messageThreadId',
-      ]);
+      await expectDomainError(trigger(orgA.tenant, flowA.id, randomUUID()), 'REFERENCED_RESOURCE_NOT_FOUND', ['messageThreadId']);
       expect(await runsOfThread(threadA.id)).toHaveLength(0);
       expect(await runsOfThread(threadB.id)).toHaveLength(0);
       // The owner can use them.
@@ -277,11 +264,7 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
       for (const run of runs) {
         await expectDomainError(patchFlowRun(orgA.tenant, run.id, { status }), 'STATUS_NOT_SETTABLE', ['status']);
       }
-      expect((await runsOfThread(runs[0].messageThreadId)).map((run) => run.status)).toEqual([
-        'running',
-        'queued',
-        'cancelled',
-      ]);
+      expect((await runsOfThread(runs[0].messageThreadId)).map((run) => run.status)).toEqual(['running', 'queued', 'cancelled']);
     });
 
     it('answers NOT_FOUND for a run that does not exist', async () => {
@@ -293,9 +276,7 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
   describe('state', () => {
     it('cannot be replaced while the run is running', async () => {
       const { runs } = await threadWithRuns(1);
-      await expectDomainError(patchFlowRun(orgA.tenant, runs[0].id, { state: { erased: true } }), 'STATE_LOCKED_WHILE_RUNNING', [
-        'state',
-      ]);
+      await expectDomainError(patchFlowRun(orgA.tenant, runs[0].id, { state: { erased: true } }), 'STATE_LOCKED_WHILE_RUNNING', ['state']);
       const stored = await db.prisma.flowRun.findUniqueOrThrow({ where: { id: runs[0].id } });
       expect(stored.state).toEqual({ n: 0 });
       expect(stored.status).toBe('running');
@@ -350,11 +331,19 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
     ])('refuses %s', async (_label, state) => {
       const flow = await newFlow(orgA.tenant);
       const thread = await newThread(orgA.tenant);
-      await expectDomainError(attempt(() => trigger(orgA.tenant, flow.id, thread.id, { state })), 'VALIDATION_FAILED', ['state']);
+      await expectDomainError(
+        attempt(() => trigger(orgA.tenant, flow.id, thread.id, { state })),
+        'VALIDATION_FAILED',
+        ['state'],
+      );
       expect(await runsOfThread(thread.id)).toHaveLength(0);
       const run = await trigger(orgA.tenant, flow.id, thread.id);
       await patchFlowRun(orgA.tenant, run.id, { status: 'finished' });
-      await expectDomainError(attempt(() => patchFlowRun(orgA.tenant, run.id, { state })), 'VALIDATION_FAILED', ['state']);
+      await expectDomainError(
+        attempt(() => patchFlowRun(orgA.tenant, run.id, { state })),
+        'VALIDATION_FAILED',
+        ['state'],
+      );
     });
 
     it.each([['s-1'], [['s-1']], [['s-1', 's-2']]])('accepts scheduleId %j', async (scheduleId) => {
@@ -411,8 +400,18 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
       ['an unknown type', 'sms', { type: 'carrier-pigeon' }, ['initialMessage', 'type']],
       ['no type', 'web', { text: 'Hello' }, ['initialMessage', 'type']],
       ['a template without template', 'whatsapp', { type: 'template' }, ['initialMessage', 'template']],
-      ['a template id that is not a UUID', 'whatsapp', { type: 'template', template: { id: 'welcome', components: [] } }, ['initialMessage', 'template', 'id']],
-      ['a template without components', 'whatsapp', { type: 'template', template: { id: TEMPLATE_ID } }, ['initialMessage', 'template', 'components']],
+      [
+        'a template id that is not a UUID',
+        'whatsapp',
+        { type: 'template', template: { id: 'welcome', components: [] } },
+        ['initialMessage', 'template', 'id'],
+      ],
+      [
+        'a template without components',
+        'whatsapp',
+        { type: 'template', template: { id: TEMPLATE_ID } },
+        ['initialMessage', 'template', 'components'],
+      ],
       ['components that are not a list', 'whatsapp', template('body'), ['initialMessage', 'template', 'components']],
       ['a component that is not an object', 'whatsapp', template([1]), ['initialMessage', 'template', 'components', 0]],
       ['an empty text', 'email', { type: 'text', text: '' }, ['initialMessage', 'text']],
@@ -551,7 +550,10 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
           const own = await unscoped.count({ where: { organizationId } });
           const all = await unscoped.count();
           expect(rows.length, model).toBe(own);
-          expect(rows.every((row) => row.organizationId === organizationId), model).toBe(true);
+          expect(
+            rows.every((row) => row.organizationId === organizationId),
+            model,
+          ).toBe(true);
           expect(await delegate.count(), model).toBe(own);
           expect(all, `${model}: the other organization has rows too`).toBeGreaterThan(own);
         }
@@ -596,16 +598,26 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
       ['a flowGenerationId that is not a UUID', { name: 'f', flowGenerationId: 'gen-1' }, ['flowGenerationId']],
     ])('refuses %s', async (_label, input, path) => {
       const before = await db.prisma.flow.count();
-      await expectDomainError(attempt(() => createFlow(orgA.tenant, input as never)), 'VALIDATION_FAILED', path);
+      await expectDomainError(
+        attempt(() => createFlow(orgA.tenant, input as never)),
+        'VALIDATION_FAILED',
+        path,
+      );
       expect(await db.prisma.flow.count()).toBe(before);
     });
 
     it('validates updates the same way', async () => {
       const flow = await newFlow(orgA.tenant);
-      await expectDomainError(attempt(() => updateFlow(orgA.tenant, flow.id, { sessionTimeout: 0 })), 'VALIDATION_FAILED', [
-        'sessionTimeout',
-      ]);
-      await expectDomainError(attempt(() => updateFlow(orgA.tenant, flow.id, { name: '' })), 'VALIDATION_FAILED', ['name']);
+      await expectDomainError(
+        attempt(() => updateFlow(orgA.tenant, flow.id, { sessionTimeout: 0 })),
+        'VALIDATION_FAILED',
+        ['sessionTimeout'],
+      );
+      await expectDomainError(
+        attempt(() => updateFlow(orgA.tenant, flow.id, { name: '' })),
+        'VALIDATION_FAILED',
+        ['name'],
+      );
       const updated = await updateFlow(orgA.tenant, flow.id, { sessionTimeout: 30, reminderMessage: 'Still there?' });
       expect(updated).toMatchObject({ name: flow.name, sessionTimeout: 30, reminderMessage: 'Still there?' });
       await expectDomainError(updateFlow(orgA.tenant, randomUUID(), { name: 'ghost' }), 'NOT_FOUND');
@@ -649,17 +661,13 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
         ['candidateId'],
       );
       const candidateId = randomUUID();
-      expect((await createMessageThread(orgA.tenant, { channel: 'web', identifier: 'cand', candidateId })).candidateId).toBe(
-        candidateId,
-      );
+      expect((await createMessageThread(orgA.tenant, { channel: 'web', identifier: 'cand', candidateId })).candidateId).toBe(candidateId);
     });
 
     it('refuses a second thread with the same channel and identifier in one organization', async () => {
       const identifier = nextIdentifier('whatsapp');
       const first = await createMessageThread(orgA.tenant, { channel: 'whatsapp', identifier });
-      await expectDomainError(createMessageThread(orgA.tenant, { channel: 'whatsapp', identifier }), 'THREAD_ALREADY_EXISTS', [
-        'identifier',
-      ]);
+      await expectDomainError(createMessageThread(orgA.tenant, { channel: 'whatsapp', identifier }), 'THREAD_ALREADY_EXISTS', ['identifier']);
       // Another channel, or another organization, is another thread.
       await createMessageThread(orgA.tenant, { channel: 'sms', identifier });
       await createMessageThread(orgB.tenant, { channel: 'whatsapp', identifier });
@@ -674,12 +682,16 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
 
     it('checks an updated identifier against the channel', async () => {
       const thread = await newThread(orgA.tenant, 'whatsapp');
-      await expectDomainError(attempt(() => updateMessageThread(orgA.tenant, thread.id, { identifier: 'abc' })), 'VALIDATION_FAILED', [
-        'identifier',
-      ]);
-      await expectDomainError(attempt(() => updateMessageThread(orgA.tenant, thread.id, { channel: 'email' })), 'VALIDATION_FAILED', [
-        'identifier',
-      ]);
+      await expectDomainError(
+        attempt(() => updateMessageThread(orgA.tenant, thread.id, { identifier: 'abc' })),
+        'VALIDATION_FAILED',
+        ['identifier'],
+      );
+      await expectDomainError(
+        attempt(() => updateMessageThread(orgA.tenant, thread.id, { channel: 'email' })),
+        'VALIDATION_FAILED',
+        ['identifier'],
+      );
       const moved = await updateMessageThread(orgA.tenant, thread.id, { channel: 'email', identifier: `moved${counter}@example.com` });
       expect(moved.channel).toBe('email');
     });

@@ -77,8 +77,7 @@ type Placed = Scenario & { thread: number };
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A refusal the rules allow when writers race: the run ended or vanished meanwhile. */
-const isExpectedRefusal = (error: unknown) =>
-  error instanceof DomainError && (error.code === 'RUN_ALREADY_ENDED' || error.code === 'NOT_FOUND');
+const isExpectedRefusal = (error: unknown) => error instanceof DomainError && (error.code === 'RUN_ALREADY_ENDED' || error.code === 'NOT_FOUND');
 
 describe.skipIf(!serverUrl)('the run queue under racing writers on PostgreSQL', () => {
   let db: TestDatabase;
@@ -125,8 +124,9 @@ describe.skipIf(!serverUrl)('the run queue under racing writers on PostgreSQL', 
     });
     const now = Date.now();
     await Promise.all(
-      expiring.map(({ thread, inMs }) =>
-        db.prisma.$executeRaw`
+      expiring.map(
+        ({ thread, inMs }) =>
+          db.prisma.$executeRaw`
           UPDATE "FlowRun" SET "expiresAt" = ${new Date(now + inMs)}
           WHERE "messageThreadId" = ${threadIds[thread]}::uuid AND status = 'running'`,
       ),
@@ -143,8 +143,7 @@ describe.skipIf(!serverUrl)('the run queue under racing writers on PostgreSQL', 
         if (!isExpectedRefusal(error)) unexpected.push(`${what}: ${(error as Error).message}`);
       }
     };
-    const sweep = () =>
-      attempt('sweep', () => sweepExpiredRuns(db.prisma, { clock: { now: () => new Date() }, changes: org.tenant.changes }));
+    const sweep = () => attempt('sweep', () => sweepExpiredRuns(db.prisma, { clock: { now: () => new Date() }, changes: org.tenant.changes }));
     const work = scenarios.flatMap((s) => {
       const { thread } = s;
       const runId = runningOf.get(threadIds[thread])!;
@@ -198,9 +197,7 @@ describe.skipIf(!serverUrl)('the run queue under racing writers on PostgreSQL', 
 
   const round: fc.Arbitrary<Placed[]> = fc
     .tuple(fc.nat(Math.ceil(THREADS / PER_ROUND) - 1), fc.array(scenario, { minLength: PER_ROUND, maxLength: PER_ROUND }))
-    .map(([block, scenarios]) =>
-      scenarios.map((s, i) => ({ ...s, thread: (block * PER_ROUND + i) % THREADS })),
-    );
+    .map(([block, scenarios]) => scenarios.map((s, i) => ({ ...s, thread: (block * PER_ROUND + i) % THREADS })));
 
   it(`keeps every thread's queue whole while triggers race every other writer (${ROUNDS} rounds of ${PER_ROUND} of ${THREADS} threads)`, async () => {
     console.log(`[queue races] seed ${SEED} (replay with QUEUE_RACE_SEED=${SEED})`);
@@ -211,9 +208,7 @@ describe.skipIf(!serverUrl)('the run queue under racing writers on PostgreSQL', 
       fc.asyncProperty(round, async (scenarios) => {
         await prepare(scenarios);
         const before = await snapshotQueues(db.prisma, org.organizationId);
-        const runningOf = new Map(
-          [...before.runs.values()].filter((run) => run.status === 'running').map((run) => [run.threadId, run.id]),
-        );
+        const runningOf = new Map([...before.runs.values()].filter((run) => run.status === 'running').map((run) => [run.threadId, run.id]));
         const { triggered, unexpected } = await race(scenarios, runningOf);
         const after = await snapshotQueues(db.prisma, org.organizationId);
         rounds++;
@@ -226,7 +221,11 @@ describe.skipIf(!serverUrl)('the run queue under racing writers on PostgreSQL', 
           ...(lost.length ? [`${lost.length} triggered run(s) missing afterwards`] : []),
         ];
         for (const line of violations) {
-          const kind = line.replace(/^(thread|run) [0-9a-f-]+: /, '').replace(/[0-9]+/g, 'N').replace(/ \([^)]*\)$/, '').slice(0, 60);
+          const kind = line
+            .replace(/^(thread|run) [0-9a-f-]+: /, '')
+            .replace(/[0-9]+/g, 'N')
+            .replace(/ \([^)]*\)$/, '')
+            .slice(0, 60);
           found.set(kind, (found.get(kind) ?? 0) + 1);
         }
         if (REPORT_ONLY) return;
@@ -254,9 +253,7 @@ describe.skipIf(!serverUrl)('thread changes racing on PostgreSQL', () => {
     // Each update validates the whole (channel, identifier) pair and writes it back; read
     // outside a lock, the later write puts back what the earlier one changed.
     const threads = await Promise.all(
-      Array.from({ length: 60 }, (_, i) =>
-        createMessageThread(org.tenant, { channel: 'web', identifier: `person${i}@example.com` }),
-      ),
+      Array.from({ length: 60 }, (_, i) => createMessageThread(org.tenant, { channel: 'web', identifier: `person${i}@example.com` })),
     );
     const candidateIds = threads.map(() => crypto.randomUUID());
     const outcomes = await Promise.allSettled(

@@ -33,8 +33,7 @@ describe.each(databaseTargets())('session timeouts on $name', (target) => {
   let counter = 0;
 
   const services = () => ({ clock, changes: { publish: (changes: readonly FlowRunChange[]) => published.push(...changes) } });
-  const newThread = async () =>
-    (await createMessageThread(tenant, { channel: 'web', identifier: `timeout-${counter++}` })).id;
+  const newThread = async () => (await createMessageThread(tenant, { channel: 'web', identifier: `timeout-${counter++}` })).id;
   const trigger = (messageThreadId: string) =>
     triggerFlowRun(tenant, { flowId, messageThreadId, state: {}, initialMessage: {} }).then(({ run }) => run);
   const statusOf = async (id: string) => (await db.prisma.flowRun.findUniqueOrThrow({ where: { id } })).status;
@@ -162,9 +161,12 @@ describe.each(databaseTargets())('session timeouts on $name', (target) => {
     // A sweeper may skip a thread the other holds; a later pass gets what both skipped.
     await sweepExpiredRuns(db.prisma, { ...services(), batchSize: 1000 });
     const ours = published.filter((change) => threads.includes(change.messageThreadId));
-    expect(ours.filter((change) => change.kind === 'timedOut').map((change) => change.flowRunId).sort()).toEqual(
-      firsts.map((run) => run.id).sort(),
-    );
+    expect(
+      ours
+        .filter((change) => change.kind === 'timedOut')
+        .map((change) => change.flowRunId)
+        .sort(),
+    ).toEqual(firsts.map((run) => run.id).sort());
     const promotedThreads = ours.filter((change) => change.kind === 'promoted').map((change) => change.messageThreadId);
     expect(promotedThreads.sort()).toEqual([...threads].sort());
     expect(a.timedOut + b.timedOut).toBeGreaterThan(0);

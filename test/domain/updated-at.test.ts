@@ -29,8 +29,7 @@ describe.each(databaseTargets())('every writer of a run moves its updatedAt, on 
   const newThread = async () => (await createMessageThread(tenant, { channel: 'web', identifier: `poll-${counter++}` })).id;
   const trigger = async (messageThreadId: string, idempotencyKey?: string) =>
     (await triggerFlowRun(tenant, { flowId, messageThreadId, state: {}, initialMessage: {}, idempotencyKey })).run;
-  const ageRuns = (...ids: string[]) =>
-    db.prisma.flowRun.updateMany({ where: { id: { in: ids } }, data: { updatedAt: LONG_AGO } });
+  const ageRuns = (...ids: string[]) => db.prisma.flowRun.updateMany({ where: { id: { in: ids } }, data: { updatedAt: LONG_AGO } });
   const updatedAt = async (id: string) => (await db.prisma.flowRun.findUniqueOrThrow({ where: { id } })).updatedAt;
 
   /** Runs `write` on aged runs and answers which of them it left with a newer updatedAt. */

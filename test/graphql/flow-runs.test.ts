@@ -2,14 +2,7 @@
 // tenancy, and the one-running rule under real concurrent requests.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/http/app.ts';
-import {
-  createKey,
-  createTestTenant,
-  databaseTargets,
-  openTestDatabase,
-  type TestDatabase,
-  type TestTenant,
-} from '../support/database.ts';
+import { createKey, createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
 import { sendGraphQL } from '../support/graphql.ts';
 import { graphql } from './generated/gql.ts';
 
@@ -194,9 +187,7 @@ describe.each(databaseTargets())('flow runs over GraphQL on $name', (target) => 
   it('keeps exactly one run running under 50 concurrent trigger requests', async () => {
     const messageThreadId = await newThread();
     const results = await Promise.all(
-      Array.from({ length: 50 }, () =>
-        sendGraphQL(app, org.key, Trigger, { input: { flowId, messageThreadId, state: {}, initialMessage: {} } }),
-      ),
+      Array.from({ length: 50 }, () => sendGraphQL(app, org.key, Trigger, { input: { flowId, messageThreadId, state: {}, initialMessage: {} } })),
     );
     expect(results.flatMap((result) => result.errors ?? [])).toEqual([]);
     const statuses = results.map((result) => result.data!.triggerFlowRun.flowRun.status);

@@ -36,7 +36,7 @@ describe.each(databaseTargets())('offset paging over GraphQL on $name', (target)
       const created = await sendGraphQL(app, key, `mutation { createFlow(input: { name: "flow ${i}" }) { id } }`);
       expect(created.errors).toBeUndefined();
     }
-    const flowId = ((await list('flows', 'first: 1')).data!.flows.edges[0].node.id);
+    const flowId = (await list('flows', 'first: 1')).data!.flows.edges[0].node.id;
     const thread = await sendGraphQL<{ createMessageThread: { id: string } }, Record<string, unknown>>(
       app,
       key,

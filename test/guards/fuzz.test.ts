@@ -58,7 +58,7 @@ const NASTY_STRINGS = [
   '\u202e\u200b\ufeff',
   'Ω≈ç√∫˜µ≤≥÷',
   '𝕳𝖊𝖓𝖐',
-  "'; DROP TABLE \"FlowRun\"; --",
+  '\'; DROP TABLE "FlowRun"; --',
   '${7*7}{{7*7}}',
   '<script>alert(1)</script>',
   '../../etc/passwd',
@@ -122,9 +122,7 @@ const PATH: Record<Resource, string> = { flowRuns: 'flow-runs', flows: 'flows', 
 function validAttributes(resource: Resource, ctx: Ctx, writing: 'create' | 'update'): Record<string, unknown> {
   if (resource === 'flows') return { name: `fuzz ${randomUUID()}` };
   if (resource === 'messageThreads') return writing === 'create' ? { channel: 'web', identifier: `fuzz-${randomUUID()}` } : {};
-  return writing === 'create'
-    ? { flowId: ctx.fixture.flowId, messageThreadId: ctx.fixture.webThreadId, state: {}, initialMessage: {} }
-    : {};
+  return writing === 'create' ? { flowId: ctx.fixture.flowId, messageThreadId: ctx.fixture.webThreadId, state: {}, initialMessage: {} } : {};
 }
 
 /** Values that are wrong for each member (a few may be right by chance: that is allowed). */
@@ -174,28 +172,39 @@ function documentWithDefect(resource: Resource, ctx: Ctx, writing: 'create' | 'u
   const members = Object.keys(WRONG_MEMBER[resource]);
   const base = () => ({ type: resource, ...(id && { id }), attributes: validAttributes(resource, ctx, writing) });
   return fc.oneof(
-    { weight: 6, arbitrary: fc.tuple(fc.constantFrom(...members), fc.constant(null)).chain(([member]) =>
-      WRONG_MEMBER[resource][member].map((value) => {
-        const data = base();
-        return { data: { ...data, attributes: { ...data.attributes, [member]: value } } };
-      })) },
-    { weight: 2, arbitrary: fc.constantFrom('data', 'type', 'id', 'attributes', 'relationships', 'extra', 'top').chain((member) =>
-      anyJson.map((value) => {
-        const data: Record<string, unknown> = base();
-        if (member === 'data') return { data: value };
-        if (member === 'top') return { data, [`x${String(value).slice(0, 8)}`]: value };
-        if (member === 'extra') return { data: { ...data, unexpected: value } };
-        return { data: { ...data, [member]: value } };
-      })) },
+    {
+      weight: 6,
+      arbitrary: fc.tuple(fc.constantFrom(...members), fc.constant(null)).chain(([member]) =>
+        WRONG_MEMBER[resource][member].map((value) => {
+          const data = base();
+          return { data: { ...data, attributes: { ...data.attributes, [member]: value } } };
+        }),
+      ),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.constantFrom('data', 'type', 'id', 'attributes', 'relationships', 'extra', 'top').chain((member) =>
+        anyJson.map((value) => {
+          const data: Record<string, unknown> = base();
+          if (member === 'data') return { data: value };
+          if (member === 'top') return { data, [`x${String(value).slice(0, 8)}`]: value };
+          if (member === 'extra') return { data: { ...data, unexpected: value } };
+          return { data: { ...data, [member]: value } };
+        }),
+      ),
+    },
     { weight: 1, arbitrary: anyJson },
-    { weight: 1, arbitrary: fc.constantFrom(
-      { data: { ...base(), type: resource === 'flows' ? 'flowRuns' : 'flows' } },
-      { data: { ...base(), id: randomUUID() } },
-      { data: { ...base(), attributes: { ...base().attributes, id: randomUUID() } } },
-      { data: { ...base(), relationships: { flow: { data: { type: 'flows', id: ctx.fixture.flowId } } } } },
-      { data: [base()] },
-      { data: base(), included: [] },
-    ) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        { data: { ...base(), type: resource === 'flows' ? 'flowRuns' : 'flows' } },
+        { data: { ...base(), id: randomUUID() } },
+        { data: { ...base(), attributes: { ...base().attributes, id: randomUUID() } } },
+        { data: { ...base(), relationships: { flow: { data: { type: 'flows', id: ctx.fixture.flowId } } } } },
+        { data: [base()] },
+        { data: base(), included: [] },
+      ),
+    },
   );
 }
 
@@ -348,7 +357,12 @@ const QUERY_VALUES: Record<string, string[]> = {
 
 function restQueryRequest(ctx: Ctx): fc.Arbitrary<RawRequest> {
   const pair = fc.constantFrom(...Object.keys(QUERY_VALUES)).chain((name) =>
-    fc.oneof(fc.constantFrom(...QUERY_VALUES[name]), nastyString.filter((s) => s.length < 200)).map((value) => [name, value] as const),
+    fc
+      .oneof(
+        fc.constantFrom(...QUERY_VALUES[name]),
+        nastyString.filter((s) => s.length < 200),
+      )
+      .map((value) => [name, value] as const),
   );
   return fc
     .tuple(
@@ -398,7 +412,11 @@ function restHeaderRequest(ctx: Ctx): fc.Arbitrary<RawRequest> {
 
 const deepQuery = (depth: number) => {
   let selection = 'id';
-  for (let i = 0; i < depth; i++) selection = i % 2 ? `flow { flowRuns(first: 1) { edges { node { ${selection} } } } }` : `messageThread { id flowRuns(first: 1) { edges { node { ${selection} } } } }`;
+  for (let i = 0; i < depth; i++)
+    selection =
+      i % 2
+        ? `flow { flowRuns(first: 1) { edges { node { ${selection} } } } }`
+        : `messageThread { id flowRuns(first: 1) { edges { node { ${selection} } } } }`;
   return `{ flowRuns(first: 1) { edges { node { ${selection} } } } }`;
 };
 const aliases = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: __typename`).join(' ')} }`;
@@ -441,7 +459,10 @@ const GRAPHQL_DOCUMENTS = [
   `# ${'\u0000'.repeat(100)}\n{ __typename`,
   '{ "\ud800" }',
   '{ flowRun(id: "\u0000") { id } }',
-  '{ __schema { types { name fields { name type { name ofType { name ofType { name ofType { name ofType { name ofType { name ofType { name } } } } } } } } } } }'.replace('__schema', 'bogus'),
+  '{ __schema { types { name fields { name type { name ofType { name ofType { name ofType { name ofType { name ofType { name ofType { name } } } } } } } } } } }'.replace(
+    '__schema',
+    'bogus',
+  ),
 ];
 
 const graphqlDocument = fc.oneof(
@@ -458,13 +479,60 @@ const graphqlDocument = fc.oneof(
 function graphqlVariables(ctx: Ctx) {
   const ops: [string, string, fc.Arbitrary<unknown>][] = [
     ['query($id: UUID!) { flowRun(id: $id) { id } }', 'id', fc.oneof(anyJson, invalidUuid)],
-    ['query($first: Int) { flowRuns(first: $first) { totalCount } }', 'first', fc.oneof(anyJson.filter((v) => typeof v !== 'number' || !Number.isInteger(v) || v < 0), fc.constantFrom(2 ** 31, -1, 1.5, '10'))],
-    ['query($f: FlowRunFilter) { flowRuns(filter: $f) { totalCount } }', 'f', anyJson.filter((v) => v !== null && !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0))],
-    ['mutation($input: CreateFlowInput!) { createFlow(input: $input) { id } }', 'input', fc.constantFrom(...Object.keys(WRONG_MEMBER.flows)).chain((member) => WRONG_MEMBER.flows[member].map((value) => ({ name: 'fuzz gql', [member]: value })))],
-    ['mutation($input: CreateMessageThreadInput!) { createMessageThread(input: $input) { id } }', 'input', fc.constantFrom(...Object.keys(WRONG_MEMBER.messageThreads)).chain((member) => WRONG_MEMBER.messageThreads[member].map((value) => ({ channel: 'web', identifier: `gql-${randomUUID()}`, [member]: value })))],
-    ['mutation($input: TriggerFlowRunInput!) { triggerFlowRun(input: $input) { __typename } }', 'input', fc.constantFrom('flowId', 'messageThreadId', 'state', 'initialMessage').chain((member) => WRONG_MEMBER.flowRuns[member].map((value) => ({ flowId: ctx.fixture.flowId, messageThreadId: ctx.fixture.whatsappThreadId, state: {}, initialMessage: { type: 'text', text: 'not on whatsapp' }, [member]: value })))],
-    ['mutation($id: UUID!, $input: PatchFlowRunInput!) { patchFlowRun(id: $id, input: $input) { id } }', 'input', fc.constantFrom('status', 'state', 'initialMessage').chain((member) => WRONG_MEMBER.flowRuns[member].map((value) => ({ [member]: value })))],
-    ['mutation($id: UUID!, $input: UpdateFlowInput!) { updateFlow(id: $id, input: $input) { id } }', 'input', fc.constantFrom(...Object.keys(WRONG_MEMBER.flows)).chain((member) => WRONG_MEMBER.flows[member].map((value) => ({ [member]: value })))],
+    [
+      'query($first: Int) { flowRuns(first: $first) { totalCount } }',
+      'first',
+      fc.oneof(
+        anyJson.filter((v) => typeof v !== 'number' || !Number.isInteger(v) || v < 0),
+        fc.constantFrom(2 ** 31, -1, 1.5, '10'),
+      ),
+    ],
+    [
+      'query($f: FlowRunFilter) { flowRuns(filter: $f) { totalCount } }',
+      'f',
+      anyJson.filter((v) => v !== null && !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0)),
+    ],
+    [
+      'mutation($input: CreateFlowInput!) { createFlow(input: $input) { id } }',
+      'input',
+      fc
+        .constantFrom(...Object.keys(WRONG_MEMBER.flows))
+        .chain((member) => WRONG_MEMBER.flows[member].map((value) => ({ name: 'fuzz gql', [member]: value }))),
+    ],
+    [
+      'mutation($input: CreateMessageThreadInput!) { createMessageThread(input: $input) { id } }',
+      'input',
+      fc
+        .constantFrom(...Object.keys(WRONG_MEMBER.messageThreads))
+        .chain((member) =>
+          WRONG_MEMBER.messageThreads[member].map((value) => ({ channel: 'web', identifier: `gql-${randomUUID()}`, [member]: value })),
+        ),
+    ],
+    [
+      'mutation($input: TriggerFlowRunInput!) { triggerFlowRun(input: $input) { __typename } }',
+      'input',
+      fc
+        .constantFrom('flowId', 'messageThreadId', 'state', 'initialMessage')
+        .chain((member) =>
+          WRONG_MEMBER.flowRuns[member].map((value) => ({
+            flowId: ctx.fixture.flowId,
+            messageThreadId: ctx.fixture.whatsappThreadId,
+            state: {},
+            initialMessage: { type: 'text', text: 'not on whatsapp' },
+            [member]: value,
+          })),
+        ),
+    ],
+    [
+      'mutation($id: UUID!, $input: PatchFlowRunInput!) { patchFlowRun(id: $id, input: $input) { id } }',
+      'input',
+      fc.constantFrom('status', 'state', 'initialMessage').chain((member) => WRONG_MEMBER.flowRuns[member].map((value) => ({ [member]: value }))),
+    ],
+    [
+      'mutation($id: UUID!, $input: UpdateFlowInput!) { updateFlow(id: $id, input: $input) { id } }',
+      'input',
+      fc.constantFrom(...Object.keys(WRONG_MEMBER.flows)).chain((member) => WRONG_MEMBER.flows[member].map((value) => ({ [member]: value }))),
+    ],
   ];
   return fc.constantFrom(...ops).chain(([query, name, value]) =>
     value.map((v) => ({
@@ -490,39 +558,52 @@ function graphqlEnvelope(ctx: Ctx): fc.Arbitrary<RawRequest> {
   });
   return fc.oneof(
     fc.integer({ min: 11, max: 60 }).map((n) => json(Array.from({ length: n }, () => op))),
-    fc.constantFrom<unknown>(
-      [],
-      {},
-      'string',
-      5,
-      null,
-      { query: 5 },
-      { query: null },
-      { query: ['{ __typename }'] },
-      { query: '{ __typename }', variables: 'x' },
-      { query: '{ __typename }', variables: [1] },
-      { query: '{ __typename }', operationName: 5 },
-      { query: 'query A { __typename }', operationName: 'B' },
-      { query: '{ __typename }', extensions: 'x' },
-      { query: '{ __typename }', extensions: { persistedQuery: { version: 1, sha256Hash: 'x' } } },
-      [null, 5, 'x'],
-      [{ query: 5 }],
-    ).map((body) => json(body)),
-    invalidJsonBody.map((raw) => ({ method: 'POST', path: '/graphql', headers: { 'content-type': 'application/json', authorization: ctx.key }, body: raw })),
-    fc.constantFrom(...CONTENT_TYPES.filter((t) => t !== 'application/json'), 'application/graphql', 'application/graphql-response+json; charset=utf-8').map((type) =>
-      json({ query: '{ bogus }' }, type ? { 'content-type': type } : {}),
-    ),
-    fc.constantFrom('application/xml', 'image/png', 'text/event-stream; bogus', ',,;q=abc', 'application/graphql-response+json; q=0').map((accept) =>
-      json({ query: '{ bogus }' }, { accept }),
-    ),
+    fc
+      .constantFrom<unknown>(
+        [],
+        {},
+        'string',
+        5,
+        null,
+        { query: 5 },
+        { query: null },
+        { query: ['{ __typename }'] },
+        { query: '{ __typename }', variables: 'x' },
+        { query: '{ __typename }', variables: [1] },
+        { query: '{ __typename }', operationName: 5 },
+        { query: 'query A { __typename }', operationName: 'B' },
+        { query: '{ __typename }', extensions: 'x' },
+        { query: '{ __typename }', extensions: { persistedQuery: { version: 1, sha256Hash: 'x' } } },
+        [null, 5, 'x'],
+        [{ query: 5 }],
+      )
+      .map((body) => json(body)),
+    invalidJsonBody.map((raw) => ({
+      method: 'POST',
+      path: '/graphql',
+      headers: { 'content-type': 'application/json', authorization: ctx.key },
+      body: raw,
+    })),
+    fc
+      .constantFrom(
+        ...CONTENT_TYPES.filter((t) => t !== 'application/json'),
+        'application/graphql',
+        'application/graphql-response+json; charset=utf-8',
+      )
+      .map((type) => json({ query: '{ bogus }' }, type ? { 'content-type': type } : {})),
+    fc
+      .constantFrom('application/xml', 'image/png', 'text/event-stream; bogus', ',,;q=abc', 'application/graphql-response+json; q=0')
+      .map((accept) => json({ query: '{ bogus }' }, { accept })),
     fc.constantFrom('PUT', 'PATCH', 'DELETE', 'FOO').map((method) => ({ ...json({ query: '{ __typename }' }), method })),
-    fc.constantFrom(
-      '?query=mutation%20%7B%20deleteFlowRun(id%3A%20%2200000000-0000-0000-0000-000000000000%22)%20%7B%20id%20%7D%20%7D',
-      '?query=%7B',
-      '?query=%7Bbogus%7D',
-      '?variables=%7B&query=%7B__typename%7D',
-      '?query=%7B__typename%7D&extensions=x',
-    ).map((query) => ({ method: 'GET', path: `/graphql${query}`, headers: { accept: 'application/json', authorization: ctx.key } })),
+    fc
+      .constantFrom(
+        '?query=mutation%20%7B%20deleteFlowRun(id%3A%20%2200000000-0000-0000-0000-000000000000%22)%20%7B%20id%20%7D%20%7D',
+        '?query=%7B',
+        '?query=%7Bbogus%7D',
+        '?variables=%7B&query=%7B__typename%7D',
+        '?query=%7B__typename%7D&extensions=x',
+      )
+      .map((query) => ({ method: 'GET', path: `/graphql${query}`, headers: { accept: 'application/json', authorization: ctx.key } })),
     fc.constantFrom(16_000, 64_000).map((n) => json({ query: '{ flowRuns { totalCount } }' }, { authorization: 'x'.repeat(n) })),
     fc.constant(json({ query: '{ flowRuns { totalCount } }' }, { authorization: 'Bearer ' })),
   );
@@ -546,9 +627,10 @@ const TABLE_OF_MUTATION: Record<string, string> = { createFlow: 'Flow', createMe
 const RESOURCE_TABLES = new Set(['Organization', 'ApiKey', ...Object.values(TABLE_OF_TYPE)]);
 
 function describeRequest(request: RawRequest): string {
-  const body =
-    request.body === undefined ? '' : typeof request.body === 'string' ? request.body : `<${request.body.byteLength} bytes>`;
-  const headers = Object.fromEntries(Object.entries(request.headers ?? {}).map(([k, v]) => [k, v.length > 80 ? `${v.slice(0, 40)}…(${v.length})` : v]));
+  const body = request.body === undefined ? '' : typeof request.body === 'string' ? request.body : `<${request.body.byteLength} bytes>`;
+  const headers = Object.fromEntries(
+    Object.entries(request.headers ?? {}).map(([k, v]) => [k, v.length > 80 ? `${v.slice(0, 40)}…(${v.length})` : v]),
+  );
   return `${request.method} ${request.path.slice(0, 200)} ${JSON.stringify(headers)} ${body.length > 300 ? `${body.slice(0, 300)}…(${body.length})` : body}`;
 }
 
@@ -575,9 +657,7 @@ async function check(app: App, request: RawRequest, surface: 'rest' | 'graphql',
   } else {
     type Result = { data?: Record<string, unknown> | null; errors?: unknown[] };
     // A batch answers with one result per operation: each is judged on its own.
-    const results = (
-      eventStream(response) ?? (Array.isArray(response.json) ? response.json : [response.json])
-    ) as (Result | undefined)[];
+    const results = (eventStream(response) ?? (Array.isArray(response.json) ? response.json : [response.json])) as (Result | undefined)[];
     if (!results.length) problems.push('an empty batch answer');
     for (const body of results) {
       const succeeded = response.status === 200 && body?.data && !body.errors?.length;
@@ -644,35 +724,49 @@ describe.each(databaseTargets())('fuzzing both surfaces on $name', (target) => {
   });
   afterAll(() => db?.close());
 
-  const run = (property: fc.IAsyncProperty<[RawRequest]>, numRuns: number) =>
-    fc.assert(property, { numRuns, seed: SEED, endOnFailure: true });
+  const run = (property: fc.IAsyncProperty<[RawRequest]>, numRuns: number) => fc.assert(property, { numRuns, seed: SEED, endOnFailure: true });
 
   it('REST: malformed documents, bodies, media types and keys', async () => {
-    await run(fc.asyncProperty(restBodyRequest(ctx), (request) => check(app, request, 'rest', tally)), REST_RUNS.bodies);
+    await run(
+      fc.asyncProperty(restBodyRequest(ctx), (request) => check(app, request, 'rest', tally)),
+      REST_RUNS.bodies,
+    );
   });
 
   it('REST: odd paths, ids and methods', async () => {
-    await run(fc.asyncProperty(restPathRequest(ctx), (request) => check(app, request, 'rest', tally)), REST_RUNS.paths);
+    await run(
+      fc.asyncProperty(restPathRequest(ctx), (request) => check(app, request, 'rest', tally)),
+      REST_RUNS.paths,
+    );
   });
 
   it('REST: odd query strings', async () => {
-    await run(fc.asyncProperty(restQueryRequest(ctx), (request) => check(app, request, 'rest', tally)), REST_RUNS.queries);
+    await run(
+      fc.asyncProperty(restQueryRequest(ctx), (request) => check(app, request, 'rest', tally)),
+      REST_RUNS.queries,
+    );
   });
 
   it('REST: odd headers', async () => {
-    await run(fc.asyncProperty(restHeaderRequest(ctx), (request) => check(app, request, 'rest', tally)), REST_RUNS.headers);
+    await run(
+      fc.asyncProperty(restHeaderRequest(ctx), (request) => check(app, request, 'rest', tally)),
+      REST_RUNS.headers,
+    );
   });
 
   it('GraphQL: malformed, deep, wide, costly and unknown documents', async () => {
-    const request = fc
-      .tuple(graphqlDocument, fc.constantFrom('write', 'write', 'write', 'none'))
-      .map(([query, who]): RawRequest => ({
+    const request = fc.tuple(graphqlDocument, fc.constantFrom('write', 'write', 'write', 'none')).map(
+      ([query, who]): RawRequest => ({
         method: 'POST',
         path: '/graphql',
         headers: { 'content-type': 'application/json', ...(who === 'write' && { authorization: ctx.key }) },
         body: JSON.stringify({ query }),
-      }));
-    await run(fc.asyncProperty(request, (r) => check(app, r, 'graphql', tally)), GRAPHQL_RUNS.documents);
+      }),
+    );
+    await run(
+      fc.asyncProperty(request, (r) => check(app, r, 'graphql', tally)),
+      GRAPHQL_RUNS.documents,
+    );
   });
 
   it('GraphQL: variables of the wrong type for every input member', async () => {
@@ -684,16 +778,25 @@ describe.each(databaseTargets())('fuzzing both surfaces on $name', (target) => {
         body: JSON.stringify(body),
       }),
     );
-    await run(fc.asyncProperty(request, (r) => check(app, r, 'graphql', tally)), GRAPHQL_RUNS.variables);
+    await run(
+      fc.asyncProperty(request, (r) => check(app, r, 'graphql', tally)),
+      GRAPHQL_RUNS.variables,
+    );
   });
 
   it('GraphQL: malformed envelopes, oversized batches, odd methods and headers', async () => {
-    await run(fc.asyncProperty(graphqlEnvelope(ctx), (r) => check(app, r, 'graphql', tally)), GRAPHQL_RUNS.envelopes);
+    await run(
+      fc.asyncProperty(graphqlEnvelope(ctx), (r) => check(app, r, 'graphql', tally)),
+      GRAPHQL_RUNS.envelopes,
+    );
   });
 
   it('wrote nothing for rejected requests and still answers valid ones', async () => {
     const total = Object.values(REST_RUNS).reduce((a, b) => a + b, 0) + Object.values(GRAPHQL_RUNS).reduce((a, b) => a + b, 0);
-    const statuses = [...tally.byStatus.entries()].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`).join(' ');
+    const statuses = [...tally.byStatus.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([s, n]) => `${s}×${n}`)
+      .join(' ');
     const accepted = [...tally.created.entries()].map(([table, n]) => `${table}+${n}`).join(' ') || 'none';
     console.log(`[fuzz ${target.name}] ${tally.cases} generated requests (seed ${SEED}); statuses ${statuses}; accepted writes: ${accepted}`);
     expect(tally.cases).toBe(total);

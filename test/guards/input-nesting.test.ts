@@ -54,8 +54,7 @@ describe.each(databaseTargets())('nesting of state and initialMessage on $name',
     (member === 'state' ? `"initialMessage":{},"state":${valueText}` : `"state":{},"initialMessage":${valueText}`) +
     '}}}';
 
-  const patchBody = (valueText: string) =>
-    `{"data":{"type":"flowRuns","id":"${fixture.queuedRunId}","attributes":{"state":${valueText}}}}`;
+  const patchBody = (valueText: string) => `{"data":{"type":"flowRuns","id":"${fixture.queuedRunId}","attributes":{"state":${valueText}}}}`;
 
   /** The GraphQL request with `__VALUE__` replaced by JSON text (a variable's value). */
   const graphqlWithVariable = (query: string, variables: Record<string, unknown>, valueText: string) =>
@@ -112,12 +111,9 @@ describe.each(databaseTargets())('nesting of state and initialMessage on $name',
   it(`${MAX_JSON_NESTING} levels are stored, on both surfaces`, async () => {
     const created = await restWrite('POST', '/public/v2/flow-runs', triggerBody('state', nestedText(MAX_JSON_NESTING)));
     expect(created.status, created.text.slice(0, 300)).toBe(201);
-    const message = await restWrite(
-      'POST',
-      '/public/v2/flow-runs',
-      triggerBody('initialMessage', deepMessageText(MAX_JSON_NESTING)),
-      { 'Idempotency-Key': 'nesting-at-limit' },
-    );
+    const message = await restWrite('POST', '/public/v2/flow-runs', triggerBody('initialMessage', deepMessageText(MAX_JSON_NESTING)), {
+      'Idempotency-Key': 'nesting-at-limit',
+    });
     expect(message.status, message.text.slice(0, 300)).toBe(201);
     const asString = await restWrite('PATCH', `/public/v2/flow-runs/${fixture.queuedRunId}`, patchBody(JSON.stringify(nestedText(MAX_JSON_NESTING))));
     expect(asString.status, asString.text.slice(0, 300)).toBe(200);
@@ -138,10 +134,7 @@ describe.each(databaseTargets())('nesting of state and initialMessage on $name',
         for (const headers of [{}, { 'Idempotency-Key': `nesting-${levels}` }] as Record<string, string>[]) {
           const path = '/public/v2/flow-runs';
           expectRestRefusal(await restWrite('POST', path, triggerBody('state', nestedText(levels)), headers), 'state');
-          expectRestRefusal(
-            await restWrite('POST', path, triggerBody('state', JSON.stringify(nestedText(levels))), headers),
-            'state',
-          );
+          expectRestRefusal(await restWrite('POST', path, triggerBody('state', JSON.stringify(nestedText(levels))), headers), 'state');
           expectRestRefusal(await restWrite('POST', path, triggerBody('initialMessage', deepMessageText(levels)), headers), 'initialMessage');
         }
       });

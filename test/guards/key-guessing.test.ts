@@ -48,7 +48,13 @@ function recordingLimiter(): RateLimiter & { counted: Set<string> } {
 async function call(
   app: App,
   address: string | undefined,
-  { key, path = '/public/v2/flows', method = 'GET', body, headers = {} }: { key?: string; path?: string; method?: string; body?: string; headers?: Record<string, string> } = {},
+  {
+    key,
+    path = '/public/v2/flows',
+    method = 'GET',
+    body,
+    headers = {},
+  }: { key?: string; path?: string; method?: string; body?: string; headers?: Record<string, string> } = {},
 ): Promise<RawResponse> {
   const request = new Request(`http://test${path}`, {
     method,
@@ -232,9 +238,11 @@ describe.each(databaseTargets())('per client address ($name)', (target) => {
 
   it.runIf(target.name === 'embedded')('the budgets come from the environment (0 turns one off) and TRUST_PROXY lists the proxies to believe', () => {
     expect(readConfig({})).toMatchObject({ authFailuresPerMinute: 20, keylessPerMinute: 60, trustProxy: [] });
-    expect(
-      readConfig({ AUTH_FAILURES_PER_MINUTE: '5', KEYLESS_REQUESTS_PER_MINUTE: '0', TRUST_PROXY: 'loopback, 10.0.0.0/8' }),
-    ).toMatchObject({ authFailuresPerMinute: 5, keylessPerMinute: 0, trustProxy: ['loopback', '10.0.0.0/8'] });
+    expect(readConfig({ AUTH_FAILURES_PER_MINUTE: '5', KEYLESS_REQUESTS_PER_MINUTE: '0', TRUST_PROXY: 'loopback, 10.0.0.0/8' })).toMatchObject({
+      authFailuresPerMinute: 5,
+      keylessPerMinute: 0,
+      trustProxy: ['loopback', '10.0.0.0/8'],
+    });
     expect(() => readConfig({ AUTH_FAILURES_PER_MINUTE: '-1' })).toThrow(/AUTH_FAILURES_PER_MINUTE/);
     expect(() => readConfig({ TRUST_PROXY: 'not-an-address' })).toThrow(/TRUST_PROXY/);
   });

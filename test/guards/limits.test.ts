@@ -57,7 +57,8 @@ const nestedSelection = (depth: number) => {
   // flowRuns(1) > edges(2) > node(3) > messageThread(4) > flowRuns(5) > edges(6) > node(7) > ...: 4 levels more each time
   let selection = 'id';
   for (let level = 0; level < depth; level++) {
-    selection = level % 2 ? `flow { flowRuns { edges { node { ${selection} } } } }` : `messageThread { flowRuns { edges { node { ${selection} } } } }`;
+    selection =
+      level % 2 ? `flow { flowRuns { edges { node { ${selection} } } } }` : `messageThread { flowRuns { edges { node { ${selection} } } } }`;
   }
   return `{ flowRuns { edges { node { ${selection} } } } }`;
 };
@@ -182,7 +183,11 @@ describe.each(databaseTargets())('limits on $name', (target) => {
 
     const cases: [string, string, RegExp][] = [
       [`deeper than ${QUERY_LIMITS.maxDepth}`, nestedSelection(2), /depth limit/i],
-      [`${QUERY_LIMITS.maxAliases + 1} aliases`, `{ ${Array.from({ length: QUERY_LIMITS.maxAliases + 1 }, (_, i) => `a${i}: flows(first: 1) { totalCount }`).join(' ')} }`, /aliases limit/i],
+      [
+        `${QUERY_LIMITS.maxAliases + 1} aliases`,
+        `{ ${Array.from({ length: QUERY_LIMITS.maxAliases + 1 }, (_, i) => `a${i}: flows(first: 1) { totalCount }`).join(' ')} }`,
+        /aliases limit/i,
+      ],
       [
         `costlier than ${QUERY_LIMITS.maxCost}`,
         `{ ${Array.from({ length: 10 }, (_, i) => `r${i}: flowRuns(first: 100) { edges { node { id status flow { id name flowRuns(first: 100) { totalCount } } messageThread { id } } } }`).join(' ')} }`,
@@ -282,12 +287,11 @@ describe.each(databaseTargets())('limits on $name', (target) => {
     });
 
     it('several largest pages in one operation are refused, however the sizes are given', async () => {
-      const aliased = (size: string) =>
-        Array.from({ length: 3 }, (_, i) => `p${i}: ${largestPages(size).flowRuns}`).join(' ');
+      const aliased = (size: string) => Array.from({ length: 3 }, (_, i) => `p${i}: ${largestPages(size).flowRuns}`).join(' ');
       for (const body of threeWays(aliased, 100)) await refusedBeforeAnySql(body);
     });
 
-    it('the adapter\'s JSON:API lists fit within the limit at their largest page with every include', () => {
+    it("the adapter's JSON:API lists fit within the limit at their largest page with every include", () => {
       // The adapter runs its operations without these plugins; were they weighed, none
       // would be refused.
       for (const resource of RESOURCES) {
@@ -303,7 +307,11 @@ describe.each(databaseTargets())('limits on $name', (target) => {
     const operation = { query: '{ flows(first: 1) { totalCount } }' };
 
     it('10 operations in one request are answered one by one', async () => {
-      const response = await graphqlRequest(app, key, Array.from({ length: 10 }, () => operation));
+      const response = await graphqlRequest(
+        app,
+        key,
+        Array.from({ length: 10 }, () => operation),
+      );
       expect(response.status).toBe(200);
       const results = response.json as { data: { flows: { totalCount: number } } }[];
       expect(results).toHaveLength(10);
@@ -312,7 +320,11 @@ describe.each(databaseTargets())('limits on $name', (target) => {
 
     it('11 are refused as a whole, before any of them runs', async () => {
       db.statements.length = 0;
-      const response = await graphqlRequest(app, key, Array.from({ length: 11 }, () => operation));
+      const response = await graphqlRequest(
+        app,
+        key,
+        Array.from({ length: 11 }, () => operation),
+      );
       expect(response.status).toBe(413);
       expect(graphqlErrorProblems(response)).toEqual([]);
       expect((response.json as { errors: { message: string }[] }).errors[0].message).toMatch(/limited to 10/);

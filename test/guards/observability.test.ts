@@ -79,7 +79,9 @@ describe.each(databaseTargets())('observability on $name', (target) => {
       expect((await rest(app, 'GET', '/public/v2/flows', key)).status).toBe(200);
       expect((await graphqlRequest(app, key, { query: '{ flows(first: 2) { totalCount } }' })).status).toBe(200);
       expect((await graphqlRequest(app, key, { query: '{ flowRun(id: "00000000-0000-4000-8000-000000000000") { id } }' })).status).toBe(200);
-      expect((await graphqlRequest(app, key, { query: 'mutation { deleteFlowRun(id: "00000000-0000-4000-8000-000000000000") { id } }' })).status).toBe(200);
+      expect(
+        (await graphqlRequest(app, key, { query: 'mutation { deleteFlowRun(id: "00000000-0000-4000-8000-000000000000") { id } }' })).status,
+      ).toBe(200);
       const response = await send(app, { method: 'GET', path: '/metrics' });
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
@@ -204,25 +206,28 @@ describe.each(databaseTargets())('observability on $name', (target) => {
       ];
       const more: [() => Promise<Awaited<ReturnType<typeof send>>>, string, string][] = [
         [
-          () => rest(app, 'PATCH', `/public/v2/flow-runs/${queuedId}`, key, {
-            data: { type: 'flowRuns', id: queuedId, attributes: { state: { secret: patchedState } } },
-          }),
+          () =>
+            rest(app, 'PATCH', `/public/v2/flow-runs/${queuedId}`, key, {
+              data: { type: 'flowRuns', id: queuedId, attributes: { state: { secret: patchedState } } },
+            }),
           'PATCH',
           '/public/v2/flow-runs/{id}',
         ],
         // A rejected one: state of the wrong type, echoed nowhere.
         [
-          () => rest(app, 'POST', '/public/v2/flow-runs', key, {
-            data: { type: 'flowRuns', attributes: { flowId, messageThreadId: threadId, state: [secretState], initialMessage: {} } },
-          }),
+          () =>
+            rest(app, 'POST', '/public/v2/flow-runs', key, {
+              data: { type: 'flowRuns', attributes: { flowId, messageThreadId: threadId, state: [secretState], initialMessage: {} } },
+            }),
           'POST',
           '/public/v2/flow-runs',
         ],
         [
-          () => graphqlRequest(app, key, {
-            query: 'mutation($input: TriggerFlowRunInput!) { triggerFlowRun(input: $input) { __typename } }',
-            variables: { input: { flowId, messageThreadId: threadId, state: { secret: secretState }, initialMessage: {} } },
-          }),
+          () =>
+            graphqlRequest(app, key, {
+              query: 'mutation($input: TriggerFlowRunInput!) { triggerFlowRun(input: $input) { __typename } }',
+              variables: { input: { flowId, messageThreadId: threadId, state: { secret: secretState }, initialMessage: {} } },
+            }),
           'POST',
           '/graphql',
         ],

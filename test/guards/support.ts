@@ -131,9 +131,7 @@ export function graphqlErrorProblems(response: RawResponse): Problems {
   const body = response.json as { errors?: unknown } | undefined;
   const errors = body?.errors;
   if (!Array.isArray(errors) || errors.length === 0) return [`not a GraphQL error response: ${response.text.slice(0, 200)}`];
-  return (errors as { message?: unknown }[]).some((error) => typeof error?.message !== 'string')
-    ? ['GraphQL error without a message']
-    : [];
+  return (errors as { message?: unknown }[]).some((error) => typeof error?.message !== 'string') ? ['GraphQL error without a message'] : [];
 }
 
 export interface TableSnapshot {
@@ -158,5 +156,4 @@ export async function snapshotTables(db: Database): Promise<TableSnapshot> {
   return snapshot;
 }
 
-export const rowCounts = (snapshot: TableSnapshot) =>
-  Object.fromEntries(Object.entries(snapshot).map(([table, rows]) => [table, rows.size]));
+export const rowCounts = (snapshot: TableSnapshot) => Object.fromEntries(Object.entries(snapshot).map(([table, rows]) => [table, rows.size]));

@@ -44,9 +44,7 @@ describe('CORS', () => {
 
   it('marks real responses of both surfaces for allowed origins, and exposes the useful headers', async () => {
     const app = createApp({ db, corsOrigins: [ALLOWED] });
-    const rest = await app.fetch(
-      new Request('http://test/public/v2/flow-runs', { headers: { origin: ALLOWED, authorization: key } }),
-    );
+    const rest = await app.fetch(new Request('http://test/public/v2/flow-runs', { headers: { origin: ALLOWED, authorization: key } }));
     expect(rest.status).toBe(200);
     expect(rest.headers.get('access-control-allow-origin')).toBe(ALLOWED);
     expect(rest.headers.get('access-control-expose-headers')).toContain('Idempotent-Replayed');

@@ -29,8 +29,7 @@ describe('operator settings', () => {
 
   it('answers /metrics only with the token when one is set', async () => {
     const app = createApp({ db, metricsToken: 't0k3n' });
-    const metrics = (authorization?: string) =>
-      app.fetch(new Request('http://test/metrics', { headers: authorization ? { authorization } : {} }));
+    const metrics = (authorization?: string) => app.fetch(new Request('http://test/metrics', { headers: authorization ? { authorization } : {} }));
     expect((await metrics()).status).toBe(401);
     expect((await metrics('Bearer wrong')).status).toBe(401);
     expect((await metrics('t0k3n')).status).toBe(401);
@@ -42,8 +41,7 @@ describe('operator settings', () => {
   });
 
   it('serves GraphiQL to a browser unless it is turned off', async () => {
-    const page = (graphiql?: boolean) =>
-      createApp({ db, graphiql }).fetch(new Request('http://test/graphql', { headers: { accept: 'text/html' } }));
+    const page = (graphiql?: boolean) => createApp({ db, graphiql }).fetch(new Request('http://test/graphql', { headers: { accept: 'text/html' } }));
     const on = await page();
     expect(on.headers.get('content-type')).toMatch(/text\/html/);
     expect(await on.text()).toMatch(/graphiql/i);

@@ -55,7 +55,9 @@ describe('restart right after a crash on the embedded database', () => {
         try {
           const response = await send(first.base, '/public/v2/flow-runs', {
             method: 'POST',
-            body: JSON.stringify({ data: { type: 'flowRuns', attributes: { flowId, messageThreadId: threadId, state: { n: sent }, initialMessage: {} } } }),
+            body: JSON.stringify({
+              data: { type: 'flowRuns', attributes: { flowId, messageThreadId: threadId, state: { n: sent }, initialMessage: {} } },
+            }),
           });
           if (response.status === 201) acknowledged.push(((await response.json()) as { data: { id: string } }).data.id);
         } catch {
@@ -83,10 +85,7 @@ describe('restart right after a crash on the embedded database', () => {
       if ((await send(second.base, `/public/v2/flow-runs/${id}`)).status !== 200) missing.push(id);
     }
     expect(missing).toEqual([]);
-    const response = await send(
-      second.base,
-      `/public/v2/flow-runs?filter[messageThreadId]=${threadId}&filter[status]=running`,
-    );
+    const response = await send(second.base, `/public/v2/flow-runs?filter[messageThreadId]=${threadId}&filter[status]=running`);
     expect(response.status).toBe(200);
     const running = (await response.json()) as { data: unknown[] };
     expect(running.data).toHaveLength(1);

@@ -16,11 +16,7 @@ const REDIS_URL = 'redis://127.0.0.1:6379';
 const DATABASE_URL = process.env.TEST_DATABASE_URL;
 
 const hasRedis = DATABASE_URL ? await redisAnswers() : false;
-const skipReason = !DATABASE_URL
-  ? 'TEST_DATABASE_URL is not set'
-  : !hasRedis
-    ? `Redis does not answer at ${REDIS_URL}`
-    : undefined;
+const skipReason = !DATABASE_URL ? 'TEST_DATABASE_URL is not set' : !hasRedis ? `Redis does not answer at ${REDIS_URL}` : undefined;
 if (skipReason) console.log(`fan-out.test.ts: two-instance fan-out tests skipped: ${skipReason}`);
 
 interface Instance {

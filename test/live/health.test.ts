@@ -86,9 +86,7 @@ describe.each(databaseTargets())('health on $name', (target) => {
 
   it('/readyz: 503 listing a migration the database lacks, 200 once it is recorded again', async () => {
     const last = (await readMigrations()).at(-1)!;
-    const [row] = await db.sql.query<Record<string, unknown>>('SELECT * FROM "_prisma_migrations" WHERE migration_name = $1', [
-      last.name,
-    ]);
+    const [row] = await db.sql.query<Record<string, unknown>>('SELECT * FROM "_prisma_migrations" WHERE migration_name = $1', [last.name]);
     expect(row).toBeDefined();
     await db.sql.query('DELETE FROM "_prisma_migrations" WHERE migration_name = $1', [last.name]);
     const readiness = await ready(app);
@@ -137,14 +135,14 @@ describe.each(databaseTargets())('health on $name', (target) => {
       },
     );
   } else {
-  it('/readyz: 503 within ~3 s once the embedded database is closed', async () => {
-    await db.close();
-    const down = await ready(app);
-    expect(down.status).toBe(503);
-    expect(down.body).toEqual({ status: 'not ready', database: 'down' });
-    expect(down.ms).toBeLessThan(3_000);
-    // The process itself is still alive.
-    expect((await get(app, '/healthz')).status).toBe(200);
-  });
+    it('/readyz: 503 within ~3 s once the embedded database is closed', async () => {
+      await db.close();
+      const down = await ready(app);
+      expect(down.status).toBe(503);
+      expect(down.body).toEqual({ status: 'not ready', database: 'down' });
+      expect(down.ms).toBeLessThan(3_000);
+      // The process itself is still alive.
+      expect((await get(app, '/healthz')).status).toBe(200);
+    });
   }
 });

@@ -79,9 +79,7 @@ export class Inbox {
 
   /** Real changes only (no probes), as delivered. */
   changes(): ChangePayload[] {
-    return this.items
-      .map((item) => item.data?.flowRunChanged)
-      .filter((change): change is ChangePayload => !!change && change.at !== PROBE_AT);
+    return this.items.map((item) => item.data?.flowRunChanged).filter((change): change is ChangePayload => !!change && change.at !== PROBE_AT);
   }
 
   probes(): ChangePayload[] {
@@ -123,11 +121,7 @@ export class Inbox {
 
   /** The end of the subscription (complete or error), or the first error payload. */
   errorOrEnd(ms = 5_000) {
-    return this.until(
-      () => (this.ended || this.items.some((item) => item.errors?.length) ? true : undefined),
-      ms,
-      'an error or the end',
-    );
+    return this.until(() => (this.ended || this.items.some((item) => item.errors?.length) ? true : undefined), ms, 'an error or the end');
   }
 }
 
@@ -144,7 +138,10 @@ export function readEventStream(response: Response, inbox: Inbox): Promise<void>
     return response
       .json()
       .then((body) => inbox.push(body as Received))
-      .then(() => inbox.end(), (error) => inbox.end(error));
+      .then(
+        () => inbox.end(),
+        (error) => inbox.end(error),
+      );
   }
   const reader = response.body!.getReader();
   const decoder = new TextDecoder();
@@ -273,11 +270,7 @@ export async function fence(inbox: Inbox, bus: FlowRunChangePublisher, target: P
   const probe = probeChange(target);
   const id = target.flowRunId ? probe.messageThreadId : probe.flowRunId;
   bus.publish([probe]);
-  await inbox.until(
-    () => inbox.probes().some((change) => change.flowRunId === id || change.messageThreadId === id),
-    ms,
-    'the fence probe',
-  );
+  await inbox.until(() => inbox.probes().some((change) => change.flowRunId === id || change.messageThreadId === id), ms, 'the fence probe');
 }
 
 /** The triggerFlowRun mutation, selecting the new run's id and status. */

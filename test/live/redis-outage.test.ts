@@ -189,9 +189,7 @@ describe.skipIf(!!skipReason)('Redis cut and restored under two instances', () =
     statuses.push((await rest(b, otherKey, 'GET', '/public/v2/flows')).status);
     expect(statuses.at(-1)).toBe(200);
 
-    const counts = Object.entries(
-      statuses.reduce<Record<number, number>>((tally, status) => ({ ...tally, [status]: (tally[status] ?? 0) + 1 }), {}),
-    );
+    const counts = Object.entries(statuses.reduce<Record<number, number>>((tally, status) => ({ ...tally, [status]: (tally[status] ?? 0) + 1 }), {}));
     console.log(`[redis outage] answered during the cut: ${statuses.length} requests, by status ${JSON.stringify(Object.fromEntries(counts))}`);
     expect(statuses.filter((status) => status >= 500)).toEqual([]);
     expect(await metric(a, 'change_publish_failures_total')).toBeGreaterThanOrEqual(1);

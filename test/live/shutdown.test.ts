@@ -114,7 +114,11 @@ describe('graceful shutdown in process', () => {
   it('waits no longer than the grace period for a request that takes too long', async () => {
     let slowArrived!: () => void;
     const arrived = new Promise<void>((resolve) => (slowArrived = resolve));
-    const server = await serve(slowApp((stage) => stage === 'arrived' && slowArrived()), 0, '127.0.0.1');
+    const server = await serve(
+      slowApp((stage) => stage === 'arrived' && slowArrived()),
+      0,
+      '127.0.0.1',
+    );
     const slow = fetch(`http://127.0.0.1:${server.port}/healthz?slow=3000`).then(
       (response) => response.status,
       () => 'connection closed',

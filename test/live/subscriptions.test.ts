@@ -9,16 +9,7 @@ import { createApp, type App } from '../../src/http/app.ts';
 import { serve, type RunningServer } from '../../src/http/serve.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
 import { sendGraphQL } from '../support/graphql.ts';
-import {
-  fence,
-  type LiveSubscription,
-  subscribeSse,
-  subscribeWs,
-  triggerOperation,
-  untilListening,
-  within,
-  wsClient,
-} from './live-support.ts';
+import { fence, type LiveSubscription, subscribeSse, subscribeWs, triggerOperation, untilListening, within, wsClient } from './live-support.ts';
 
 type Transport = 'SSE' | 'WebSocket';
 
@@ -220,10 +211,7 @@ describe.each(databaseTargets())('flowRunChanged subscription on $name', (target
         const sub = await subscribe(transport, org.key, variables);
         try {
           await sub.inbox.errorOrEnd();
-          const errors = [
-            ...sub.inbox.items.flatMap((item) => item.errors ?? []),
-            ...(Array.isArray(sub.inbox.endError) ? sub.inbox.endError : []),
-          ];
+          const errors = [...sub.inbox.items.flatMap((item) => item.errors ?? []), ...(Array.isArray(sub.inbox.endError) ? sub.inbox.endError : [])];
           expect(errors.map((error) => error.message).join(' ')).toMatch(/exactly one of flowRunId and messageThreadId/);
           expect(sub.inbox.changes()).toEqual([]);
         } finally {

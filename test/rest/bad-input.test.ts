@@ -69,7 +69,11 @@ describe.each(databaseTargets())('bad input on the JSON:API surface on $name', (
         const name = Object.keys(attributes)[0];
         expect(response.status, `${path} ${name}`).toBe(400);
         expect(response.json.errors).toEqual([
-          expect.objectContaining({ code: 'VALIDATION_FAILED', detail: `${name}: must not be null`, source: { pointer: `/data/attributes/${name}` } }),
+          expect.objectContaining({
+            code: 'VALIDATION_FAILED',
+            detail: `${name}: must not be null`,
+            source: { pointer: `/data/attributes/${name}` },
+          }),
         ]);
       }
       expect((await request('GET', `/public/v2/flow-runs/${runId}`)).json.data.attributes.status).toBe('running');
@@ -96,7 +100,10 @@ describe.each(databaseTargets())('bad input on the JSON:API surface on $name', (
     it('POST: null for a non-nullable attribute is a 400 too, even where leaving it out takes a default', async () => {
       const flow = await request('POST', '/public/v2/flows', { body: { data: { type: 'flows', attributes: { name: 'x', sessionTimeout: null } } } });
       expect(flow.status).toBe(400);
-      expect(flow.json.errors[0]).toMatchObject({ detail: 'sessionTimeout: must not be null', source: { pointer: '/data/attributes/sessionTimeout' } });
+      expect(flow.json.errors[0]).toMatchObject({
+        detail: 'sessionTimeout: must not be null',
+        source: { pointer: '/data/attributes/sessionTimeout' },
+      });
       const run = await request('POST', '/public/v2/flow-runs', {
         body: { data: { type: 'flowRuns', attributes: { flowId, messageThreadId: threadId, state: null, initialMessage: {} } } },
       });
@@ -105,13 +112,20 @@ describe.each(databaseTargets())('bad input on the JSON:API surface on $name', (
     });
 
     it('nullable attributes may still be set to null', async () => {
-      const flow = await patch('flows', 'flows', flowId, { reminderInterval: null, reminderMessage: null, publishedAt: null, flowGenerationId: null });
+      const flow = await patch('flows', 'flows', flowId, {
+        reminderInterval: null,
+        reminderMessage: null,
+        publishedAt: null,
+        flowGenerationId: null,
+      });
       expect(flow.status).toBe(200);
       expect(flow.json.data.attributes).toMatchObject({ reminderInterval: null, reminderMessage: null, publishedAt: null, flowGenerationId: null });
       const thread = await patch('message-threads', 'messageThreads', threadId, { candidateId: null });
       expect(thread.status).toBe(200);
       expect(thread.json.data.attributes.candidateId).toBeNull();
-      const created = await request('POST', '/public/v2/flows', { body: { data: { type: 'flows', attributes: { name: 'Nulls', reminderMessage: null } } } });
+      const created = await request('POST', '/public/v2/flows', {
+        body: { data: { type: 'flows', attributes: { name: 'Nulls', reminderMessage: null } } },
+      });
       expect(created.status).toBe(201);
     });
   });
@@ -143,7 +157,10 @@ describe.each(databaseTargets())('bad input on the JSON:API surface on $name', (
       let refused = 0;
       for (const resource of RESOURCES) {
         const path = resource.paths[0];
-        for (const [kind, attributes] of [['create', resource.createAttributes], ['update', resource.updateAttributes]] as const) {
+        for (const [kind, attributes] of [
+          ['create', resource.createAttributes],
+          ['update', resource.updateAttributes],
+        ] as const) {
           for (const attribute of attributes) {
             for (const value of WRONG_VALUES) {
               const what = `${kind} ${resource.type}.${attribute} = ${JSON.stringify(value)}`;
@@ -198,9 +215,7 @@ describe.each(databaseTargets())('bad input on the JSON:API surface on $name', (
       for (const query of ['page[number]=100000000', 'page[number]=40000002', 'page[number]=10000002&page[size]=100']) {
         const response = await request('GET', `/public/v2/flow-runs?${query}`);
         expect(response.status, query).toBe(400);
-        expect(response.json.errors).toEqual([
-          expect.objectContaining({ code: 'INVALID_QUERY_PARAMETER', source: { parameter: 'page[number]' } }),
-        ]);
+        expect(response.json.errors).toEqual([expect.objectContaining({ code: 'INVALID_QUERY_PARAMETER', source: { parameter: 'page[number]' } })]);
       }
       // The last page that can be asked for: offset 1,000,000,000.
       for (const query of ['page[number]=40000001', 'page[number]=10000001&page[size]=100']) {

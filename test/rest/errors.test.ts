@@ -28,7 +28,10 @@ describe('REST errors', () => {
     try {
       const refused = new GraphQLError('Variable "$offset" got invalid value 2499999975; Int cannot represent non 32-bit signed integer value');
       expect(fromGraphQLError(refused)).toEqual({
-        status: '500', code: 'INTERNAL_SERVER_ERROR', title: 'Internal Server Error', detail: 'An unexpected error occurred.',
+        status: '500',
+        code: 'INTERNAL_SERVER_ERROR',
+        title: 'Internal Server Error',
+        detail: 'An unexpected error occurred.',
       });
       expect(log).toHaveBeenCalledTimes(1);
       expect(JSON.stringify(log.mock.calls[0])).toContain('$offset');

@@ -189,9 +189,7 @@ describe.each(databaseTargets())('idempotent triggers on $name', (target) => {
     body.data.attributes.idempotencyKey = 'in-the-body';
     const response = await post(body);
     expect(response.status).toBe(400);
-    expect(response.json.errors.map((e: { source: { pointer: string } }) => e.source.pointer)).toEqual([
-      '/data/attributes/idempotencyKey',
-    ]);
+    expect(response.json.errors.map((e: { source: { pointer: string } }) => e.source.pointer)).toEqual(['/data/attributes/idempotencyKey']);
   });
 
   describe('over GraphQL', () => {

@@ -75,7 +75,10 @@ describe.each(databaseTargets())('OpenAPI description on $name', (target) => {
       for (const status of ['400', '401', '429']) expect(list.responses[status]).toBeDefined();
     }
     expect(schemas.FlowRunCreateDocument.properties.data.properties.attributes.required).toEqual([
-      'flowId', 'messageThreadId', 'state', 'initialMessage',
+      'flowId',
+      'messageThreadId',
+      'state',
+      'initialMessage',
     ]);
     expect(schemas.FlowRunAttributes.properties.status.enum).toContain('running');
     // The idempotency key is a header, not an attribute.
@@ -103,7 +106,10 @@ describe.each(databaseTargets())('OpenAPI description on $name', (target) => {
   it('lists only the values an input field accepts (a run is patched to a terminal status only)', () => {
     const schemas = doc.components.schemas;
     expect(schemas.FlowRunUpdateDocument.properties.data.properties.attributes.properties.status.enum).toEqual([
-      'finished', 'timeout', 'cancelled', 'exception',
+      'finished',
+      'timeout',
+      'cancelled',
+      'exception',
     ]);
     expect(schemas.FlowRunAttributes.properties.status.enum).toContain('queued');
   });

@@ -68,10 +68,13 @@ function curls(block: string, variables: Record<string, string>): Curl[] {
       line = line.slice(0, heredoc.index);
       const end = lines.indexOf(heredoc[1], i + 1);
       expect(end, `heredoc ${heredoc[1]} is closed`).toBeGreaterThan(i);
-      body = lines.slice(i + 1, end).join('\n').replace(/\$([A-Z_][A-Z0-9_]*)/g, (_m, name: string) => {
-        if (!(name in variables)) throw new Error(`README example uses $${name}, which the test does not know`);
-        return variables[name];
-      });
+      body = lines
+        .slice(i + 1, end)
+        .join('\n')
+        .replace(/\$([A-Z_][A-Z0-9_]*)/g, (_m, name: string) => {
+          if (!(name in variables)) throw new Error(`README example uses $${name}, which the test does not know`);
+          return variables[name];
+        });
       i = end;
     }
     const [program, ...args] = words(line, variables);

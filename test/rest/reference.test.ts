@@ -41,8 +41,7 @@ describe.each(databaseTargets())('reference examples on $name', (target) => {
       (candidate) =>
         candidate.method === method &&
         candidate.path === path &&
-        (included === undefined ||
-          ((candidate.response as { included?: { type: string }[] }).included ?? [])[0]?.type === included),
+        (included === undefined || ((candidate.response as { included?: { type: string }[] }).included ?? [])[0]?.type === included),
     );
     if (!found) throw new Error(`no reference example ${method} ${path} ${included ?? ''}`);
     return found;
@@ -50,9 +49,7 @@ describe.each(databaseTargets())('reference examples on $name', (target) => {
   const replay = (ex: ReferenceExample, id?: string, query = '', body = ex.requestBody) =>
     call(app, ex.method, ex.path.replace(UUID_PATH, id ?? '') + query, {
       key,
-      headers: Object.fromEntries(
-        Object.entries(ex.headers).filter(([name]) => ['Accept', 'Content-Type'].includes(name)),
-      ),
+      headers: Object.fromEntries(Object.entries(ex.headers).filter(([name]) => ['Accept', 'Content-Type'].includes(name))),
       ...(body !== undefined && { body }),
     });
 

@@ -4,13 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/http/app.ts';
-import {
-  createKey,
-  createTestTenant,
-  databaseTargets,
-  openTestDatabase,
-  type TestDatabase,
-} from '../support/database.ts';
+import { createKey, createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
 import { call, type CallOptions, TIMESTAMP } from './support.ts';
 
 const TEMPLATE = {
@@ -88,7 +82,14 @@ describe.each(databaseTargets())('JSON:API surface on $name', (target) => {
       expect(second.json.data.attributes.status).toBe('queued');
       expect(first.json.data.attributes.updatedAt).toMatch(TIMESTAMP);
       expect(Object.keys(first.json.data.attributes)).toEqual([
-        'createdAt', 'updatedAt', 'flowId', 'messageThreadId', 'state', 'initialMessage', 'status', 'cost',
+        'createdAt',
+        'updatedAt',
+        'flowId',
+        'messageThreadId',
+        'state',
+        'initialMessage',
+        'status',
+        'cost',
       ]);
     });
 
@@ -106,7 +107,10 @@ describe.each(databaseTargets())('JSON:API surface on $name', (target) => {
 
       const sorted = await request('GET', '/public/v2/flow-runs?sort=status,createdAt');
       expect(sorted.json.data.map((r: { attributes: { status: string } }) => r.attributes.status)).toEqual([
-        'queued', 'queued', 'running', 'running',
+        'queued',
+        'queued',
+        'running',
+        'running',
       ]);
       const ascending = await request('GET', '/public/v2/flow-runs?sort=createdAt');
       expect(ascending.json.data.map((r: { id: string }) => r.id)).toEqual(runs.map((r) => r.id));
@@ -320,8 +324,15 @@ describe.each(databaseTargets())('JSON:API surface on $name', (target) => {
       const id = created.json.data.id;
       expect(created.headers.get('location')).toBe(`/public/v2/flows/${id}`);
       expect(Object.keys(created.json.data.attributes)).toEqual([
-        'createdAt', 'updatedAt', 'name', 'reminderInterval', 'reminderMessage', 'sessionTimeout', 'publishedAt',
-        'unpublishedChanges', 'flowGenerationId',
+        'createdAt',
+        'updatedAt',
+        'name',
+        'reminderInterval',
+        'reminderMessage',
+        'sessionTimeout',
+        'publishedAt',
+        'unpublishedChanges',
+        'flowGenerationId',
       ]);
       expect(created.json.data.attributes).toMatchObject({ sessionTimeout: 1440, publishedAt: '2024-08-20T10:45:05+00:00' });
       expect(created.json.data.relationships).toEqual({
@@ -435,7 +446,12 @@ describe.each(databaseTargets())('JSON:API surface on $name', (target) => {
     });
 
     it('415 for a body that is not application/vnd.api+json, or with foreign parameters', async () => {
-      for (const contentType of ['application/json', 'text/plain', 'application/vnd.api+json; charset=utf-8', 'application/vnd.api+json; ext="https://example.com/ext"']) {
+      for (const contentType of [
+        'application/json',
+        'text/plain',
+        'application/vnd.api+json; charset=utf-8',
+        'application/vnd.api+json; ext="https://example.com/ext"',
+      ]) {
         const response = await request('POST', '/public/v2/flow-runs', { body: runBody(flowId, thread), headers: { 'Content-Type': contentType } });
         expect(response.status, contentType).toBe(415);
         expect(response.json.errors[0].code).toBe('UNSUPPORTED_MEDIA_TYPE');
@@ -451,7 +467,12 @@ describe.each(databaseTargets())('JSON:API surface on $name', (target) => {
       const refused = await request('GET', '/public/v2/flow-runs', { headers: { Accept: 'application/vnd.api+json; charset=utf-8' } });
       expect(refused.status).toBe(406);
       expect(refused.json.errors[0].code).toBe('NOT_ACCEPTABLE');
-      for (const accept of ['*/*', 'application/vnd.api+json', 'application/vnd.api+json; charset=utf-8, application/vnd.api+json', 'application/json']) {
+      for (const accept of [
+        '*/*',
+        'application/vnd.api+json',
+        'application/vnd.api+json; charset=utf-8, application/vnd.api+json',
+        'application/json',
+      ]) {
         const response = await request('GET', '/public/v2/flow-runs', { headers: { Accept: accept } });
         expect(response.status, accept).toBe(200);
         expect(response.headers.get('content-type')).toBe('application/vnd.api+json');
@@ -509,7 +530,9 @@ describe.each(databaseTargets())('JSON:API surface on $name', (target) => {
     });
 
     it('413 for a body over 1 MB, by Content-Length or by the bytes read', async () => {
-      const big = { data: { type: 'flowRuns', attributes: { flowId, messageThreadId: thread, state: { blob: 'x'.repeat(1024 * 1024) }, initialMessage: {} } } };
+      const big = {
+        data: { type: 'flowRuns', attributes: { flowId, messageThreadId: thread, state: { blob: 'x'.repeat(1024 * 1024) }, initialMessage: {} } },
+      };
       const response = await request('POST', '/public/v2/flow-runs', { body: big });
       expect(response.status).toBe(413);
       expect(response.json.errors[0].code).toBe('PAYLOAD_TOO_LARGE');

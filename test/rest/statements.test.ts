@@ -73,12 +73,19 @@ describe.each(databaseTargets())('SQL statements per page, REST and GraphQL, on 
   });
 
   it('a trigger is one statement on both surfaces, the run it answers with included (no reload)', async () => {
-    const flowId = (await sendGraphQL<{ flows: { edges: { node: { id: string } }[] } }, unknown>(app, key, '{ flows(first: 1) { edges { node { id } } } }'))
-      .data!.flows.edges[0].node.id;
+    const flowId = (
+      await sendGraphQL<{ flows: { edges: { node: { id: string } }[] } }, unknown>(app, key, '{ flows(first: 1) { edges { node { id } } } }')
+    ).data!.flows.edges[0].node.id;
     const threads = await Promise.all(
-      ['statement-a', 'statement-b'].map(async (identifier) =>
-        (await sendGraphQL<{ createMessageThread: { id: string } }, unknown>(app, key, `mutation { createMessageThread(input: { channel: web, identifier: "${identifier}" }) { id } }`)).data!
-          .createMessageThread.id,
+      ['statement-a', 'statement-b'].map(
+        async (identifier) =>
+          (
+            await sendGraphQL<{ createMessageThread: { id: string } }, unknown>(
+              app,
+              key,
+              `mutation { createMessageThread(input: { channel: web, identifier: "${identifier}" }) { id } }`,
+            )
+          ).data!.createMessageThread.id,
       ),
     );
     db.statements.length = 0;
@@ -101,4 +108,3 @@ describe.each(databaseTargets())('SQL statements per page, REST and GraphQL, on 
     expect(db.statements).toHaveLength(1);
   });
 });
-

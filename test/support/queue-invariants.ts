@@ -42,8 +42,7 @@ export async function snapshotQueues(prisma: PrismaClient, organizationId: strin
 }
 
 /** What a reader at `at` is told the run's status is (a running run past its expiry has timed out). */
-const readStatus = (run: StoredRun, at: Date) =>
-  run.status === 'running' && run.expiresAt !== null && run.expiresAt <= at ? 'timeout' : run.status;
+const readStatus = (run: StoredRun, at: Date) => (run.status === 'running' && run.expiresAt !== null && run.expiresAt <= at ? 'timeout' : run.status);
 
 /**
  * Every broken rule in `after`, as readable lines (empty when the queue holds). With

@@ -51,9 +51,7 @@ builder.subscriptionType({
         // yoga's filter ends the underlying subscription as soon as the client leaves.
         return pipe(
           changeFeed.subscribe(tenant.organizationId),
-          filter((change: FlowRunChange) =>
-            flowRunId ? change.flowRunId === flowRunId : change.messageThreadId === messageThreadId,
-          ),
+          filter((change: FlowRunChange) => (flowRunId ? change.flowRunId === flowRunId : change.messageThreadId === messageThreadId)),
         );
       },
       resolve: (change) => change,

@@ -145,8 +145,7 @@ const TriggerFlowRunInput = builder.inputType('TriggerFlowRunInput', {
       type: 'JSON',
       required: true,
       description:
-        'The opening message: {} for none; a template on whatsapp; template or text elsewhere. ' +
-        `At most ${MAX_JSON_NESTING} levels deep.`,
+        'The opening message: {} for none; a template on whatsapp; template or text elsewhere. ' + `At most ${MAX_JSON_NESTING} levels deep.`,
     }),
     idempotencyKey: t.string({
       required: false,

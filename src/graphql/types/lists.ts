@@ -39,8 +39,7 @@ export const MAX_OFFSET = 1_000_000_000;
 
 /** Page-number paging (the JSON:API surface uses it) on top of a cursor connection. */
 export const offsetArgDescription = (things: string) =>
-  `Skip this many ${things} from the start (page-number paging, with first), 0 to ${MAX_OFFSET}; ` +
-  'not combinable with after, before or last.';
+  `Skip this many ${things} from the start (page-number paging, with first), 0 to ${MAX_OFFSET}; ` + 'not combinable with after, before or last.';
 
 interface PagingArgs {
   offset?: number | null;
