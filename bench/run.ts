@@ -437,7 +437,8 @@ async function main() {
         },
         async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200,
       );
-      processes.push((children.gateway = gateway.child));
+      children.gateway = gateway.child;
+      processes.push(gateway.child);
       const statements = async () => {
         const metrics = await (await fetch(`${url}/metrics`)).text();
         return Number(/^db_statements_total (\d+)/m.exec(metrics)?.[1] ?? NaN);
@@ -455,7 +456,8 @@ async function main() {
         },
         /floor on (http:\/\/127\.0\.0\.1:\d+)/,
       );
-      processes.push((children.floor = floor.child));
+      children.floor = floor.child;
+      processes.push(floor.child);
       const url = floor.match![1];
       targets.floor = { url, statements: async () => ((await (await fetch(`${url}/stats`)).json()) as { statements: number }).statements };
     }
@@ -466,8 +468,10 @@ async function main() {
         { PORT: '0', POSTGRAPHILE_DATABASE_URL: databaseUrl!, GRAPHILE_ENV: 'production' },
         /postgraphile on (http:\/\/127\.0\.0\.1:\d+) stats on (http:\/\/127\.0\.0\.1:\d+)/,
       );
-      processes.push((children.postgraphile = postgraphile.child));
-      const stats = (postgraphileStats = postgraphile.match![2]);
+      children.postgraphile = postgraphile.child;
+      processes.push(postgraphile.child);
+      const stats = postgraphile.match![2];
+      postgraphileStats = stats;
       targets.postgraphile = {
         url: postgraphile.match![1],
         statements: async () => ((await (await fetch(`${stats}/stats`)).json()) as { statements: number }).statements,
@@ -556,7 +560,7 @@ async function main() {
       const floorRow = rowOf(row.workload === 'triggerIdem' ? 'trigger' : row.workload, 'floor');
       row.ratioToFloor = floorRow?.reqPerSec ? round2(row.reqPerSec / floorRow.reqPerSec) : null;
     }
-    const ratio = (a?: Row, b?: Row) => (a && b && b.reqPerSec ? round2(a.reqPerSec / b.reqPerSec) : null);
+    const ratio = (a?: Row, b?: Row) => (a && b?.reqPerSec ? round2(a.reqPerSec / b.reqPerSec) : null);
     const ratios = (['page25', 'page100', 'byId', 'trigger'] as Workload[])
       .filter((workload) => workloads.includes(workload))
       .map((workload) => ({

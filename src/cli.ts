@@ -55,10 +55,10 @@ function organizationOption(command: string, values: Values): string {
   return org.toLowerCase();
 }
 
-function parseCommand(argv: string[]): Command {
-  let parsed;
+/** node:util's parser, its complaints turned into usage errors. */
+function parseOptions(argv: string[]) {
   try {
-    parsed = parseArgs({
+    return parseArgs({
       args: argv,
       allowPositionals: true,
       strict: true,
@@ -72,7 +72,10 @@ function parseCommand(argv: string[]): Command {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const { values, positionals } = parsed;
+}
+
+function parseCommand(argv: string[]): Command {
+  const { values, positionals } = parseOptions(argv);
   if (values.help || positionals[0] === 'help') return { kind: 'help' };
 
   const [noun, verb, ...rest] = positionals;

@@ -194,7 +194,7 @@ export async function patchFlowRun(tenant: Tenant, id: string, patch: PatchFlowR
     if (isExpired(run, now)) run = await timeOutRun(tx, run, now, changes);
 
     const change = requestedStatus ? statusChange(run.status, requestedStatus) : 'unchanged';
-    const status = change === 'change' ? requestedStatus! : run.status;
+    const status = requestedStatus && change === 'change' ? requestedStatus : run.status;
     if (state !== undefined && status === 'running') {
       throw new DomainError('STATE_LOCKED_WHILE_RUNNING', 'state can only be replaced once the flow run is not running', ['state']);
     }

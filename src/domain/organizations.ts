@@ -73,7 +73,10 @@ const scopedClients = new WeakMap<PrismaClient, Map<string, TenantClient>>();
 
 function knownKeysOf(prisma: PrismaClient) {
   let cache = knownKeys.get(prisma);
-  if (!cache) knownKeys.set(prisma, (cache = new LRUCache({ max: 10_000, ttl: KNOWN_KEY_TTL_MS })));
+  if (!cache) {
+    cache = new LRUCache({ max: 10_000, ttl: KNOWN_KEY_TTL_MS });
+    knownKeys.set(prisma, cache);
+  }
   return cache;
 }
 
@@ -86,15 +89,24 @@ const unknownKeys = new WeakMap<PrismaClient, LRUCache<string, true>>();
 
 function unknownKeysOf(prisma: PrismaClient) {
   let cache = unknownKeys.get(prisma);
-  if (!cache) unknownKeys.set(prisma, (cache = new LRUCache({ max: 10_000, ttl: UNKNOWN_KEY_TTL_MS })));
+  if (!cache) {
+    cache = new LRUCache({ max: 10_000, ttl: UNKNOWN_KEY_TTL_MS });
+    unknownKeys.set(prisma, cache);
+  }
   return cache;
 }
 
 /** One scoped client per organization: building a Prisma extension per request is not free. */
 function scopedClientOf(prisma: PrismaClient, organizationId: string): TenantClient {
   let clients = scopedClients.get(prisma);
-  if (!clients) scopedClients.set(prisma, (clients = new Map()));
+  if (!clients) {
+    clients = new Map();
+    scopedClients.set(prisma, clients);
+  }
   let client = clients.get(organizationId);
-  if (!client) clients.set(organizationId, (client = scopeToOrganization(prisma, organizationId)));
+  if (!client) {
+    client = scopeToOrganization(prisma, organizationId);
+    clients.set(organizationId, client);
+  }
   return client;
 }

@@ -9,7 +9,6 @@
 // instead of stopping, and it widens again by itself once Redis is back.
 import { randomUUID } from 'node:crypto';
 import { createPubSub } from 'graphql-yoga';
-import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { FlowRunChange, FlowRunChangePublisher } from '../domain/flow-run-changes.js';
 import type { Logger } from '../observability/logger.js';

@@ -5,7 +5,7 @@
 // against the key's rate, a cap on the key's concurrent subscriptions, and the request
 // deadline on queries and mutations.
 import type { Server } from 'node:http';
-import { type ExecutionArgs, type ExecutionResult, GraphQLError, getOperationAST } from 'graphql';
+import { type DocumentNode, type ExecutionArgs, type ExecutionResult, GraphQLError, getOperationAST } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -95,13 +95,15 @@ export function serveGraphQLOverWebSocket(server: Server, yoga: Yoga, guards: We
         return true;
       },
       onSubscribe: async (ctx, id, params) => {
-        const connection = connections.get(ctx)!;
+        const connection = connections.get(ctx);
+        // graphql-ws lets a subscription through only after onConnect accepted the connection.
+        if (!connection) throw new Error('a subscription arrived on a connection that was never accepted');
         // Every operation counts against the key's rate, as every HTTP request does.
         const refusal = refusalOf(await guards.admit(connection.headers, connection));
         if (refusal) return [refusal];
         const request = new Request('http://websocket/graphql', { headers: connection.headers });
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({ request, params });
-        let document;
+        let document: DocumentNode;
         try {
           document = parse(params.query);
         } catch (error) {
@@ -123,7 +125,7 @@ export function serveGraphQLOverWebSocket(server: Server, yoga: Yoga, guards: We
           openPerKey.set(connection.keyHash, open + 1);
           connection.subscriptions.add(id);
         }
-        let contextValue;
+        let contextValue: Awaited<ReturnType<typeof contextFactory>>;
         try {
           contextValue = await contextFactory();
         } catch (error) {

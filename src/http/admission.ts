@@ -45,9 +45,9 @@ export function createAdmission({ prisma, rateLimiter, clientLimits }: Admission
   });
 
   async function verify(key: string, address: string | undefined): Promise<Verification> {
-    const budget = address ? clientLimits?.keyLookups : undefined;
-    if (budget) {
-      const decision = await budget.take(address!);
+    const budget = clientLimits?.keyLookups;
+    if (budget && address) {
+      const decision = await budget.take(address);
       if (!decision.allowed) return { refusal: decision };
     }
     const verdict: Verdict = await authenticate(prisma, key).then(
@@ -55,7 +55,7 @@ export function createAdmission({ prisma, rateLimiter, clientLimits }: Admission
       (error) => (error instanceof DomainError && error.code === 'UNAUTHENTICATED' ? 'invalid' : 'unknown'),
     );
     // Only a failed authentication stays spent: not a valid key, nor a database that did not answer.
-    if (verdict !== 'invalid') await budget?.giveBack(address!);
+    if (verdict !== 'invalid' && budget && address) await budget.giveBack(address);
     return { verdict };
   }
 
@@ -64,9 +64,9 @@ export function createAdmission({ prisma, rateLimiter, clientLimits }: Admission
     const address = clientLimits?.addressOf(connection, request.headers);
 
     if (!key) {
-      const budget = address ? clientLimits?.keyless : undefined;
-      if (!budget) return admitted();
-      const decision = await budget.take(address!);
+      const budget = clientLimits?.keyless;
+      if (!budget || !address) return admitted();
+      const decision = await budget.take(address);
       return decision.allowed
         ? admitted()
         : refuse(surface, 'too many requests without an API key from this address; retry after the time given', decision);

@@ -105,7 +105,9 @@ export function createApp(options: AppOptions): App {
     graphql,
     metrics,
     endSubscriptions: () => changeFeed?.endSubscriptions?.(),
-    beginStopping: () => void (stopping = true),
+    beginStopping: () => {
+      stopping = true;
+    },
     websocketGuards: {
       admit: (headers, connection) => admit(new Request('http://websocket/graphql', { headers }), 'graphql', connection),
       contextFor,

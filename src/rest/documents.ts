@@ -1,7 +1,7 @@
 // GraphQL results as JSON:API documents, shaped like the reference examples: attributes
 // in definition order, relationship links always, linkage data only when included,
 // `"meta": {}` on single-resource documents, timestamps as `YYYY-MM-DDTHH:MM:SS+00:00`.
-import { RESOURCE_BY_TYPE, type ResourceDefinition } from './routes.js';
+import { type ResourceDefinition, resourceOfType } from './routes.js';
 
 type Node = Record<string, unknown>;
 
@@ -46,7 +46,7 @@ function resourceObject(resource: ResourceDefinition, node: Node, rendering: Ren
       object.data = related ? { type: include.type, id: String(related.id) } : null;
       // Included even when a sparse fieldset leaves the relationship out (JSON:API allows
       // the missing linkage then).
-      if (related) included.add(resourceObject(RESOURCE_BY_TYPE.get(include.type)!, related, rendering));
+      if (related) included.add(resourceObject(resourceOfType(include.type), related, rendering));
     }
     if (wanted(relationship.name)) relationships[relationship.name] = object;
   }

@@ -24,7 +24,7 @@ import type { HttpErrorCode } from './errors.js';
 import { JSON_API } from './media-type.js';
 import { MAX_OFFSET } from '../graphql/types/lists.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './query-params.js';
-import { ALLOWED_METHODS, BASE_PATH, RESOURCE_BY_TYPE, RESOURCES, type ResourceDefinition } from './routes.js';
+import { ALLOWED_METHODS, BASE_PATH, isIncludable, RESOURCES, type ResourceDefinition, resourceOfType } from './routes.js';
 
 type Schema = Record<string, unknown>;
 
@@ -127,7 +127,7 @@ function graphqlFields(resource: ResourceDefinition) {
 function resourceSchemas(resource: ResourceDefinition): Record<string, Schema> {
   const name = resource.graphqlType;
   const fields = graphqlFields(resource);
-  const includable = resource.relationships.filter((relationship) => relationship.include);
+  const includable = resource.relationships.filter(isIncludable);
   const relationship = (definition: (typeof resource.relationships)[number]) => {
     const related = { type: ['string', 'null'], description: 'A relative link to the related resource(s).' };
     const linkage = definition.include
@@ -151,7 +151,7 @@ function resourceSchemas(resource: ResourceDefinition): Record<string, Schema> {
       required: ['links'],
     };
   };
-  const included = includable.map((definition) => ref(`${RESOURCE_BY_TYPE.get(definition.include!.type)!.graphqlType}Resource`));
+  const included = includable.map((definition) => ref(`${resourceOfType(definition.include.type).graphqlType}Resource`));
   const includedSchema = included.length
     ? { included: { type: 'array', description: 'The resources named by `include`, each once.', items: { oneOf: included } } }
     : {};
@@ -310,8 +310,9 @@ function parameter(name: string, schema: Schema, description?: string | null, wh
 
 function queryParameters(resource: ResourceDefinition, kind: Kind): Schema[] {
   if (kind === 'remove') return [];
-  const includable = resource.relationships.filter((relationship) => relationship.include).map((relationship) => relationship.name);
-  const types = [resource, ...includable.map((name) => RESOURCE_BY_TYPE.get(resource.relationships.find((r) => r.name === name)!.include!.type)!)];
+  const includableRelationships = resource.relationships.filter(isIncludable);
+  const includable = includableRelationships.map((relationship) => relationship.name);
+  const types = [resource, ...includableRelationships.map((relationship) => resourceOfType(relationship.include.type))];
   const parameters: Schema[] = [];
   if (includable.length) {
     parameters.push(

@@ -3,7 +3,7 @@
 import { type DocumentNode, type ExecutionResult, execute, parse, validate } from 'graphql';
 import type { GraphQLContext } from '../graphql/context.js';
 import { schema } from '../graphql/schema.js';
-import { RESOURCE_BY_TYPE, type ResourceDefinition } from './routes.js';
+import { isIncludable, type ResourceDefinition, resourceOfType } from './routes.js';
 
 export type OperationKind = 'one' | 'list' | 'create' | 'update' | 'remove';
 
@@ -11,10 +11,11 @@ const cache = new Map<string, DocumentNode>();
 
 function selection(resource: ResourceDefinition, include: string[]): string {
   const nested = resource.relationships
-    .filter((relationship) => relationship.include && include.includes(relationship.name))
+    .filter(isIncludable)
+    .filter((relationship) => include.includes(relationship.name))
     .map((relationship) => {
-      const target = RESOURCE_BY_TYPE.get(relationship.include!.type)!;
-      return `${relationship.include!.field} { id ${target.attributes.join(' ')} }`;
+      const target = resourceOfType(relationship.include.type);
+      return `${relationship.include.field} { id ${target.attributes.join(' ')} }`;
     });
   return `{ id ${resource.attributes.join(' ')} ${nested.join(' ')} }`;
 }

@@ -258,6 +258,19 @@ function payloadOf(
 export const RESOURCES: ResourceDefinition[] = CONFIGS.map(define);
 export const RESOURCE_BY_TYPE = new Map(RESOURCES.map((resource) => [resource.type, resource]));
 
+export type IncludableRelationship = RelationshipDefinition & Required<Pick<RelationshipDefinition, 'include'>>;
+export const isIncludable = (relationship: RelationshipDefinition): relationship is IncludableRelationship => relationship.include !== undefined;
+
+/** The resource of a type this file names (an include's target): an unknown one is a mistake in the definitions above. */
+export function resourceOfType(type: string): ResourceDefinition {
+  const resource = RESOURCE_BY_TYPE.get(type);
+  if (!resource) throw new Error(`no resource has the type ${type}`);
+  return resource;
+}
+
+// Checked once at start-up rather than on the first request that includes one.
+for (const relationship of RESOURCES.flatMap((resource) => resource.relationships).filter(isIncludable)) resourceOfType(relationship.include.type);
+
 export type Route =
   | { kind: 'collection'; resource: ResourceDefinition; path: string }
   | { kind: 'item'; resource: ResourceDefinition; path: string; id: string };

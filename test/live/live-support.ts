@@ -151,8 +151,7 @@ export function readEventStream(response: Response, inbox: Inbox): Promise<void>
       const { done, value } = await reader.read();
       if (done) return;
       buffer += decoder.decode(value, { stream: true });
-      let boundary: number;
-      while ((boundary = buffer.indexOf('\n\n')) >= 0) {
+      for (let boundary = buffer.indexOf('\n\n'); boundary >= 0; boundary = buffer.indexOf('\n\n')) {
         const block = buffer.slice(0, boundary);
         buffer = buffer.slice(boundary + 2);
         let event = 'message';

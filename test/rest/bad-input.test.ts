@@ -151,7 +151,10 @@ describe.each(databaseTargets())('bad input on the JSON:API surface on $name', (
       const valid: Record<string, () => Promise<Record<string, unknown>>> = {
         flowRuns: async () => ({ flowId, messageThreadId: await newThread(), state: {}, initialMessage: {} }),
         flows: async () => ({ name: 'Swept' }),
-        messageThreads: async () => ({ channel: 'web', identifier: `swept-${(counter += 1)}` }),
+        messageThreads: async () => {
+          counter += 1;
+          return { channel: 'web', identifier: `swept-${counter}` };
+        },
       };
       const existing: Record<string, string> = { flowRuns: runId, flows: flowId, messageThreads: threadId };
       let refused = 0;

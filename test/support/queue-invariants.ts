@@ -80,7 +80,7 @@ export function queueViolations(after: QueueSnapshot, before?: QueueSnapshot): s
 
   for (const [id, was] of before.runs) {
     const now = after.runs.get(id);
-    if (!now || now.status !== 'running' || now.expiresAt === null) continue;
+    if (now?.status !== 'running' || now.expiresAt === null) continue;
     if (readStatus(was, before.at) === 'timeout' && now.expiresAt > before.at) {
       violations.push(`run ${id}: read as timeout at ${before.at.toISOString()}, now running until ${now.expiresAt.toISOString()}`);
     }

@@ -68,7 +68,10 @@ export function flowRunWhere(filter: Filter, now: Date) {
 const runCounts = new WeakMap<GraphQLContext, Promise<number>>();
 function allRunsCount(context: GraphQLContext): Promise<number> {
   let count = runCounts.get(context);
-  if (!count) runCounts.set(context, (count = countAllFlowRuns(context.tenant)));
+  if (!count) {
+    count = countAllFlowRuns(context.tenant);
+    runCounts.set(context, count);
+  }
   return count;
 }
 
