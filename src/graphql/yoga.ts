@@ -3,6 +3,7 @@ import { createYoga } from 'graphql-yoga';
 import type { GraphQLContext } from './context.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ContextFactory } from './context-factory.js';
+import { graphiqlPageHeaders, renderGraphiQLPage } from '../http/graphiql.js';
 import { countOperations, queryLimits } from './limits.js';
 import { maskError } from './errors.js';
 import { schema } from './schema.js';
@@ -52,7 +53,9 @@ export function createGraphQLServer({ contextFor, graphiqlHeaders, graphiql = tr
     maskedErrors: { maskError },
     // Several operations in one request, but not a thousand.
     batching: { limit: 10 },
-    plugins: [...queryLimits(), countOperations(metrics)],
+    plugins: [...queryLimits(), countOperations(metrics), graphiqlPageHeaders()],
+    // Yoga's own page loads GraphiQL from a CDN; this one only from the service.
+    renderGraphiQL: renderGraphiQLPage,
     graphiql: graphiql && {
       title: 'Flow-run gateway',
       defaultQuery: EXAMPLE_OPERATIONS,

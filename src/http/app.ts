@@ -13,6 +13,7 @@ import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { handleRestRequest } from '../rest/handler.js';
 import { MAX_BODY_BYTES, readBodyWithin } from './body.js';
 import { errorFor, surfaceOf } from './error-response.js';
+import { createGraphiQLAssets, GRAPHIQL_ASSET_PATH } from './graphiql.js';
 import { withCors } from './cors.js';
 import { liveness, readiness, stoppingReadiness } from './health.js';
 import { instrument } from './instrumentation.js';
@@ -68,12 +69,15 @@ export function createApp(options: AppOptions): App {
   const admit = createAdmission({ prisma: db.prisma, rateLimiter, clientLimits: options.clientLimits });
   const logger = options.logger ?? defaultLogger;
   const answerMetrics = options.metricsRoute === false ? undefined : metricsEndpoint(metrics, options.metricsToken);
+  const graphiqlAssets = options.graphiql === false ? undefined : createGraphiQLAssets();
   let stopping = false;
 
   async function route(request: Request, connection?: ClientConnection): Promise<Response> {
     const { pathname } = new URL(request.url);
     if (pathname === '/healthz') return liveness();
     if (pathname === '/readyz') return stopping ? stoppingReadiness() : readiness(db, logger);
+    // GraphiQL's files are the same for everyone: no key, no budget.
+    if (graphiqlAssets && pathname.startsWith(GRAPHIQL_ASSET_PATH)) return graphiqlAssets.serve(request);
     if (pathname === '/metrics') {
       return answerMetrics ? answerMetrics(request) : errorFor('graphql', 404, 'ROUTE_NOT_FOUND', 'nothing is served at this path');
     }

@@ -6,6 +6,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { ClientConnection } from './client-limits.js';
 import { RESOURCES } from '../rest/routes.js';
 import { errorFor, surfaceOf } from './error-response.js';
+import { GRAPHIQL_ASSET_PATH } from './graphiql.js';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 const REST_SEGMENTS = new Set(RESOURCES.flatMap((resource) => resource.paths));
@@ -14,6 +15,7 @@ const FIXED_ROUTES = new Set(['/graphql', '/healthz', '/readyz', '/metrics', '/p
 /** A route pattern for labels and logs: a bounded set, whatever paths clients send. */
 export function routeOf(pathname: string): string {
   if (FIXED_ROUTES.has(pathname)) return pathname;
+  if (pathname.startsWith(GRAPHIQL_ASSET_PATH)) return `${GRAPHIQL_ASSET_PATH}{file}`;
   const [, base, version, segment, id, ...rest] = pathname.split('/');
   if (base !== 'public' || version !== 'v2' || !REST_SEGMENTS.has(segment) || rest.length) return 'unmatched';
   return id === undefined ? `/public/v2/${segment}` : `/public/v2/${segment}/{id}`;
