@@ -63,7 +63,8 @@ describe.skipIf(skip)('GraphiQL with no internet access', () => {
 
   beforeAll(async () => {
     if (!hasChromium) throw new Error(`CI needs Chromium at ${CHROMIUM} for the GraphiQL browser test (apt-get install chromium)`);
-    server = await startServerProcess({ DATA_DIR: scratchDir('graphiql-data-') });
+    // A first start migrates and seeds a new embedded database: slow on a busy machine.
+    server = await startServerProcess({ DATA_DIR: scratchDir('graphiql-data-') }, 150_000);
     demoKey = /Its API key \(shown once\): (\S+)/.exec(server.output().stdout)![1];
 
     context = await chromium.launchPersistentContext(scratchDir('graphiql-browser-'), {
@@ -96,7 +97,7 @@ describe.skipIf(skip)('GraphiQL with no internet access', () => {
     const response = await page.goto(`${server.base}/graphql`);
     expect(response?.status()).toBe(200);
     pageHeaders = response!.headers();
-  });
+  }, 240_000);
 
   afterAll(async () => {
     await context?.close();
