@@ -68,8 +68,8 @@ const START_SCRIPT = `'use strict';
 /** Named by its content, so a changed script is a new URL and the old one may be cached for good. */
 const START_PATH = `${GRAPHIQL_ASSET_PATH}start-${contentHash(START_SCRIPT)}.js`;
 
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[char]!);
+const HTML_ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (char) => HTML_ENTITIES[char] ?? char);
 
 /** The page at GET /graphql: yoga's `renderGraphiQL`, loading only files from this origin. */
 export function renderGraphiQLPage(options: GraphiQLOptions): string {
