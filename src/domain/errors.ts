@@ -38,12 +38,23 @@ export type ErrorCode = keyof typeof ERROR_CODES;
  */
 export type InputPath = (string | number)[];
 
+/**
+ * Facts an error hands the client to act on, each under a stable name; each surface
+ * renders them its own way (GraphQL `extensions`, JSON:API `meta`).
+ */
+export const ERROR_DETAIL_NAMES = [
+  /** The id of the resource a conflict is with (e.g. the thread that already exists). */
+  'existingId',
+] as const;
+export type ErrorDetails = Partial<Record<(typeof ERROR_DETAIL_NAMES)[number], string>>;
+
 export class DomainError extends Error {
   readonly kind: ErrorKind;
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly path?: InputPath,
+    readonly details?: ErrorDetails,
   ) {
     super(message);
     this.name = 'DomainError';

@@ -27,6 +27,19 @@ const flowFields = {
   flowGenerationId: z.uuid('must be a UUID').nullable(),
 };
 
+export interface FlowFilter {
+  name?: string | null;
+}
+
+/**
+ * Which flows a list shows. A name is compared as a new flow's would be stored (trimmed),
+ * so that looking up the name a flow was created with finds it; an empty one is refused.
+ */
+export function flowWhere(filter: FlowFilter | null | undefined) {
+  if (filter?.name == null) return {};
+  return { name: parseInput(flowFields.name, filter.name, ['filter', 'name']) };
+}
+
 const createFlowSchema = z.object({
   ...flowFields,
   reminderInterval: flowFields.reminderInterval.optional(),

@@ -24,6 +24,9 @@ const identifierFor: Record<Channel, z.ZodType<string>> = {
   web: z.string().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
 };
 
+// What an identifier of some channel is, when the channel is not known.
+const anyIdentifier = z.string().min(1, 'must not be empty').max(320, 'must be at most 320 characters');
+
 const threadSchema = z
   .object({
     channel: z.enum(CHANNELS, `must be one of ${CHANNELS.join(', ')}`),
@@ -43,24 +46,63 @@ export interface MessageThreadInput {
   candidateId?: string | null;
 }
 
-const alreadyExists = () =>
-  new DomainError('THREAD_ALREADY_EXISTS', 'a message thread with this channel and identifier already exists', ['identifier']);
+export interface MessageThreadFilter {
+  channel?: Channel | null;
+  identifier?: string | null;
+}
+
+/**
+ * Which threads a list shows: the way to find the thread of a phone number or address
+ * before creating one. An identifier is judged as a new thread's would be (by its channel
+ * when one is given): a value no thread can have is refused, not answered with nothing.
+ */
+export function messageThreadWhere(filter: MessageThreadFilter | null | undefined) {
+  const channel = filter?.channel ?? undefined;
+  const identifier = filter?.identifier ?? undefined;
+  if (identifier !== undefined) {
+    const rule = channel ? identifierFor[channel] : anyIdentifier;
+    parseInput(rule, identifier, ['filter', 'identifier']);
+  }
+  return { ...(channel && { channel }), ...(identifier !== undefined && { identifier }) };
+}
+
+/**
+ * The thread that holds (channel, identifier), named in the error so that a client that
+ * lost a race (or did not look first) can use it instead of creating another.
+ */
+const alreadyExists = (existingId: string) =>
+  new DomainError('THREAD_ALREADY_EXISTS', 'a message thread with this channel and identifier already exists', ['identifier'], { existingId });
+
+type ThreadKey = { channel: Channel; identifier: string };
+
+const holderOf = async (tenant: Tenant, { channel, identifier }: ThreadKey) =>
+  (await tenant.db.messageThread.findFirst({ where: { channel, identifier }, select: { id: true } }))?.id;
+
+// A thread that holds the pair when the insert is refused can be deleted (or renamed)
+// before it is looked up: then the pair is free again and the insert is tried again.
+const CREATE_ATTEMPTS = 3;
 
 export async function createMessageThread(tenant: Tenant, input: MessageThreadInput): Promise<MessageThread> {
   assertCanWrite(tenant);
   const data = parseInput(threadSchema, { ...input, candidateId: input.candidateId ?? null });
-  try {
-    return await tenant.db.messageThread.create({
-      data: { ...data, id: randomUUID(), organizationId: tenant.organizationId },
-    });
-  } catch (error) {
-    if (isUniqueViolation(error)) throw alreadyExists();
-    throw error;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await tenant.db.messageThread.create({
+        data: { ...data, id: randomUUID(), organizationId: tenant.organizationId },
+      });
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+      // The insert waited for the one that holds the pair to commit: it is visible now.
+      const existingId = await holderOf(tenant, data);
+      if (existingId) throw alreadyExists(existingId);
+      if (attempt === CREATE_ATTEMPTS) throw error;
+    }
   }
 }
 
 export async function updateMessageThread(tenant: Tenant, id: string, input: MessageThreadInput): Promise<MessageThread> {
   assertCanWrite(tenant);
+  let wanted: ThreadKey | undefined;
   try {
     return await inTransaction(tenant.db, async (tx) => {
       // Locked while it is read, checked and written: a concurrent change of the channel
@@ -76,10 +118,16 @@ export async function updateMessageThread(tenant: Tenant, id: string, input: Mes
         identifier: input.identifier ?? current.identifier,
         candidateId: input.candidateId === undefined ? current.candidateId : input.candidateId,
       });
+      wanted = data;
       return tx.messageThread.update({ where: { id }, data });
     });
   } catch (error) {
-    if (isUniqueViolation(error)) throw alreadyExists();
+    if (isUniqueViolation(error) && wanted) {
+      const existingId = await holderOf(tenant, wanted);
+      // Gone since: the pair is free, but this change was refused; the client may retry it.
+      if (existingId) throw alreadyExists(existingId);
+      throw new DomainError('CONCURRENT_CHANGE', 'the thread holding this channel and identifier changed meanwhile; retry');
+    }
     if (isRecordNotFound(error)) throw notFound('MessageThread');
     throw error;
   }

@@ -19,6 +19,8 @@ export function domainErrorToGraphQL(error: DomainError, source?: GraphQLError):
     extensions: {
       code: error.code,
       ...(error.path?.length && { field: error.path.join('.') }),
+      // What the client may act on, e.g. the existingId of a conflict.
+      ...error.details,
       ...(status && { http: { status } }),
     },
   });

@@ -1,7 +1,7 @@
 // JSON:API error objects. The one place where a failure becomes an HTTP status: domain
 // codes by their kind (src/domain/errors.ts), plus the few failures only HTTP has.
 import { GraphQLError } from 'graphql';
-import { ERROR_CODES, type ErrorCode, type ErrorKind } from '../domain/errors.js';
+import { ERROR_CODES, ERROR_DETAIL_NAMES, type ErrorCode, type ErrorKind } from '../domain/errors.js';
 import { maskError } from '../graphql/errors.js';
 import { logger } from '../observability/logger.js';
 
@@ -55,6 +55,8 @@ export interface ErrorObject {
   title: string;
   detail: string;
   source?: ErrorSource;
+  /** What the client may act on, e.g. the `existingId` of a conflict. */
+  meta?: Record<string, string>;
 }
 
 /** One or more error objects that end the request with one status. */
@@ -69,8 +71,8 @@ export class RestError extends Error {
   }
 }
 
-export function errorObject(status: number, code: string, detail: string, source?: ErrorSource): ErrorObject {
-  return { status: String(status), code, title: TITLES[status] ?? 'Error', detail, ...(source && { source }) };
+export function errorObject(status: number, code: string, detail: string, source?: ErrorSource, meta?: Record<string, string>): ErrorObject {
+  return { status: String(status), code, title: TITLES[status] ?? 'Error', detail, ...(source && { source }), ...(meta && { meta }) };
 }
 
 export function restError(
@@ -115,7 +117,10 @@ export function fromGraphQLError(error: GraphQLError | Error): ErrorObject {
     return errorObject(500, 'INTERNAL_SERVER_ERROR', 'An unexpected error occurred.');
   }
   const field = typeof extensions.field === 'string' ? extensions.field : undefined;
-  return errorObject(status, String(extensions.code), masked.message, field ? { pointer: pointerFrom(field) } : undefined);
+  // The domain error's details travel as GraphQL extensions; JSON:API's place for them is meta.
+  const details = ERROR_DETAIL_NAMES.filter((name) => typeof extensions[name] === 'string');
+  const meta = details.length ? Object.fromEntries(details.map((name) => [name, String(extensions[name])])) : undefined;
+  return errorObject(status, String(extensions.code), masked.message, field ? { pointer: pointerFrom(field) } : undefined, meta);
 }
 
 /** Any failure as a RestError; everything but a RestError goes through GraphQL's masking. */

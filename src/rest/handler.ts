@@ -128,6 +128,25 @@ function pointingAtHeaders(error: unknown, headers: Record<string, string>): unk
   return new RestError(error.status, errors, error.headers);
 }
 
+/**
+ * A refused filter value (the domain names it as the input member filter.NAME) came from
+ * the query parameter filter[NAME]: the error names that parameter, with the code every
+ * other refused query parameter has.
+ */
+function pointingAtFilterParameters(error: unknown): unknown {
+  if (!(error instanceof RestError)) return error;
+  const base = pointerFrom('filter');
+  const errors = error.errors.map((object) => {
+    const pointer = (object.source as { pointer?: string } | undefined)?.pointer;
+    const name = pointer?.startsWith(`${base}/`) ? pointer.slice(base.length + 1) : undefined;
+    if (!name) return object;
+    const parameter = `filter[${name}]`;
+    const detail = object.detail.replace(`filter.${name}: `, `${parameter}: `);
+    return { ...object, code: 'INVALID_QUERY_PARAMETER', detail, source: { parameter } };
+  });
+  return new RestError(error.status, errors, error.headers);
+}
+
 async function list(route: Route, url: URL, context: GraphQLContext): Promise<Response> {
   const { resource } = route;
   const params = parseQueryParams(url.searchParams, resource, 'list');
@@ -138,7 +157,12 @@ async function list(route: Route, url: URL, context: GraphQLContext): Promise<Re
     first: size,
     offset: (number - 1) * size,
   };
-  const connection = resultOf(await runOperation(resource, 'list', params.include, variables, context));
+  let connection: Node;
+  try {
+    connection = resultOf(await runOperation(resource, 'list', params.include, variables, context));
+  } catch (error) {
+    throw pointingAtFilterParameters(error);
+  }
   const total = Number(connection.totalCount);
   const maxPage = Math.max(1, Math.ceil(total / size));
   const nodes = (connection.edges as { node: Node }[]).map((edge) => edge.node);

@@ -1,7 +1,7 @@
 // The JSON:API query parameters of a request: include, fields[TYPE], filter[NAME], sort
 // and page[number]/page[size]. What is allowed comes from the resource definitions (and
 // so from the GraphQL schema); anything else is a 400 naming the parameter.
-import { getNullableType, isListType } from 'graphql';
+import { getNullableType, type GraphQLNullableType, isListType, isScalarType } from 'graphql';
 import { MAX_OFFSET } from '../graphql/types/lists.js';
 import { type ErrorObject, errorObject, RestError } from './errors.js';
 import { valueProblems } from './input-values.js';
@@ -109,7 +109,8 @@ function parseFilter(given: [string, string][], resource: ResourceDefinition, in
       continue;
     }
     // A list-valued filter takes comma-separated values (filter[status]=running,queued).
-    filter[field.name] = isListType(getNullableType(field.type)) ? value.split(',') : value;
+    const type = getNullableType(field.type);
+    filter[field.name] = isListType(type) ? value.split(',') : isDateTime(type) ? offsetSignRestored(value) : value;
   }
   if (resource.filterType) {
     for (const { path, detail } of valueProblems(filter, resource.filterType)) {
@@ -119,6 +120,15 @@ function parseFilter(given: [string, string][], resource: ResourceDefinition, in
   }
   return filter;
 }
+
+const isDateTime = (type: GraphQLNullableType) => isScalarType(type) && type.name === 'DateTime';
+
+/**
+ * A "+" in a query string is read as a space, so a timestamp copied as this API renders it
+ * (2024-08-20T10:45:05+00:00) into a URL without encoding arrives as "…05 00:00": the
+ * space before the offset can only have been that "+".
+ */
+const offsetSignRestored = (value: string) => value.replace(/^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?) (\d\d:\d\d)$/, '$1+$2');
 
 function parseSort(value: string | null, resource: ResourceDefinition, invalid: Invalid) {
   if (value === null) return undefined;

@@ -193,7 +193,7 @@ describe.each(databaseTargets())('JSON:API surface on $name', (target) => {
         ['/public/v2/flow-runs?fields[flowRuns]=secret', 'fields[flowRuns]'],
         ['/public/v2/flow-runs?fields[widgets]=a', 'fields[widgets]'],
         [`/public/v2/flow-runs/${runs[0].id}?sort=cost`, 'sort'],
-        ['/public/v2/flows?filter[name]=x', 'filter[name]'],
+        ['/public/v2/flows?filter[title]=x', 'filter[title]'],
         ['/public/v2/flows?include=flowRuns', 'include'],
       ];
       for (const [url, parameter] of cases) {

@@ -47,6 +47,11 @@ export const FlowRunFilter = builder.inputType('FlowRunFilter', {
     flowId: t.field({ type: 'UUID', required: false }),
     messageThreadId: t.field({ type: 'UUID', required: false }),
     status: t.field({ type: [FlowRunStatus], required: false, description: 'Any of these statuses.' }),
+    updatedSince: t.field({
+      type: 'DateTime',
+      required: false,
+      description: "Runs whose updatedAt is at or after this time (inclusive), for polling: see the README's polling recipe.",
+    }),
   }),
 });
 
@@ -60,6 +65,7 @@ export function flowRunWhere(filter: Filter, now: Date) {
     ...(filter?.flowId && { flowId: filter.flowId }),
     ...(filter?.messageThreadId && { messageThreadId: filter.messageThreadId }),
     ...(filter?.status?.length && effectiveStatusWhere(filter.status, now)),
+    ...(filter?.updatedSince && { updatedAt: { gte: filter.updatedSince } }),
   };
 }
 

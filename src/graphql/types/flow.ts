@@ -1,5 +1,5 @@
 // Flow in GraphQL: the type, its queries and its mutations (rules in src/domain/flows.ts).
-import { createFlow, deleteFlow, updateFlow } from '../../domain/flows.js';
+import { createFlow, deleteFlow, flowWhere, updateFlow } from '../../domain/flows.js';
 import { builder } from '../builder.js';
 import { PAGE_SIZE } from '../limits.js';
 import { relatedFlowRuns } from './flow-run.js';
@@ -23,6 +23,12 @@ builder.prismaObject('Flow', {
   }),
 });
 
+const FlowFilter = builder.inputType('FlowFilter', {
+  fields: (t) => ({
+    name: t.string({ required: false, description: 'Exact match (surrounding spaces aside, as names are stored).' }),
+  }),
+});
+
 const FlowOrder = orderInput('Flow', ['createdAt', 'updatedAt', 'name'] as const);
 
 builder.queryFields((t) => ({
@@ -38,14 +44,16 @@ builder.queryFields((t) => ({
     defaultSize: PAGE_SIZE.default,
     maxSize: PAGE_SIZE.max,
     args: {
+      filter: t.arg({ type: FlowFilter }),
       orderBy: t.arg({ type: [FlowOrder], description: 'Default: newest first.' }),
       offset: t.arg.int({ description: offsetArgDescription('flows') }),
     },
-    totalCount: (_connection, _args, { tenant }) => tenant.db.flow.count(),
+    totalCount: (_connection, { filter }, { tenant }) => tenant.db.flow.count({ where: flowWhere(filter) }),
     resolve: (query, _root, args, { tenant }) =>
       tenant.db.flow.findMany({
         ...query,
         ...skipOffset(args),
+        where: flowWhere(args.filter),
         orderBy: orderByWithTieBreak(args.orderBy, { field: 'createdAt', direction: 'desc' }),
       }),
   }),

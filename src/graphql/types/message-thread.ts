@@ -1,6 +1,6 @@
 // MessageThread in GraphQL: the type, its queries and its mutations
 // (rules in src/domain/message-threads.ts).
-import { CHANNELS, createMessageThread, deleteMessageThread, updateMessageThread } from '../../domain/message-threads.js';
+import { CHANNELS, createMessageThread, deleteMessageThread, messageThreadWhere, updateMessageThread } from '../../domain/message-threads.js';
 import { builder } from '../builder.js';
 import { PAGE_SIZE } from '../limits.js';
 import { relatedFlowRuns } from './flow-run.js';
@@ -22,6 +22,17 @@ builder.prismaObject('MessageThread', {
   }),
 });
 
+const MessageThreadFilter = builder.inputType('MessageThreadFilter', {
+  description: 'Find the thread of a person on a channel before creating one.',
+  fields: (t) => ({
+    channel: t.field({ type: Channel, required: false }),
+    identifier: t.string({
+      required: false,
+      description: "Exact match, checked like a new thread's identifier (by the channel, when given).",
+    }),
+  }),
+});
+
 const MessageThreadOrder = orderInput('MessageThread', ['createdAt', 'updatedAt', 'identifier'] as const);
 
 builder.queryFields((t) => ({
@@ -37,14 +48,16 @@ builder.queryFields((t) => ({
     defaultSize: PAGE_SIZE.default,
     maxSize: PAGE_SIZE.max,
     args: {
+      filter: t.arg({ type: MessageThreadFilter }),
       orderBy: t.arg({ type: [MessageThreadOrder], description: 'Default: newest first.' }),
       offset: t.arg.int({ description: offsetArgDescription('threads') }),
     },
-    totalCount: (_connection, _args, { tenant }) => tenant.db.messageThread.count(),
+    totalCount: (_connection, { filter }, { tenant }) => tenant.db.messageThread.count({ where: messageThreadWhere(filter) }),
     resolve: (query, _root, args, { tenant }) =>
       tenant.db.messageThread.findMany({
         ...query,
         ...skipOffset(args),
+        where: messageThreadWhere(args.filter),
         orderBy: orderByWithTieBreak(args.orderBy, { field: 'createdAt', direction: 'desc' }),
       }),
   }),

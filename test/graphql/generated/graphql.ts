@@ -32,6 +32,8 @@ export type FlowRunFilter = {
   messageThreadId?: string | null | undefined;
   /** Any of these statuses. */
   status?: Array<FlowRunStatus> | null | undefined;
+  /** Runs whose updatedAt is at or after this time (inclusive), for polling: see the README's polling recipe. */
+  updatedSince?: string | null | undefined;
 };
 
 export type FlowRunOrder = {
