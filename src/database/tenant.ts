@@ -3,7 +3,17 @@
 // cannot read or touch another organization's rows.
 import type { PrismaClient } from './generated/prisma/client.js';
 
-const TENANT_MODELS = new Set(['ApiKey', 'Flow', 'MessageThread', 'FlowRun', 'FlowRunCount', 'IdempotentTrigger', 'AuditEvent']);
+const TENANT_MODELS = new Set([
+  'ApiKey',
+  'Flow',
+  'MessageThread',
+  'FlowRun',
+  'FlowRunCount',
+  'IdempotentTrigger',
+  'AuditEvent',
+  'WebhookEndpoint',
+  'WebhookDelivery',
+]);
 
 type Args = Record<string, unknown> & { where?: object; data?: unknown; create?: object };
 

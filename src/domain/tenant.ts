@@ -2,6 +2,7 @@
 // services the rules need from outside (time, and where to announce changes).
 import type { TenantClient } from '../database/tenant.js';
 import { DomainError } from './errors.js';
+import type { WebhookUrlPolicy } from './webhook-urls.js';
 import { type Clock, discardChanges, type FlowRunChangePublisher, systemClock } from './flow-run-changes.js';
 
 export type Access = 'read' | 'write';
@@ -9,6 +10,8 @@ export type Access = 'read' | 'write';
 export interface DomainServices {
   clock: Clock;
   changes: FlowRunChangePublisher;
+  /** Where webhook endpoints may point; default: public https URLs only. */
+  webhookUrls?: WebhookUrlPolicy;
 }
 
 export const defaultServices: DomainServices = { clock: systemClock, changes: discardChanges };

@@ -5,5 +5,6 @@ import './types/flow.js';
 import './types/message-thread.js';
 import './types/error-code.js';
 import './types/flow-run-changed.js';
+import './types/webhook-endpoint.js';
 
 export const schema = builder.toSchema({ sortSchema: false });

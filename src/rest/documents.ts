@@ -71,12 +71,12 @@ class Included {
   }
 }
 
-export function singleDocument(resource: ResourceDefinition, node: Node, rendering: Rendering) {
+export function singleDocument(resource: ResourceDefinition, node: Node, rendering: Rendering, meta: Record<string, unknown> = {}) {
   const included = new Included();
   const data = resourceObject(resource, node, rendering, included);
   return {
     data,
-    meta: {},
+    meta,
     ...(rendering.include.length && { included: included.list }),
   };
 }

@@ -12,7 +12,7 @@ import { OPENAPI_PATH, openApiJson } from './openapi.js';
 import { type OperationKind, runOperation } from './operations.js';
 import { parseQueryParams, type QueryParams } from './query-params.js';
 import { inputFromDocument, readJsonBody } from './request-body.js';
-import { ALLOWED_METHODS, matchRoute, type ResourceDefinition, resourcePath, type Route } from './routes.js';
+import { ALLOWED_METHODS, matchRoute, type Payload, type ResourceDefinition, resourcePath, type Route } from './routes.js';
 
 type Node = Record<string, unknown>;
 
@@ -56,6 +56,10 @@ async function handle(request: Request, contextFor: ContextFactory): Promise<Res
     return create(route, request, url, context);
   }
 
+  if (route.kind === 'action') {
+    return act(route, url, context);
+  }
+
   const id = route.id;
   const kind: OperationKind = request.method === 'GET' ? 'one' : request.method === 'PATCH' ? 'update' : 'remove';
   const params = parseQueryParams(url.searchParams, resource, kind === 'remove' ? 'delete' : 'single');
@@ -77,8 +81,26 @@ async function handle(request: Request, contextFor: ContextFactory): Promise<Res
     resultOf(result);
     return new Response(null, { status: 204 });
   }
-  const node = resultOf(result, kind === 'one' ? resource : undefined);
-  return documentResponse(200, singleDocument(resource, node, params));
+  const answer = resultOf(result, kind === 'one' ? resource : undefined);
+  const payload = kind === 'update' ? resource.updatePayload : undefined;
+  const node = payload ? (answer[payload.node] as Node) : answer;
+  return documentResponse(200, singleDocument(resource, node, params, metaOf(answer, payload)));
+}
+
+/** `POST <item>/<action>`: the action's mutation on the item; 200 with the resource as it left it. */
+async function act(route: Extract<Route, { kind: 'action' }>, url: URL, context: GraphQLContext): Promise<Response> {
+  const { resource, id, action } = route;
+  const params = parseQueryParams(url.searchParams, resource, 'single');
+  if (!isUuid(id)) throw notFound(resource);
+  const payload = resource.actionPayloads[action].payload;
+  const answer = resultOf(await runOperation(resource, `action:${action}`, params.include, { id }, context));
+  const node = payload ? (answer[payload.node] as Node) : answer;
+  return documentResponse(200, singleDocument(resource, node, params, metaOf(answer, payload)));
+}
+
+/** The payload's fields that are neither the resource nor a flag, for the document's meta. */
+function metaOf(answer: Node, payload: Payload | undefined): Record<string, unknown> {
+  return Object.fromEntries((payload?.meta ?? []).map((name) => [name, answer[name]]));
 }
 
 /**
@@ -111,7 +133,7 @@ async function create(route: Route, request: Request, url: URL, context: GraphQL
   for (const [flag, header] of Object.entries(resource.createResponseHeaders ?? {})) {
     if (payload[flag] === true) headers[header] = 'true';
   }
-  return documentResponse(201, singleDocument(resource, node, params), headers);
+  return documentResponse(201, singleDocument(resource, node, params, metaOf(payload, resource.createPayload)), headers);
 }
 
 /** An error about an input field that came from a header names the header, not an attribute. */

@@ -3,9 +3,9 @@
 import { type DocumentNode, type ExecutionResult, execute, parse, validate } from 'graphql';
 import type { GraphQLContext } from '../graphql/context.js';
 import { schema } from '../graphql/schema.js';
-import { isIncludable, type ResourceDefinition, resourceOfType } from './routes.js';
+import { isIncludable, type Payload, type ResourceDefinition, resourceOfType } from './routes.js';
 
-export type OperationKind = 'one' | 'list' | 'create' | 'update' | 'remove';
+export type OperationKind = 'one' | 'list' | 'create' | 'update' | 'remove' | `action:${string}`;
 
 const cache = new Map<string, DocumentNode>();
 
@@ -20,8 +20,17 @@ function selection(resource: ResourceDefinition, include: string[]): string {
   return `{ id ${resource.attributes.join(' ')} ${nested.join(' ')} }`;
 }
 
+/** The selection of a mutation's result: the resource's fields, in its payload when it has one. */
+function payloadSelection(payload: Payload | undefined, fields: string): string {
+  return payload ? `{ ${payload.node} ${fields} ${[...payload.flags, ...payload.meta].join(' ')} }` : fields;
+}
+
 function source(resource: ResourceDefinition, kind: OperationKind, include: string[]): string {
   const fields = selection(resource, include);
+  if (kind.startsWith('action:')) {
+    const action = resource.actionPayloads[kind.slice('action:'.length)];
+    return `mutation ($id: UUID!) { result: ${action.mutation}(id: $id) ${payloadSelection(action.payload, fields)} }`;
+  }
   switch (kind) {
     case 'one':
       return `query ($id: UUID!) { result: ${resource.one}(id: $id) ${fields} }`;
@@ -37,17 +46,18 @@ function source(resource: ResourceDefinition, kind: OperationKind, include: stri
         }
       }`;
     }
-    case 'create': {
-      const payload = resource.createPayload;
-      const result = payload ? `{ ${payload.node} ${fields} ${payload.flags.join(' ')} }` : fields;
-      return `mutation ($input: ${resource.createInputType.name}!) { result: ${resource.create}(input: $input) ${result} }`;
-    }
+    case 'create':
+      return `mutation ($input: ${resource.createInputType.name}!) {
+        result: ${resource.create}(input: $input) ${payloadSelection(resource.createPayload, fields)}
+      }`;
     case 'update':
       return `mutation ($id: UUID!, $input: ${resource.updateInputType.name}!) {
-        result: ${resource.update}(id: $id, input: $input) ${fields}
+        result: ${resource.update}(id: $id, input: $input) ${payloadSelection(resource.updatePayload, fields)}
       }`;
     case 'remove':
       return `mutation ($id: UUID!) { result: ${resource.remove}(id: $id) { id } }`;
+    default:
+      throw new Error(`unknown REST operation ${kind}`);
   }
 }
 

@@ -52,6 +52,11 @@ interface ResourceConfig {
    * `true` when set (payload field → header name), e.g. replayed → Idempotent-Replayed.
    */
   createResponseHeaders?: Record<string, string>;
+  /**
+   * Actions on one resource, `POST <item path>/<segment>` (segment → mutation taking the
+   * `id`), answered with the resource as the action left it, e.g. rotate-secret.
+   */
+  actions?: Record<string, string>;
 }
 
 export interface ResourceDefinition extends ResourceConfig {
@@ -74,7 +79,11 @@ export interface ResourceDefinition extends ResourceConfig {
    * When the create mutation answers with a payload rather than the resource: the payload
    * field holding the resource, and its Boolean flags (e.g. `replayed`).
    */
-  createPayload?: { node: string; flags: string[] };
+  createPayload?: Payload;
+  /** When the update mutation answers with a payload rather than the resource. */
+  updatePayload?: Payload;
+  /** The payloads of the actions, by path segment. */
+  actionPayloads: Record<string, { mutation: string; payload?: Payload }>;
   /** `filter[...]` names: the fields of the list query's `filter` argument, if it has one. */
   filterType?: GraphQLInputObjectType;
   /** The list query's argument types as written in an operation, e.g. `[FlowRunOrder!]`. */
@@ -83,6 +92,17 @@ export interface ResourceDefinition extends ResourceConfig {
   sortFields: string[];
   /** Whether the list connection counts everything regardless of filters. */
   hasUnfilteredCount: boolean;
+}
+
+/**
+ * A mutation's payload object: the field holding the resource, its Boolean flags (answered
+ * as response headers) and its other scalar fields (answered in the document's `meta`,
+ * e.g. a secret shown once).
+ */
+export interface Payload {
+  node: string;
+  flags: string[];
+  meta: string[];
 }
 
 const uuidLink = (path: string, attribute: string) => (resource: Record<string, unknown>) =>
@@ -156,6 +176,21 @@ const CONFIGS: ResourceConfig[] = [
       { name: 'conversation', related: filteredLink('conversations', 'messageThreadId') },
     ],
   },
+  {
+    type: 'webhookEndpoints',
+    paths: ['webhook-endpoints'],
+    graphqlType: 'WebhookEndpoint',
+    one: 'webhookEndpoint',
+    list: 'webhookEndpoints',
+    create: 'createWebhookEndpoint',
+    update: 'updateWebhookEndpoint',
+    remove: 'deleteWebhookEndpoint',
+    createInput: 'CreateWebhookEndpointInput',
+    updateInput: 'UpdateWebhookEndpointInput',
+    notFound: 'WebhookEndpoint not found',
+    actions: { 'rotate-secret': 'rotateWebhookEndpointSecret' },
+    relationships: [],
+  },
 ];
 
 function objectType(name: string): GraphQLObjectType {
@@ -215,6 +250,13 @@ function define(config: ResourceConfig): ResourceDefinition {
     updateAttributes,
     nullableAttributes: nullableOf([...new Set([...createAttributes, ...updateAttributes])], type, createInputType),
     createPayload: payloadOf(rootField('Mutation', config.create), config.graphqlType, config.createResponseHeaders),
+    updatePayload: payloadOf(rootField('Mutation', config.update), config.graphqlType),
+    actionPayloads: Object.fromEntries(
+      Object.entries(config.actions ?? {}).map(([segment, mutation]) => [
+        segment,
+        { mutation, payload: payloadOf(rootField('Mutation', mutation), config.graphqlType) },
+      ]),
+    ),
     filterType: isInputObjectType(filterType) ? filterType : undefined,
     listArgTypes: Object.fromEntries(list.args.map((arg) => [arg.name, String(arg.type)])),
     sortFields: isEnumType(orderFieldType) ? orderFieldType.getValues().map((value) => value.name) : [],
@@ -240,7 +282,7 @@ function payloadOf(
   mutation: GraphQLField<unknown, unknown>,
   graphqlType: string,
   responseHeaders: Record<string, string> = {},
-): ResourceDefinition['createPayload'] {
+): Payload | undefined {
   const type = getNamedType(mutation.type);
   for (const flag of Object.keys(responseHeaders)) {
     if (!isObjectType(type) || getNamedType(type.getFields()[flag]?.type)?.name !== 'Boolean') {
@@ -251,8 +293,13 @@ function payloadOf(
   const fields = Object.values(type.getFields());
   const node = fields.find((field) => getNamedType(field.type).name === graphqlType);
   if (!node) throw new Error(`${type.name} has no field of type ${graphqlType}`);
-  const flags = fields.filter((field) => getNamedType(field.type).name === 'Boolean').map((field) => field.name);
-  return { node: node.name, flags };
+  const scalars = fields.filter((field) => field !== node && isLeafType(getNamedType(field.type)));
+  const isBoolean = (field: GraphQLField<unknown, unknown>) => getNamedType(field.type).name === 'Boolean';
+  return {
+    node: node.name,
+    flags: scalars.filter(isBoolean).map((field) => field.name),
+    meta: scalars.filter((field) => !isBoolean(field)).map((field) => field.name),
+  };
 }
 
 export const RESOURCES: ResourceDefinition[] = CONFIGS.map(define);
@@ -273,11 +320,13 @@ for (const relationship of RESOURCES.flatMap((resource) => resource.relationship
 
 export type Route =
   | { kind: 'collection'; resource: ResourceDefinition; path: string }
-  | { kind: 'item'; resource: ResourceDefinition; path: string; id: string };
+  | { kind: 'item'; resource: ResourceDefinition; path: string; id: string }
+  | { kind: 'action'; resource: ResourceDefinition; path: string; id: string; action: string };
 
 export const ALLOWED_METHODS: Record<Route['kind'], string[]> = {
   collection: ['GET', 'POST'],
   item: ['GET', 'PATCH', 'DELETE'],
+  action: ['POST'],
 };
 
 /** The route of a path under /public/v2, or undefined. */
@@ -289,12 +338,16 @@ export function matchRoute(pathname: string): Route | undefined {
   if (!resource) return undefined;
   const path = `${BASE_PATH}/${segments[0]}`;
   if (segments.length === 1) return { kind: 'collection', resource, path };
-  if (segments.length !== 2 || !segments[1]) return undefined;
+  if (segments.length < 2 || segments.length > 3 || !segments[1]) return undefined;
+  let id: string;
   try {
-    return { kind: 'item', resource, path, id: decodeURIComponent(segments[1]) };
+    id = decodeURIComponent(segments[1]);
   } catch {
     return undefined;
   }
+  if (segments.length === 2) return { kind: 'item', resource, path, id };
+  const action = segments[2];
+  return action in resource.actionPayloads ? { kind: 'action', resource, path, id, action } : undefined;
 }
 
 /** The canonical path of one resource (the `Location` of a created one). */

@@ -1,0 +1,220 @@
+// Webhook endpoints on both surfaces: CRUD, the secret shown once (at creation and by the
+// rotate action), the URL rules (https only, public addresses only, every resolved
+// address checked), read-only keys refused, and no organization seeing another's endpoints.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultServices } from '../../src/domain/tenant.ts';
+import { checkWebhookUrl } from '../../src/domain/webhook-urls.ts';
+import { createApp, type App } from '../../src/http/app.ts';
+import { createKey, createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
+import { sendGraphQL } from '../support/graphql.ts';
+import { call } from '../rest/support.ts';
+
+const PATH = '/public/v2/webhook-endpoints';
+const endpointBody = (attributes: Record<string, unknown>) => ({ data: { type: 'webhookEndpoints', attributes } });
+const PUBLIC_URL = 'https://93.184.215.14/hooks';
+
+/** Resolves names as a test says: public.test to a public address, mixed.test to a public and a private one. */
+const fakeDns: Record<string, string[]> = {
+  'public.test': ['93.184.215.14', '2606:2800:21f:cb07:6820:80da:af6b:8b2c'],
+  'mixed.test': ['93.184.215.14', '10.1.2.3'],
+  'rebind.test': ['169.254.169.254'],
+};
+const lookup = async (hostname: string) => {
+  if (hostname === 'localhost') return ['127.0.0.1', '::1'];
+  const addresses = fakeDns[hostname];
+  if (!addresses) throw new Error('ENOTFOUND');
+  return addresses;
+};
+
+describe('webhook URL rules', () => {
+  const strict = { allowPrivate: false, lookup };
+  it.each([
+    ['http://93.184.215.14/hooks', 'must be an https URL'],
+    ['https://127.0.0.1/hooks', 'loopback'],
+    ['https://localhost:8443/hooks', 'localhost resolves to 127.0.0.1 is a loopback address'],
+    ['https://10.0.0.7/hooks', 'private'],
+    ['https://192.168.1.1/', 'private'],
+    ['https://169.254.169.254/latest/meta-data', 'linkLocal'],
+    ['https://[::1]/hooks', 'loopback'],
+    ['https://[fe80::1]/hooks', 'linkLocal'],
+    ['https://[::ffff:10.0.0.1]/hooks', 'private'],
+    ['https://0.0.0.0/', 'unspecified'],
+    ['https://mixed.test/hooks', 'mixed.test resolves to 10.1.2.3 is a private address'],
+    ['https://rebind.test/hooks', 'linkLocal'],
+    ['https://nowhere.test/hooks', 'does not resolve'],
+    ['not a url', 'must be an absolute URL'],
+    ['ftp://public.test/', 'must be an https URL'],
+    ['https://user:pw@public.test/', 'user name or password'],
+  ])('%s is refused (%s)', async (url, reason) => {
+    const refusal = await checkWebhookUrl(url, strict).then(
+      () => undefined,
+      (error: Error & { code?: string }) => error,
+    );
+    expect(refusal?.code).toBe('VALIDATION_FAILED');
+    expect(refusal?.message).toContain(reason);
+  });
+
+  it('accepts https URLs whose every address is public', async () => {
+    await expect(checkWebhookUrl('https://public.test/hooks?x=1', strict)).resolves.toBe('https://public.test/hooks?x=1');
+    await expect(checkWebhookUrl(PUBLIC_URL, strict)).resolves.toBe(PUBLIC_URL);
+  });
+
+  it('allows http and private addresses only when the operator allows private URLs', async () => {
+    await expect(checkWebhookUrl('http://127.0.0.1:9/hooks', { allowPrivate: true })).resolves.toBe('http://127.0.0.1:9/hooks');
+  });
+});
+
+describe.each(databaseTargets())('webhook endpoints on $name', (target) => {
+  let db: TestDatabase;
+  let app: App;
+  let org: TestTenant;
+  let other: TestTenant;
+  let readKey: string;
+
+  beforeAll(async () => {
+    db = await openTestDatabase(target);
+    app = createApp({ db, services: { ...defaultServices, webhookUrls: { allowPrivate: false, lookup } } });
+    org = await createTestTenant(db, 'write', 'Hooks org');
+    other = await createTestTenant(db, 'write', 'Other org');
+    readKey = await createKey(db, org.organizationId, 'read');
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it('creates an endpoint and shows its signing secret once, in the Standard Webhooks format', async () => {
+    const created = await call(app, 'POST', PATH, {
+      key: org.key,
+      body: endpointBody({ url: 'https://public.test/hooks', events: ['flowRun.triggered', 'flowRun.deleted'], description: 'CRM' }),
+    });
+    expect(created.status).toBe(201);
+    const { id, attributes } = created.json.data;
+    expect(created.headers.get('Location')).toBe(`${PATH}/${id}`);
+    expect(attributes).toMatchObject({
+      url: 'https://public.test/hooks',
+      events: ['flowRun.triggered', 'flowRun.deleted'],
+      enabled: true,
+      description: 'CRM',
+      disabledReason: null,
+    });
+    expect(attributes).not.toHaveProperty('secret');
+    const secret = created.json.meta.secret as string;
+    expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
+    expect(Buffer.from(secret.slice('whsec_'.length), 'base64').length).toBeGreaterThanOrEqual(24);
+
+    const read = await call(app, 'GET', `${PATH}/${id}`, { key: readKey });
+    expect(read.status).toBe(200);
+    expect(read.json.meta).toEqual({});
+    expect(JSON.stringify(read.json)).not.toContain(secret);
+    const listed = await call(app, 'GET', PATH, { key: org.key });
+    expect(listed.json.data.map((endpoint: { id: string }) => endpoint.id)).toContain(id);
+    expect(JSON.stringify(listed.json)).not.toContain(secret);
+  });
+
+  it('updates, rotates the secret, and deletes', async () => {
+    const created = await call(app, 'POST', PATH, { key: org.key, body: endpointBody({ url: PUBLIC_URL, events: ['flowRun.updated'] }) });
+    const id = created.json.data.id;
+    const patched = await call(app, 'PATCH', `${PATH}/${id}`, {
+      key: org.key,
+      body: { data: { type: 'webhookEndpoints', id, attributes: { enabled: false, events: ['flowRun.updated', 'flowRun.timedOut'], description: null } } },
+    });
+    expect(patched.status).toBe(200);
+    expect(patched.json.data.attributes).toMatchObject({ enabled: false, events: ['flowRun.updated', 'flowRun.timedOut'], description: null });
+
+    const rotated = await call(app, 'POST', `${PATH}/${id}/rotate-secret`, { key: org.key });
+    expect(rotated.status).toBe(200);
+    expect(rotated.json.data.id).toBe(id);
+    expect(rotated.json.meta.secret).toMatch(/^whsec_/);
+    expect(rotated.json.meta.secret).not.toBe(created.json.meta.secret);
+    const stored = await db.prisma.webhookEndpoint.findUniqueOrThrow({ where: { id } });
+    expect(stored.secret).toBe(rotated.json.meta.secret);
+
+    expect((await call(app, 'DELETE', `${PATH}/${id}`, { key: org.key })).status).toBe(204);
+    expect((await call(app, 'GET', `${PATH}/${id}`, { key: org.key })).status).toBe(404);
+    expect((await call(app, 'POST', `${PATH}/${id}/rotate-secret`, { key: org.key })).status).toBe(404);
+  });
+
+  it('refuses bad input with VALIDATION_FAILED pointing at the attribute', async () => {
+    const cases: [Record<string, unknown>, string, string][] = [
+      [{ url: PUBLIC_URL, events: [] }, '/data/attributes/events', 'at least one'],
+      [{ url: PUBLIC_URL, events: ['flowRun.exploded'] }, '/data/attributes/events/0', 'must each be one of'],
+      [{ url: 'https://127.0.0.1/x', events: ['flowRun.triggered'] }, '/data/attributes/url', 'loopback'],
+      [{ url: 'http://public.test/x', events: ['flowRun.triggered'] }, '/data/attributes/url', 'https'],
+      [{ url: 'https://mixed.test/x', events: ['flowRun.triggered'] }, '/data/attributes/url', '10.1.2.3'],
+    ];
+    for (const [attributes, pointer, detail] of cases) {
+      const refused = await call(app, 'POST', PATH, { key: org.key, body: endpointBody(attributes) });
+      expect(refused.status, JSON.stringify(attributes)).toBe(400);
+      expect(refused.json.errors[0]).toMatchObject({ code: 'VALIDATION_FAILED', source: { pointer } });
+      expect(refused.json.errors[0].detail).toContain(detail);
+    }
+  });
+
+  it('refuses every change with a read-only key, and lets it read', async () => {
+    const created = await call(app, 'POST', PATH, { key: org.key, body: endpointBody({ url: PUBLIC_URL, events: ['flowRun.triggered'] }) });
+    const id = created.json.data.id;
+    const attempts = [
+      call(app, 'POST', PATH, { key: readKey, body: endpointBody({ url: PUBLIC_URL, events: ['flowRun.triggered'] }) }),
+      call(app, 'PATCH', `${PATH}/${id}`, { key: readKey, body: { data: { type: 'webhookEndpoints', id, attributes: { enabled: false } } } }),
+      call(app, 'DELETE', `${PATH}/${id}`, { key: readKey }),
+      call(app, 'POST', `${PATH}/${id}/rotate-secret`, { key: readKey }),
+    ];
+    for (const refused of await Promise.all(attempts)) {
+      expect(refused.status).toBe(403);
+      expect(refused.json.errors[0].code).toBe('READ_ONLY_KEY');
+    }
+    const graphql = await sendGraphQL(app, readKey, `mutation { rotateWebhookEndpointSecret(id: "${id}") { secret } }`);
+    expect(graphql.errors?.[0].extensions?.code).toBe('READ_ONLY_KEY');
+    expect((await call(app, 'GET', `${PATH}/${id}`, { key: readKey })).status).toBe(200);
+    expect((await db.prisma.webhookEndpoint.findUniqueOrThrow({ where: { id } })).secret).toBe(created.json.meta.secret);
+  });
+
+  it("keeps each organization's endpoints to itself", async () => {
+    const created = await call(app, 'POST', PATH, { key: org.key, body: endpointBody({ url: PUBLIC_URL, events: ['flowRun.triggered'] }) });
+    const id = created.json.data.id;
+    expect((await call(app, 'GET', `${PATH}/${id}`, { key: other.key })).status).toBe(404);
+    expect((await call(app, 'PATCH', `${PATH}/${id}`, { key: other.key, body: { data: { type: 'webhookEndpoints', id, attributes: { enabled: false } } } })).status).toBe(404);
+    expect((await call(app, 'POST', `${PATH}/${id}/rotate-secret`, { key: other.key })).status).toBe(404);
+    expect((await call(app, 'DELETE', `${PATH}/${id}`, { key: other.key })).status).toBe(404);
+    const listed = await call(app, 'GET', PATH, { key: other.key });
+    expect(listed.json.data).toEqual([]);
+    const graphql = await sendGraphQL<{ webhookEndpoint: unknown; webhookEndpoints: { totalCount: number } }, unknown>(
+      app,
+      other.key,
+      `{ webhookEndpoint(id: "${id}") { id } webhookEndpoints { totalCount } }`,
+    );
+    expect(graphql.data).toEqual({ webhookEndpoint: null, webhookEndpoints: { totalCount: 0 } });
+    expect((await db.prisma.webhookEndpoint.findUniqueOrThrow({ where: { id } })).enabled).toBe(true);
+  });
+
+  it('serves the same on GraphQL, each mutation answering with a payload', async () => {
+    const created = await sendGraphQL<{ createWebhookEndpoint: { secret: string; webhookEndpoint: { id: string; events: string[] } } }, unknown>(
+      app,
+      org.key,
+      `mutation ($input: CreateWebhookEndpointInput!) {
+        createWebhookEndpoint(input: $input) { secret webhookEndpoint { id url events enabled } }
+      }`,
+      { input: { url: PUBLIC_URL, events: ['flowRun.promoted', 'flowRun.promoted'] } },
+    );
+    expect(created.errors).toBeUndefined();
+    const { secret, webhookEndpoint } = created.data!.createWebhookEndpoint;
+    expect(secret).toMatch(/^whsec_/);
+    expect(webhookEndpoint.events).toEqual(['flowRun.promoted']);
+    const updated = await sendGraphQL<{ updateWebhookEndpoint: { webhookEndpoint: { description: string } } }, unknown>(
+      app,
+      org.key,
+      `mutation ($id: UUID!) { updateWebhookEndpoint(id: $id, input: { description: "ERP" }) { webhookEndpoint { description } } }`,
+      { id: webhookEndpoint.id },
+    );
+    expect(updated.data?.updateWebhookEndpoint.webhookEndpoint.description).toBe('ERP');
+    const refused = await sendGraphQL(app, org.key, `mutation { createWebhookEndpoint(input: { url: "https://10.0.0.1/", events: ["flowRun.triggered"] }) { secret } }`);
+    expect(refused.errors?.[0].extensions).toMatchObject({ code: 'VALIDATION_FAILED', field: 'url' });
+    const deleted = await sendGraphQL<{ deleteWebhookEndpoint: { id: string } }, unknown>(
+      app,
+      org.key,
+      `mutation ($id: UUID!) { deleteWebhookEndpoint(id: $id) { id } }`,
+      { id: webhookEndpoint.id },
+    );
+    expect(deleted.data?.deleteWebhookEndpoint.id).toBe(webhookEndpoint.id);
+  });
+});
