@@ -13,6 +13,24 @@ export interface FlowRunChange {
   /** The status after the change; null once the run is deleted. */
   status: FlowRunStatus | null;
   at: string;
+  /**
+   * The run as the change left it (as it was, for a deletion), for the webhook outbox
+   * (src/domain/webhook-events.ts). Not announced to subscribers.
+   */
+  run?: FlowRunSnapshot;
+}
+
+/** The columns of a run a webhook event shows. */
+export interface FlowRunSnapshot {
+  id: string;
+  flowId: string;
+  messageThreadId: string;
+  state: unknown;
+  initialMessage: unknown;
+  status: FlowRunStatus;
+  cost: number;
+  createdAt: Date | string;
+  updatedAt: Date | string;
 }
 
 export interface FlowRunChangePublisher {

@@ -14,6 +14,7 @@ import { claimIdempotencyKey, parseIdempotencyKey, requestHashOf } from './idemp
 import { changeOf, expiryFrom, isExpired, promoteNextQueued, timeOutRun } from './session-timeouts.js';
 import { assertCanWrite, type Tenant } from './tenant.js';
 import { triggerInOneStatement } from './trigger-in-one-statement.js';
+import { recordWebhookEvents } from './webhook-events.js';
 import { inTransaction } from './transactions.js';
 import { parseInput } from './validation.js';
 
@@ -78,9 +79,12 @@ async function lockRunAndRead(tx: TenantTransaction, tenant: Tenant, id: string)
 /** Runs `work` in a transaction and announces the changes it recorded once it committed. */
 async function changingRuns<T>(tenant: Tenant, work: (tx: TenantTransaction, changes: FlowRunChange[]) => Promise<T>) {
   let changes: FlowRunChange[] = [];
-  const result = await inTransaction(tenant.db, (tx) => {
+  const result = await inTransaction(tenant.db, async (tx) => {
     changes = [];
-    return work(tx, changes);
+    const done = await work(tx, changes);
+    // In the same transaction: a webhook hears of exactly the changes that commit.
+    await recordWebhookEvents(tx, changes);
+    return done;
   });
   tenant.changes.publish(changes);
   return result;

@@ -5,7 +5,8 @@
 // database.
 import type { Prisma, PrismaClient } from '../database/generated/prisma/client.js';
 import type { TenantTransaction } from '../database/tenant.js';
-import type { Clock, FlowRunChange, FlowRunChangePublisher } from './flow-run-changes.js';
+import type { Clock, FlowRunChange, FlowRunChangePublisher, FlowRunSnapshot } from './flow-run-changes.js';
+import { recordWebhookEvents } from './webhook-events.js';
 import type { FlowRunStatus } from './flow-run-status.js';
 
 const MINUTE = 60_000;
@@ -68,10 +69,11 @@ export async function timeOutRun(tx: Transaction, run: { id: string; messageThre
 
 export function changeOf(
   kind: FlowRunChange['kind'],
-  run: { id: string; organizationId: string; messageThreadId: string; status: FlowRunStatus },
+  run: FlowRunSnapshot & { organizationId: string },
   now: Date,
   status: FlowRunStatus | null = run.status,
 ): FlowRunChange {
+  const { id, flowId, messageThreadId, state, initialMessage, cost, createdAt, updatedAt } = run;
   return {
     kind,
     organizationId: run.organizationId,
@@ -79,6 +81,7 @@ export function changeOf(
     messageThreadId: run.messageThreadId,
     status,
     at: now.toISOString(),
+    run: { id, flowId, messageThreadId, state, initialMessage, status: run.status, cost, createdAt, updatedAt },
   };
 }
 
@@ -113,6 +116,7 @@ export async function sweepExpiredRuns(
       const run = await tx.flowRun.findUnique({ where: { id: candidate.id }, select: { status: true, expiresAt: true } });
       if (!run || !isExpired(run, now)) return;
       await timeOutRun(tx, candidate, now, changes);
+      await recordWebhookEvents(tx, changes);
       timedOut++;
     });
     publisher.publish(changes);

@@ -119,7 +119,9 @@ function connectRedis(url: string, { metrics, logger }: FlowRunChangeBusOptions,
   return {
     publish(change: FlowRunChange) {
       const topic = topicFor(change.organizationId);
-      const message: Message = { ...change, messageId: `${instance}:${++sequence}` };
+      // The run's snapshot is for the webhook outbox, not for subscribers: it stays here.
+      const { run: _snapshot, ...announced } = change;
+      const message: Message = { ...announced, messageId: `${instance}:${++sequence}` };
       publisher.publish(topic, JSON.stringify(message)).catch(() => {
         metrics?.changePublishFailures.inc();
         deliverOnce(topic, message);
