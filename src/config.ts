@@ -40,6 +40,8 @@ export interface Config {
   requestTimeoutMs: number;
   /** Subscriptions one API key may hold open over WebSocket on an instance at once. */
   maxSubscriptionsPerKey: number;
+  /** Webhook endpoints may be http and on private, loopback or link-local addresses (tests, closed networks). */
+  webhookAllowPrivateUrls: boolean;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -107,5 +109,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: trustedProxies(env),
     requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
     maxSubscriptionsPerKey: integer(env, 'MAX_SUBSCRIPTIONS_PER_KEY', 100, 1, 100_000),
+    webhookAllowPrivateUrls: boolean(env, 'WEBHOOK_ALLOW_PRIVATE_URLS', false),
   };
 }

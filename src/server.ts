@@ -47,7 +47,8 @@ const db = await openDatabase({
 opened = db;
 
 const changeBus = createFlowRunChangeBus({ redisUrl: config.redisUrl, metrics });
-const services = { clock: systemClock, changes: changeBus };
+const webhookUrls = { allowPrivate: config.webhookAllowPrivateUrls };
+const services = { clock: systemClock, changes: changeBus, webhookUrls };
 const sweeper = startTimeoutSweeper(db.prisma, services, config.sweepIntervalMs);
 const rateLimitRedis = config.redisUrl ? createRedisClient(config.redisUrl, { role: 'rate-limit' }) : undefined;
 const app = createApp({
