@@ -3,6 +3,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { WebhookEndpoint } from '../database/generated/prisma/client.js';
+import { apiKeyActor, type AuditAction, recordAuditEvent } from './audit-log.js';
 import { isRecordNotFound } from './database-errors.js';
 import { notFound } from './errors.js';
 import { assertCanWrite, type Tenant } from './tenant.js';
@@ -41,6 +42,28 @@ export interface UpdateWebhookEndpointInput {
 }
 export type CreateWebhookEndpointInput = UpdateWebhookEndpointInput & { url: string; events: string[] };
 
+type Transaction = Parameters<Parameters<Tenant['db']['$transaction']>[0]>[0];
+
+/** The audit event of a change, in its transaction. Never the secret. */
+function audit(tx: Transaction, tenant: Tenant, action: AuditAction, endpoint: { id: string }, details: Record<string, unknown> = {}) {
+  return recordAuditEvent(tx, {
+    organizationId: tenant.organizationId,
+    actor: apiKeyActor(tenant.apiKeyId),
+    action,
+    subjectType: 'webhookEndpoint',
+    subjectId: endpoint.id,
+    details: details as never,
+  });
+}
+
+/** What an auditor sees of an endpoint: everything but its secret. */
+const auditView = (endpoint: WebhookEndpoint) => ({
+  url: endpoint.url,
+  events: endpoint.events,
+  enabled: endpoint.enabled,
+  description: endpoint.description,
+});
+
 /** An endpoint and its signing secret: the only moments the secret is shown. */
 export interface EndpointWithSecret {
   endpoint: WebhookEndpoint;
@@ -56,11 +79,13 @@ export async function createWebhookEndpoint(tenant: Tenant, input: CreateWebhook
   const data = parseInput(createSchema, withoutNulls(input));
   const url = await checkWebhookUrl(data.url, tenant.webhookUrls ?? strictUrlPolicy);
   const secret = newSigningSecret();
-  const endpoint = await inTransaction(tenant.db, (tx) =>
-    tx.webhookEndpoint.create({
+  const endpoint = await inTransaction(tenant.db, async (tx) => {
+    const created = await tx.webhookEndpoint.create({
       data: { ...data, url, secret, id: randomUUID(), organizationId: tenant.organizationId },
-    }),
-  );
+    });
+    await audit(tx, tenant, 'webhookEndpoint.created', created, auditView(created));
+    return created;
+  });
   return { endpoint, secret };
 }
 
@@ -69,8 +94,8 @@ export async function updateWebhookEndpoint(tenant: Tenant, id: string, input: U
   const data = parseInput(updateSchema, withoutNulls(input));
   const url = data.url === undefined ? undefined : await checkWebhookUrl(data.url, tenant.webhookUrls ?? strictUrlPolicy);
   try {
-    return await inTransaction(tenant.db, (tx) =>
-      tx.webhookEndpoint.update({
+    return await inTransaction(tenant.db, async (tx) => {
+      const updated = await tx.webhookEndpoint.update({
         where: { id },
         data: {
           ...data,
@@ -79,8 +104,11 @@ export async function updateWebhookEndpoint(tenant: Tenant, id: string, input: U
           // failures start counting afresh.
           ...(data.enabled === true && { disabledReason: null, failingSince: null }),
         },
-      }),
-    );
+      });
+      const changed = Object.keys(data).filter((name) => name !== 'url' || url !== undefined);
+      await audit(tx, tenant, 'webhookEndpoint.updated', updated, { changed, now: auditView(updated) });
+      return updated;
+    });
   } catch (error) {
     if (isRecordNotFound(error)) throw notFound('WebhookEndpoint');
     throw error;
@@ -92,7 +120,11 @@ export async function rotateWebhookEndpointSecret(tenant: Tenant, id: string): P
   assertCanWrite(tenant);
   const secret = newSigningSecret();
   try {
-    const endpoint = await inTransaction(tenant.db, (tx) => tx.webhookEndpoint.update({ where: { id }, data: { secret } }));
+    const endpoint = await inTransaction(tenant.db, async (tx) => {
+      const rotated = await tx.webhookEndpoint.update({ where: { id }, data: { secret } });
+      await audit(tx, tenant, 'webhookEndpoint.secretRotated', rotated);
+      return rotated;
+    });
     return { endpoint, secret };
   } catch (error) {
     if (isRecordNotFound(error)) throw notFound('WebhookEndpoint');
@@ -104,7 +136,10 @@ export async function rotateWebhookEndpointSecret(tenant: Tenant, id: string): P
 export async function deleteWebhookEndpoint(tenant: Tenant, id: string): Promise<void> {
   assertCanWrite(tenant);
   try {
-    await inTransaction(tenant.db, (tx) => tx.webhookEndpoint.delete({ where: { id } }));
+    await inTransaction(tenant.db, async (tx) => {
+      const deleted = await tx.webhookEndpoint.delete({ where: { id } });
+      await audit(tx, tenant, 'webhookEndpoint.deleted', deleted, auditView(deleted));
+    });
   } catch (error) {
     if (isRecordNotFound(error)) throw notFound('WebhookEndpoint');
     throw error;

@@ -132,6 +132,21 @@ describe.each(databaseTargets())('webhook endpoints on $name', (target) => {
     expect((await call(app, 'DELETE', `${PATH}/${id}`, { key: org.key })).status).toBe(204);
     expect((await call(app, 'GET', `${PATH}/${id}`, { key: org.key })).status).toBe(404);
     expect((await call(app, 'POST', `${PATH}/${id}/rotate-secret`, { key: org.key })).status).toBe(404);
+
+    // Each change is in the audit log, by the key that made it, and no secret is.
+    const events = await db.prisma.auditEvent.findMany({ where: { subjectId: id }, orderBy: { sequence: 'asc' } });
+    expect(events.map((event) => [event.action, event.actor, event.subjectType, event.organizationId])).toEqual(
+      ['created', 'updated', 'secretRotated', 'deleted'].map((action) => [
+        `webhookEndpoint.${action}`,
+        `apiKey:${org.tenant.apiKeyId}`,
+        'webhookEndpoint',
+        org.organizationId,
+      ]),
+    );
+    expect(events[1].details).toMatchObject({ changed: ['events', 'enabled', 'description'], now: { enabled: false } });
+    const logged = JSON.stringify(events.map(({ sequence: _sequence, ...event }) => event));
+    expect(logged).not.toContain(created.json.meta.secret);
+    expect(logged).not.toContain(rotated.json.meta.secret);
   });
 
   it('refuses bad input with VALIDATION_FAILED pointing at the attribute', async () => {
@@ -167,6 +182,9 @@ describe.each(databaseTargets())('webhook endpoints on $name', (target) => {
     expect(graphql.errors?.[0].extensions?.code).toBe('READ_ONLY_KEY');
     expect((await call(app, 'GET', `${PATH}/${id}`, { key: readKey })).status).toBe(200);
     expect((await db.prisma.webhookEndpoint.findUniqueOrThrow({ where: { id } })).secret).toBe(created.json.meta.secret);
+    expect((await db.prisma.auditEvent.findMany({ where: { subjectId: id } })).map((event) => event.action)).toEqual([
+      'webhookEndpoint.created',
+    ]);
   });
 
   it("keeps each organization's endpoints to itself", async () => {
