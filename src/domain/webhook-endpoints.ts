@@ -71,8 +71,7 @@ export interface EndpointWithSecret {
 }
 
 // Absent and null arrive alike from GraphQL; only `description` may be cleared with null.
-const withoutNulls = (input: object) =>
-  Object.fromEntries(Object.entries(input).filter(([key, value]) => value !== null || key === 'description'));
+const withoutNulls = (input: object) => Object.fromEntries(Object.entries(input).filter(([key, value]) => value !== null || key === 'description'));
 
 export async function createWebhookEndpoint(tenant: Tenant, input: CreateWebhookEndpointInput): Promise<EndpointWithSecret> {
   assertCanWrite(tenant);

@@ -22,8 +22,7 @@ export const strictUrlPolicy: WebhookUrlPolicy = { allowPrivate: false };
 
 const MAX_URL_LENGTH = 2048;
 
-export const systemLookup = async (hostname: string) =>
-  (await dnsLookup(hostname, { all: true, verbatim: true })).map((entry) => entry.address);
+export const systemLookup = async (hostname: string) => (await dnsLookup(hostname, { all: true, verbatim: true })).map((entry) => entry.address);
 
 const invalid = (message: string) => new DomainError('VALIDATION_FAILED', `url: ${message}`, ['url']);
 

@@ -278,11 +278,7 @@ function nullableOf(names: string[], type: GraphQLObjectType, createInputType: G
 }
 
 /** A mutation answering with a payload object: which of its fields holds the resource. */
-function payloadOf(
-  mutation: GraphQLField<unknown, unknown>,
-  graphqlType: string,
-  responseHeaders: Record<string, string> = {},
-): Payload | undefined {
+function payloadOf(mutation: GraphQLField<unknown, unknown>, graphqlType: string, responseHeaders: Record<string, string> = {}): Payload | undefined {
   const type = getNamedType(mutation.type);
   for (const flag of Object.keys(responseHeaders)) {
     if (!isObjectType(type) || getNamedType(type.getFields()[flag]?.type)?.name !== 'Boolean') {

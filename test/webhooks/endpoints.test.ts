@@ -116,7 +116,9 @@ describe.each(databaseTargets())('webhook endpoints on $name', (target) => {
     const id = created.json.data.id;
     const patched = await call(app, 'PATCH', `${PATH}/${id}`, {
       key: org.key,
-      body: { data: { type: 'webhookEndpoints', id, attributes: { enabled: false, events: ['flowRun.updated', 'flowRun.timedOut'], description: null } } },
+      body: {
+        data: { type: 'webhookEndpoints', id, attributes: { enabled: false, events: ['flowRun.updated', 'flowRun.timedOut'], description: null } },
+      },
     });
     expect(patched.status).toBe(200);
     expect(patched.json.data.attributes).toMatchObject({ enabled: false, events: ['flowRun.updated', 'flowRun.timedOut'], description: null });
@@ -182,16 +184,21 @@ describe.each(databaseTargets())('webhook endpoints on $name', (target) => {
     expect(graphql.errors?.[0].extensions?.code).toBe('READ_ONLY_KEY');
     expect((await call(app, 'GET', `${PATH}/${id}`, { key: readKey })).status).toBe(200);
     expect((await db.prisma.webhookEndpoint.findUniqueOrThrow({ where: { id } })).secret).toBe(created.json.meta.secret);
-    expect((await db.prisma.auditEvent.findMany({ where: { subjectId: id } })).map((event) => event.action)).toEqual([
-      'webhookEndpoint.created',
-    ]);
+    expect((await db.prisma.auditEvent.findMany({ where: { subjectId: id } })).map((event) => event.action)).toEqual(['webhookEndpoint.created']);
   });
 
   it("keeps each organization's endpoints to itself", async () => {
     const created = await call(app, 'POST', PATH, { key: org.key, body: endpointBody({ url: PUBLIC_URL, events: ['flowRun.triggered'] }) });
     const id = created.json.data.id;
     expect((await call(app, 'GET', `${PATH}/${id}`, { key: other.key })).status).toBe(404);
-    expect((await call(app, 'PATCH', `${PATH}/${id}`, { key: other.key, body: { data: { type: 'webhookEndpoints', id, attributes: { enabled: false } } } })).status).toBe(404);
+    expect(
+      (
+        await call(app, 'PATCH', `${PATH}/${id}`, {
+          key: other.key,
+          body: { data: { type: 'webhookEndpoints', id, attributes: { enabled: false } } },
+        })
+      ).status,
+    ).toBe(404);
     expect((await call(app, 'POST', `${PATH}/${id}/rotate-secret`, { key: other.key })).status).toBe(404);
     expect((await call(app, 'DELETE', `${PATH}/${id}`, { key: other.key })).status).toBe(404);
     const listed = await call(app, 'GET', PATH, { key: other.key });
@@ -225,7 +232,11 @@ describe.each(databaseTargets())('webhook endpoints on $name', (target) => {
       { id: webhookEndpoint.id },
     );
     expect(updated.data?.updateWebhookEndpoint.webhookEndpoint.description).toBe('ERP');
-    const refused = await sendGraphQL(app, org.key, `mutation { createWebhookEndpoint(input: { url: "https://10.0.0.1/", events: ["flowRun.triggered"] }) { secret } }`);
+    const refused = await sendGraphQL(
+      app,
+      org.key,
+      `mutation { createWebhookEndpoint(input: { url: "https://10.0.0.1/", events: ["flowRun.triggered"] }) { secret } }`,
+    );
     expect(refused.errors?.[0].extensions).toMatchObject({ code: 'VALIDATION_FAILED', field: 'url' });
     const deleted = await sendGraphQL<{ deleteWebhookEndpoint: { id: string } }, unknown>(
       app,

@@ -42,9 +42,10 @@ describe.each(databaseTargets())('webhook outbox on $name', (target) => {
   const trigger = (messageThreadId: string, extra: object = {}) =>
     triggerFlowRun(tenant, { flowId, messageThreadId, state: {}, initialMessage: {}, ...extra }).then(({ run }) => run);
   const eventsOf = async (flowRunId: string, endpointId = everything) =>
-    (
-      await db.prisma.webhookDelivery.findMany({ where: { flowRunId, endpointId }, orderBy: { sequence: 'asc' } })
-    ).map((delivery) => [delivery.eventType, (delivery.flowRun as { status: string }).status]);
+    (await db.prisma.webhookDelivery.findMany({ where: { flowRunId, endpointId }, orderBy: { sequence: 'asc' } })).map((delivery) => [
+      delivery.eventType,
+      (delivery.flowRun as { status: string }).status,
+    ]);
 
   beforeAll(async () => {
     db = await openTestDatabase(target);
@@ -83,8 +84,19 @@ describe.each(databaseTargets())('webhook outbox on $name', (target) => {
     expect(await db.prisma.webhookDelivery.count({ where: { flowRunId: { in: [first.id, second.id] } } })).toBe(7);
 
     // The event carries the run as the change left it, with the REST resource's attributes.
-    const [triggered] = await db.prisma.webhookDelivery.findMany({ where: { flowRunId: first.id, endpointId: everything }, orderBy: { sequence: 'asc' } });
-    expect(triggered.flowRun).toMatchObject({ id: first.id, flowId, messageThreadId: thread, state: {}, initialMessage: {}, status: 'running', cost: 0 });
+    const [triggered] = await db.prisma.webhookDelivery.findMany({
+      where: { flowRunId: first.id, endpointId: everything },
+      orderBy: { sequence: 'asc' },
+    });
+    expect(triggered.flowRun).toMatchObject({
+      id: first.id,
+      flowId,
+      messageThreadId: thread,
+      state: {},
+      initialMessage: {},
+      status: 'running',
+      cost: 0,
+    });
     expect(triggered.occurredAt.toISOString()).toBe(clock.now().toISOString());
   });
 

@@ -127,8 +127,7 @@ const UpdateWebhookEndpointInput = builder.inputType('UpdateWebhookEndpointInput
 });
 
 const secretField = {
-  description:
-    'The signing secret (whsec_ and base64), shown only here: keep it to verify the webhook-signature header of each delivery.',
+  description: 'The signing secret (whsec_ and base64), shown only here: keep it to verify the webhook-signature header of each delivery.',
 } as const;
 
 const CreateWebhookEndpointPayload = builder.objectRef<EndpointWithSecret>('CreateWebhookEndpointPayload').implement({
@@ -138,22 +137,18 @@ const CreateWebhookEndpointPayload = builder.objectRef<EndpointWithSecret>('Crea
   }),
 });
 
-const RotateWebhookEndpointSecretPayload = builder
-  .objectRef<EndpointWithSecret>('RotateWebhookEndpointSecretPayload')
-  .implement({
-    fields: (t) => ({
-      webhookEndpoint: t.prismaField({ type: WebhookEndpointRef, resolve: (_query, payload) => payload.endpoint }),
-      secret: t.exposeString('secret', secretField),
-    }),
-  });
+const RotateWebhookEndpointSecretPayload = builder.objectRef<EndpointWithSecret>('RotateWebhookEndpointSecretPayload').implement({
+  fields: (t) => ({
+    webhookEndpoint: t.prismaField({ type: WebhookEndpointRef, resolve: (_query, payload) => payload.endpoint }),
+    secret: t.exposeString('secret', secretField),
+  }),
+});
 
-const UpdateWebhookEndpointPayload = builder
-  .objectRef<{ endpoint: WebhookEndpoint }>('UpdateWebhookEndpointPayload')
-  .implement({
-    fields: (t) => ({
-      webhookEndpoint: t.prismaField({ type: WebhookEndpointRef, resolve: (_query, payload) => payload.endpoint }),
-    }),
-  });
+const UpdateWebhookEndpointPayload = builder.objectRef<{ endpoint: WebhookEndpoint }>('UpdateWebhookEndpointPayload').implement({
+  fields: (t) => ({
+    webhookEndpoint: t.prismaField({ type: WebhookEndpointRef, resolve: (_query, payload) => payload.endpoint }),
+  }),
+});
 
 const DeleteWebhookEndpointPayload = builder.objectRef<{ id: string }>('DeleteWebhookEndpointPayload').implement({
   fields: (t) => ({ id: t.expose('id', { type: 'UUID', description: 'The endpoint deleted, with its deliveries.' }) }),
