@@ -35,8 +35,11 @@ export interface DatabaseOptions {
    * (`npm run migrate`) and /readyz says 503 until it has.
    */
   migrate?: boolean;
-  /** Called once per SQL statement Prisma sends (statement counting in tests). */
-  onQuery?: (sql: string) => void;
+  /**
+   * Called once per SQL statement Prisma sends, with its parameters as a JSON array
+   * (statement counting in tests, query plans in bench/query-plans.ts).
+   */
+  onQuery?: (sql: string, params: string) => void;
 }
 
 export class EmbeddedDatabaseBusyError extends Error {
@@ -60,7 +63,9 @@ function createPrisma(adapter: ConstructorParameters<typeof PrismaClient>[0]['ad
   });
   if (options.onQuery) {
     const onQuery = options.onQuery;
-    (prisma as unknown as { $on(event: 'query', cb: (e: { query: string }) => void): void }).$on('query', (event) => onQuery(event.query));
+    (prisma as unknown as { $on(event: 'query', cb: (e: { query: string; params: string }) => void): void }).$on('query', (event) =>
+      onQuery(event.query, event.params),
+    );
   }
   return prisma;
 }
