@@ -107,11 +107,7 @@ beforeAll(async () => {
   db = await openTestDatabase({ name: 'embedded' });
   variables.KEY = (await seedDemoIfEmpty(db))!;
   app = createApp({ db });
-  // A thread whose runs have all ended, so that the triggered run starts running.
-  const thread = await db.prisma.messageThread.findFirstOrThrow({ where: { flowRuns: { none: { status: { in: ['running', 'queued'] } } } } });
-  const flow = await db.prisma.flow.findFirstOrThrow();
-  variables.FLOW_ID = flow.id;
-  variables.THREAD_ID = thread.id;
+  // FLOW_ID and THREAD_ID come from the README's own find-or-create examples.
 });
 afterAll(() => db.close());
 
@@ -123,14 +119,18 @@ async function run(curl: Curl) {
   return { response, text, json: text ? JSON.parse(text) : undefined };
 }
 
-it('has curl examples for list, trigger, get, patch, delete and the OpenAPI document', () => {
+it('has curl examples for list, find-or-create, trigger, get, patch, delete, polling and the OpenAPI document', () => {
   const all = blocks.flatMap((block) => curls(block, { KEY: 'k', FLOW_ID: 'f', THREAD_ID: 't', RUN_ID: 'r' }));
   expect(all.map((curl) => `${curl.method} ${new URL(curl.url).pathname}`)).toEqual([
     'GET /public/v2/flow-runs',
+    'GET /public/v2/flows',
+    'GET /public/v2/message-threads',
+    'POST /public/v2/message-threads',
     'POST /public/v2/flow-runs',
     'GET /public/v2/flow-runs/r',
     'PATCH /public/v2/flow-runs/r',
     'DELETE /public/v2/flow-runs/r',
+    'GET /public/v2/flow-runs',
     'GET /public/v2/openapi.json',
   ]);
 });
@@ -153,10 +153,37 @@ it('every README curl example answers 2xx with a valid JSON:API document, in ord
         expect(response.headers.get('content-type')).toBe('application/vnd.api+json');
         assertJsonApi(json, what);
       }
-      if (curl.method === 'GET' && pathname === '/public/v2/flow-runs') {
+      if (curl.method === 'GET' && pathname === '/public/v2/flow-runs' && curl.url.includes('include=')) {
         expect(json.included.length).toBeGreaterThan(0);
       }
-      if (curl.method === 'POST') {
+      if (curl.method === 'GET' && pathname === '/public/v2/flow-runs' && curl.url.includes('filter[updatedSince]')) {
+        // Every run, oldest change first (the demo data is newer than the time asked from).
+        const times = json.data.map((run: { attributes: { updatedAt: string } }) => run.attributes.updatedAt);
+        expect(times.length).toBeGreaterThan(0);
+        expect([...times].sort()).toEqual(times);
+      }
+      // Find or create, as the README tells: the flow by name, the thread by channel and identifier.
+      if (curl.method === 'GET' && pathname === '/public/v2/flows') {
+        expect(json.data.map((flow: { attributes: { name: string } }) => flow.attributes.name)).toEqual(['Screening']);
+        variables.FLOW_ID = json.data[0].id;
+      }
+      if (curl.method === 'GET' && pathname === '/public/v2/message-threads') {
+        expect(json.data).toEqual([]);
+      }
+      if (curl.method === 'POST' && pathname === '/public/v2/message-threads') {
+        expect(response.status).toBe(201);
+        variables.THREAD_ID = json.data.id;
+        // What the README promises of a second POST: a 409 naming the thread.
+        const again = await run(curl);
+        expect(again.response.status).toBe(409);
+        expect(again.json.errors[0]).toMatchObject({ code: 'THREAD_ALREADY_EXISTS', meta: { existingId: json.data.id } });
+        // And the lookup now finds it.
+        const lookup = blocks
+          .flatMap((b) => curls(b, { ...variables, RUN_ID: 'r' }))
+          .find((c) => new URL(c.url).pathname === pathname && c.method === 'GET')!;
+        expect((await run(lookup)).json.data.map((thread: { id: string }) => thread.id)).toEqual([json.data.id]);
+      }
+      if (curl.method === 'POST' && pathname === '/public/v2/flow-runs') {
         expect(response.status).toBe(201);
         expect(json.data.attributes).toMatchObject({ flowId: variables.FLOW_ID, status: 'running', state: { first_name: 'Henk' } });
         triggered = { id: json.data.id, request: curl };
