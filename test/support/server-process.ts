@@ -56,8 +56,11 @@ export function serviceEnvironment(env: Record<string, string>): NodeJS.ProcessE
   return environment;
 }
 
-/** Starts the server and resolves once it has logged that it listens (and on which port). */
-export async function startServerProcess(env: Record<string, string>, timeoutMs = 45_000): Promise<ServerProcess> {
+/**
+ * Starts the server and resolves once it has logged that it listens (and on which port).
+ * The embedded database takes long to start on a loaded machine: hence the generous wait.
+ */
+export async function startServerProcess(env: Record<string, string>, timeoutMs = 90_000): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     // info: the start and stop events are info lines (vitest runs with LOG_LEVEL=silent).
     env: serviceEnvironment({ PORT: '0', LOG_LEVEL: 'info', ...env }),
@@ -68,7 +71,8 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    // 'close', not 'exit': by then everything it wrote to stdout has been read.
+    child.once('close', (code, signal) => resolve({ code, signal })),
   );
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the server logged no 'listening' within ${timeoutMs} ms:\n${stdout}\n${stderr}`)), timeoutMs);
