@@ -18,6 +18,7 @@ import { serve } from './http/serve.js';
 import { startTimeoutSweeper } from './jobs/timeout-sweeper.js';
 import { logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
+import { startTracing } from './observability/tracing.js';
 import { createRedisClient } from './redis.js';
 
 // A start that fails (a setting out of range, an unreachable database) or a crash says why
@@ -28,6 +29,9 @@ process.on('uncaughtException', (error) => {
 });
 
 const config = readConfig();
+// Before the database opens, so its client reports to the tracer from the first statement.
+const tracing = await startTracing(process.env, logger);
+if (tracing) logger.info('tracing: spans go to the OTLP endpoint');
 let opened: Database | undefined;
 const metrics = createMetrics({ poolStats: () => opened?.poolStats?.() });
 const db = await openDatabase({
@@ -60,6 +64,7 @@ const app = createApp({
   // An explorer for people trying the demo; elsewhere only when the operator asks for it.
   graphiql: config.graphiql ?? db.kind === 'embedded',
   metricsToken: config.metricsToken,
+  tracing,
   metricsRoute: config.metricsPort === undefined,
   rateLimiter: createRateLimiter({ perMinute: config.rateLimitPerMinute, redis: rateLimitRedis }),
   clientLimits: createClientLimits({
@@ -121,6 +126,8 @@ async function stop(signal: string) {
   await changeBus.close();
   await rateLimitRedis?.quit().catch(() => rateLimitRedis.disconnect());
   await db.close();
+  // Last, so the spans of the requests drained above are sent too.
+  await tracing?.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'tracing: the last spans could not be sent'));
   logger.info('stopped');
   process.exit(0);
 }

@@ -1,5 +1,5 @@
 // GraphQL over HTTP at /graphql (and GraphiQL for people), on the shared schema.
-import { createYoga } from 'graphql-yoga';
+import { createYoga, type Plugin } from 'graphql-yoga';
 import type { GraphQLContext } from './context.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ContextFactory } from './context-factory.js';
@@ -40,9 +40,11 @@ export interface GraphQLServerOptions {
   graphiqlHeaders?: Record<string, string>;
   /** Serve GraphiQL at GET /graphql (default true). */
   graphiql?: boolean;
+  /** More plugins after the service's own (the tracing span per execution, when tracing is on). */
+  plugins?: Plugin[];
 }
 
-export function createGraphQLServer({ contextFor, graphiqlHeaders, graphiql = true, metrics }: GraphQLServerOptions) {
+export function createGraphQLServer({ contextFor, graphiqlHeaders, graphiql = true, metrics, plugins = [] }: GraphQLServerOptions) {
   return createYoga<Record<string, never>, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -53,7 +55,7 @@ export function createGraphQLServer({ contextFor, graphiqlHeaders, graphiql = tr
     maskedErrors: { maskError },
     // Several operations in one request, but not a thousand.
     batching: { limit: 10 },
-    plugins: [...queryLimits(), countOperations(metrics), graphiqlPageHeaders()],
+    plugins: [...queryLimits(), countOperations(metrics), graphiqlPageHeaders(), ...plugins],
     // Yoga's own page loads GraphiQL from a CDN; this one only from the service.
     renderGraphiQL: renderGraphiQLPage,
     graphiql: graphiql && {

@@ -10,13 +10,14 @@ import type { WebSocketGuards } from '../graphql/websocket.js';
 import { createGraphQLServer } from '../graphql/yoga.js';
 import { type Logger, logger as defaultLogger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
+import type { Tracing } from '../observability/tracing.js';
 import { handleRestRequest } from '../rest/handler.js';
 import { MAX_BODY_BYTES, readBodyWithin } from './body.js';
 import { errorFor, surfaceOf } from './error-response.js';
 import { createGraphiQLAssets, GRAPHIQL_ASSET_PATH } from './graphiql.js';
 import { withCors } from './cors.js';
 import { liveness, readiness, stoppingReadiness } from './health.js';
-import { instrument } from './instrumentation.js';
+import { instrument, routeOf } from './instrumentation.js';
 import { metricsEndpoint } from './metrics-endpoint.js';
 import type { RateLimiter } from './rate-limit.js';
 import { createAdmission } from './admission.js';
@@ -41,6 +42,8 @@ export interface AppOptions {
   clientLimits?: ClientLimits;
   metrics?: Metrics;
   logger?: Logger;
+  /** OpenTelemetry, when on (src/observability/tracing.ts): spans per request, execution and SQL statement. */
+  tracing?: Tracing;
   requestTimeoutMs?: number;
   /** Subscriptions one API key may hold open over WebSocket on an instance at once (default 100). */
   maxSubscriptionsPerKey?: number;
@@ -65,7 +68,14 @@ export function createApp(options: AppOptions): App {
   const { db, services = defaultServices, changeFeed, graphiqlHeaders, rateLimiter } = options;
   const metrics = options.metrics ?? createMetrics({ poolStats: db.poolStats });
   const contextFor = createContextFactory(db.prisma, services, changeFeed);
-  const graphql = createGraphQLServer({ contextFor, graphiqlHeaders, graphiql: options.graphiql, metrics });
+  const { tracing } = options;
+  const graphql = createGraphQLServer({
+    contextFor,
+    graphiqlHeaders,
+    graphiql: options.graphiql,
+    metrics,
+    plugins: tracing ? [tracing.graphqlPlugin] : [],
+  });
   const admit = createAdmission({ prisma: db.prisma, rateLimiter, clientLimits: options.clientLimits });
   const logger = options.logger ?? defaultLogger;
   const answerMetrics = options.metricsRoute === false ? undefined : metricsEndpoint(metrics, options.metricsToken);
@@ -118,12 +128,20 @@ export function createApp(options: AppOptions): App {
       maxSubscriptionsPerKey: options.maxSubscriptionsPerKey ?? 100,
       timeoutMs: options.requestTimeoutMs ?? 30_000,
     },
-    fetch: instrument(withCors(route, options.corsOrigins ?? []), {
-      logger,
-      metrics,
-      timeoutMs: options.requestTimeoutMs ?? 30_000,
-    }),
+    fetch: traced(
+      instrument(withCors(route, options.corsOrigins ?? []), {
+        logger,
+        metrics,
+        timeoutMs: options.requestTimeoutMs ?? 30_000,
+        traceId: tracing?.currentTraceId,
+      }),
+    ),
   };
+
+  /** Without tracing, the handler as it is: no wrapper on the request path. */
+  function traced(handle: App['fetch']): App['fetch'] {
+    return tracing ? tracing.traceRequests(handle, routeOf) : handle;
+  }
 }
 
 const BODYLESS_ERRORS: Record<number, [code: string, detail: string]> = {

@@ -26,11 +26,13 @@ export interface InstrumentationOptions {
   metrics: Metrics;
   /** A request not answered by then gets 503 (the work itself is not interrupted). */
   timeoutMs: number;
+  /** The request's trace id when tracing is on: its log line names it. */
+  traceId?: () => string | undefined;
 }
 
 type Handler = (request: Request, connection?: ClientConnection) => Promise<Response>;
 
-export function instrument(handle: Handler, { logger, metrics, timeoutMs }: InstrumentationOptions): Handler {
+export function instrument(handle: Handler, { logger, metrics, timeoutMs, traceId }: InstrumentationOptions): Handler {
   return async (request, connection) => {
     const started = performance.now();
     const url = new URL(request.url);
@@ -58,7 +60,15 @@ export function instrument(handle: Handler, { logger, metrics, timeoutMs }: Inst
     metrics.httpRequests.inc({ surface, route, method: request.method, status: String(response.status) });
     metrics.httpDuration.observe({ surface, route, method: request.method }, seconds);
     logger.info(
-      { requestId, method: request.method, route, path: url.pathname, status: response.status, ms: Math.round(seconds * 1000 * 10) / 10 },
+      {
+        requestId,
+        ...(traceId && { traceId: traceId() }),
+        method: request.method,
+        route,
+        path: url.pathname,
+        status: response.status,
+        ms: Math.round(seconds * 1000 * 10) / 10,
+      },
       'request',
     );
     return response;
