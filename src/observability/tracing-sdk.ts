@@ -4,17 +4,7 @@
 // (@prisma/instrumentation: Prisma 7's client reports them through a global hook, with
 // the statement text and no parameter values).
 import { useOpenTelemetry } from '@envelop/opentelemetry';
-import {
-  context,
-  diag,
-  DiagLogLevel,
-  propagation,
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-  type TextMapGetter,
-} from '@opentelemetry/api';
+import { context, diag, DiagLogLevel, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type TextMapGetter } from '@opentelemetry/api';
 import { PrismaInstrumentation } from '@prisma/instrumentation';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, NodeTracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace-node';
