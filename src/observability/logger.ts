@@ -2,10 +2,15 @@
 // a request body or a run's state, which may hold personal data.
 import { pino } from 'pino';
 
-export const logger = pino({
-  level: process.env.LOG_LEVEL ?? 'info',
-  base: { service: 'flow-run-gateway' },
-  redact: { paths: ['req.headers.authorization', 'authorization', '*.authorization', 'state', '*.state'], remove: true },
-});
+export const logger = pino(
+  {
+    level: process.env.LOG_LEVEL ?? 'info',
+    base: { service: 'flow-run-gateway' },
+    redact: { paths: ['req.headers.authorization', 'authorization', '*.authorization', 'state', '*.state'], remove: true },
+  },
+  // Written as they come (pino's default buffers): a line logged just before the process
+  // exits, `stopped` or a crash's `fatal`, is neither lost nor printed out of order.
+  pino.destination({ dest: 1, sync: true }),
+);
 
 export type Logger = typeof logger;

@@ -87,6 +87,6 @@ describe('OTLP export from the server process', () => {
     expect(await server.exited).toEqual({ code: 0, signal: null });
     const log = server.log();
     expect(log.some((line) => line.level === 40 && line.msg.startsWith('tracing:'))).toBe(true);
-    expect(log.at(-1)?.msg).toBe('stopped');
+    expect(log.at(-1)?.msg, JSON.stringify(log.map((line) => line.msg))).toBe('stopped');
   }, 120_000);
 });
