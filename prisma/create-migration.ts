@@ -5,7 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { applyMigrations, MIGRATIONS_DIR } from '../src/database/migrations.ts';
-import { isEmptyMigration, sqlFromDatabaseToSchema } from '../src/database/schema-engine.ts';
+import { isEmptyMigration, sqlFromDatabaseToSchema } from './schema-engine.ts';
 
 const name = process.argv[2];
 if (!name || !/^[a-z0-9_]+$/.test(name)) {

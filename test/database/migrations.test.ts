@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { afterEach, describe, expect, it } from 'vitest';
 import { applyMigrations, readMigrations, type SqlSession } from '../../src/database/migrations.ts';
-import { isEmptyMigration, sqlFromDatabaseToSchema } from '../../src/database/schema-engine.ts';
+import { isEmptyMigration, sqlFromDatabaseToSchema } from '../../prisma/schema-engine.ts';
 
 const SCHEMA_PATH = fileURLToPath(new URL('../../prisma/schema.prisma', import.meta.url));
 
