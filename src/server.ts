@@ -75,7 +75,7 @@ const app = createApp({
   }),
   requestTimeoutMs: config.requestTimeoutMs,
   maxSubscriptionsPerKey: config.maxSubscriptionsPerKey,
-  // Any origin only for the embedded demo (SPEC §5); otherwise exactly CORS_ORIGINS.
+  // Any origin only for the embedded demo, which is for trying it out; otherwise exactly CORS_ORIGINS.
   corsOrigins: config.corsOrigins.length ? config.corsOrigins : db.kind === 'embedded' ? ['*'] : [],
 });
 const server = await serve(app, config.port, config.host);

@@ -1,4 +1,4 @@
-// SPEC §3 rule 8: a flow or a thread that still has runs cannot be deleted. The foreign
+// A flow or a thread that still has runs cannot be deleted. The foreign
 // keys (ON DELETE RESTRICT) decide, in the same statement as the delete, so a run
 // triggered while the delete is under way can never be orphaned and no look-up is needed.
 import { isForeignKeyViolation, isRecordNotFound } from './database-errors.js';

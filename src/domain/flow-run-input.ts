@@ -1,4 +1,4 @@
-// What a flow run's `state` and `initialMessage` may hold (SPEC §3 rules 5 and 6).
+// What a flow run's `state` and `initialMessage` may hold (docs/API.md, "Flow run").
 import { z } from 'zod';
 import { DomainError, type InputPath } from './errors.js';
 import { parseInput } from './validation.js';

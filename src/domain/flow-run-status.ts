@@ -1,4 +1,4 @@
-// The status machine of a flow run (SPEC §3 rules 2 and 3).
+// The status machine of a flow run (docs/API.md, "The run's status").
 import { DomainError } from './errors.js';
 
 export const FLOW_RUN_STATUSES = ['queued', 'running', 'finished', 'timeout', 'cancelled', 'exception'] as const;

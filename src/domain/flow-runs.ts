@@ -1,4 +1,4 @@
-// The flow-run rules of SPEC §3: triggering into a thread's FIFO queue, ending runs,
+// The flow-run rules (docs/API.md, "The run's status" and "The queue of a thread"): triggering into a thread's FIFO queue, ending runs,
 // promoting the next queued run, and what may be patched when. Every change is
 // announced after its transaction commits.
 import { randomUUID } from 'node:crypto';

@@ -1,4 +1,4 @@
-// Flows: what a run executes. A flow with runs cannot be deleted (SPEC §3 rule 8).
+// Flows: what a run executes. A flow with runs cannot be deleted (docs/API.md, "Resources").
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Flow } from '../database/generated/prisma/client.js';

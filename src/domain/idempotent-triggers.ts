@@ -1,4 +1,4 @@
-// Idempotent triggers (SPEC §4): for 24 hours an idempotency key names at most one run
+// Idempotent triggers (docs/API.md, "Idempotent triggers"): for 24 hours an idempotency key names at most one run
 // of its organization. A trigger may send a paid WhatsApp template, so a retried request
 // must find the run it created instead of creating (and messaging) a second one.
 //

@@ -1,5 +1,5 @@
 // Message threads: one conversation on one channel with one person. A thread with runs
-// cannot be deleted (SPEC §3 rule 8); (channel, identifier) is unique per organization.
+// cannot be deleted (docs/API.md, "Resources"); (channel, identifier) is unique per organization.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { MessageThread } from '../database/generated/prisma/client.js';

@@ -1,4 +1,4 @@
-// Session timeouts (SPEC §3 rule 4): a running run idle for longer than its flow's
+// Session timeouts (docs/API.md, "The queue of a thread"): a running run idle for longer than its flow's
 // sessionTimeout becomes `timeout` and its thread's next queued run starts. Each running
 // run carries `expiresAt`; reads judge a run by it (so a run past its time never reads
 // as running, even before the sweeper has been by), and the sweeper makes it so in the

@@ -1,4 +1,4 @@
-// CORS for browser frontends, the same for both surfaces (SPEC §5): origins from
+// CORS for browser frontends, the same for both surfaces: origins from
 // CORS_ORIGINS, none by default; preflights may send the headers a client needs.
 import type { ClientConnection } from './client-limits.js';
 

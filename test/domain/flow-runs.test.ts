@@ -1,4 +1,4 @@
-// The flow-run rules of SPEC §3, run against the domain functions directly, on the
+// The flow-run rules of docs/API.md, run against the domain functions directly, on the
 // embedded database and (with TEST_DATABASE_URL) on PostgreSQL.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

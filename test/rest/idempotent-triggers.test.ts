@@ -1,4 +1,4 @@
-// Idempotent triggers (SPEC §4) on both surfaces: an Idempotency-Key (GraphQL:
+// Idempotent triggers (docs/API.md) on both surfaces: an Idempotency-Key (GraphQL:
 // idempotencyKey) creates at most one run per organization for 24 hours, also when the
 // retries race; the same key with another body is refused; an expired key counts no more.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -11,8 +11,8 @@ const UUID_PATH = /\{id\}/;
 
 /**
  * The reference documents as this service must answer them. The one deliberate
- * difference: SPEC §2 gives flows a `flowRuns` relationship link besides the two the
- * reference shows, and SPEC §4 gives lists pagination `links` after `meta`.
+ * difference (docs/API.md, "Decisions"): flows have a `flowRuns` relationship link besides
+ * the two the reference shows, and lists have pagination `links` after `meta`.
  */
 function expected(response: unknown): unknown {
   const copy = structuredClone(response) as Record<string, unknown>;

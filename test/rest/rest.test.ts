@@ -1,4 +1,4 @@
-// The JSON:API surface of SPEC §4 beyond the reference examples: the three resources,
+// The JSON:API surface (docs/API.md) beyond the reference examples: the three resources,
 // query parameters, writes and their rules, auth, media types and request errors. Every
 // response body is validated against the JSON:API 1.1 schema by `call`.
 import { randomUUID } from 'node:crypto';
