@@ -131,11 +131,11 @@ if (databaseUrl) {
 let port = 29310; // below the ephemeral range, where servers listening on port 0 land
 await once('npm start (node dist/server.js)', env, port++);
 
-const results: Record<string, Run[]> = {};
+const results: Record<string, Run[]> = Object.fromEntries(Object.keys(WAYS).map((way) => [way, []]));
 for (let round = 0; round < runs; round++) {
   for (const way of Object.keys(WAYS) as Way[]) {
     const run = await once(way, env, port++);
-    (results[way] ??= []).push(run);
+    results[way].push(run);
     const load = (await readFile('/proc/loadavg', 'utf8')).split(' ')[0];
     console.error(`${way} #${round + 1}: ${JSON.stringify(run)} load ${load}`);
   }

@@ -45,7 +45,6 @@ function scriptWords(name: string): string[] {
   return packageJson.scripts[name].replace(/\$\{\w+:-([^}]*)\}/g, '$1').split(/\s+/);
 }
 
-
 function run(command: string[], env: Record<string, string>): Promise<number | null> {
   return new Promise((resolve, reject) => {
     const child = spawn(command[0], command.slice(1), { env: { PATH: process.env.PATH, ...env }, stdio: 'ignore' });
@@ -72,9 +71,20 @@ describe('Dockerfile', () => {
     expect(postinstall).toContain("['generate', 'build']");
     const schema = /--schema (\S+)/.exec(packageJson.scripts.generate)![1];
     expect(packageJson.scripts.build).toBe('tsc -p tsconfig.build.json');
-    const needed = ['package.json', 'package-lock.json', 'scripts/postinstall.mjs', schema, 'tsconfig.build.json', tsconfigBuild.extends, ...tsconfigBuild.include];
+    const needed = [
+      'package.json',
+      'package-lock.json',
+      'scripts/postinstall.mjs',
+      schema,
+      'tsconfig.build.json',
+      tsconfigBuild.extends,
+      ...tsconfigBuild.include,
+    ];
     const copiedBeforeInstall = build.instructions
-      .slice(0, build.instructions.findIndex((i) => i.keyword === 'RUN' && i.args.includes('npm ci')))
+      .slice(
+        0,
+        build.instructions.findIndex((i) => i.keyword === 'RUN' && i.args.includes('npm ci')),
+      )
       .filter((i) => i.keyword === 'COPY')
       .flatMap((i) => parseCopy(i.args).sources.map((source) => source.replace(/\/$/, '')));
     for (const path of needed.map((p) => p.replace(/^\.\//, ''))) {
@@ -227,6 +237,7 @@ describe('compose.yaml', () => {
 
   it('finds the variables the service reads (so the checks above cannot pass on an empty list)', () => {
     const read = variablesTheServiceReads();
-    for (const name of ['PORT', 'DATABASE_URL', 'REDIS_URL', 'MIGRATE_ON_START', 'SHUTDOWN_DELAY_MS', 'LOG_LEVEL']) expect(read.has(name), name).toBe(true);
+    for (const name of ['PORT', 'DATABASE_URL', 'REDIS_URL', 'MIGRATE_ON_START', 'SHUTDOWN_DELAY_MS', 'LOG_LEVEL'])
+      expect(read.has(name), name).toBe(true);
   });
 });
