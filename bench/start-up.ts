@@ -5,7 +5,7 @@
 //
 // Each run starts the service on an existing, migrated database (the embedded one in a
 // temporary DATA_DIR prepared once, or the PostgreSQL database given), polls GET /healthz
-// every 25 ms and notes when the readiness line is printed and when /healthz first answers
+// every 25 ms and notes when the readiness log line ('listening') is written and when /healthz first answers
 // 200; two seconds later it reads the RSS of every process of the command (npx and tsx start
 // processes of their own) and stops it with SIGTERM, waiting until all of them are gone. The two ways alternate, run after run,
 // so that a change in the machine's load falls on both. Medians are printed as JSON.
@@ -84,7 +84,8 @@ async function once(way: Way, env: Record<string, string>, port: number): Promis
   const started = performance.now();
   const child = spawn(command, args, {
     cwd: root,
-    env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'warn' },
+    // info: readiness is the 'listening' log line.
+    env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
     detached: true,
   });
@@ -92,7 +93,7 @@ async function once(way: Way, env: Record<string, string>, port: number): Promis
   let output = '';
   child.stdout!.on('data', (chunk) => {
     output += chunk;
-    if (Number.isNaN(readyLineMs) && /Flow-run gateway on /.test(output)) readyLineMs = performance.now() - started;
+    if (Number.isNaN(readyLineMs) && /"msg":"listening"/.test(output)) readyLineMs = performance.now() - started;
   });
   let healthzMs = NaN;
   while (Number.isNaN(healthzMs)) {

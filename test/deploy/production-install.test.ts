@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readMigrations } from '../../src/database/migrations.ts';
 import { createScratchDatabase } from '../support/database.ts';
+import { findLogLine } from '../support/server-process.ts';
 import { execForm, instructions, parseCopy, parseEnv, readCompose, readDockerfile, ROOT, runCommands } from './container-files.ts';
 
 const stages = readDockerfile();
@@ -84,26 +85,63 @@ describe("the image's final stage", () => {
     }
   });
 
-  it('serves with its CMD, and its health check passes', async () => {
-    const dataDir = join(app, '.data');
+  // One database for the steps below, as compose gives its migrate service and gateways:
+  // a fresh one on PostgreSQL when TEST_DATABASE_URL is set, else an embedded one.
+  let database: Record<string, string>;
+  let scratch: { url: string; drop(): Promise<void> } | undefined;
+  beforeAll(async () => {
+    if (process.env.TEST_DATABASE_URL) {
+      scratch = await createScratchDatabase(process.env.TEST_DATABASE_URL);
+      database = { DATABASE_URL: scratch.url };
+    } else {
+      database = { DATA_DIR: join(app, '.data') };
+    }
+  });
+  afterAll(async () => {
+    await scratch?.drop();
+  });
+
+  it("runs compose's migrate command and the CLI on a fresh database", async () => {
+    const migrate = await inImage(readCompose().services.migrate.command!, database);
+    expect(migrate.code, migrate.output).toBe(0);
+    expect(migrate.output).toContain(`applied ${(await readMigrations()).length} migration(s)`);
+    const cli = await inImage(['npm', 'run', '--silent', 'cli', '--', 'org', 'create', 'Image test'], database);
+    expect(cli.code, cli.output).toBe(0);
+    expect(cli.output.trim().split('\n').at(-1)).toMatch(/^[0-9a-f-]{36}$/);
+  }, 180_000);
+
+  it("serves with its CMD as compose's gateways run it, after the migrate step, and its health check passes", async () => {
+    const gateway = Object.entries(readCompose().services).find(([name]) => name.startsWith('gateway'))![1];
     const [command] = instructions(final, 'CMD').map(execForm);
     const child = spawn(command[0], command.slice(1), {
       cwd: app,
-      env: { PATH: process.env.PATH, ...imageEnv, PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+      env: {
+        PATH: process.env.PATH,
+        ...imageEnv,
+        MIGRATE_ON_START: gateway.environment!.MIGRATE_ON_START,
+        ...database,
+        PORT: '0',
+        // info: readiness is the 'listening' line.
+        LOG_LEVEL: 'info',
+      },
     });
     try {
       let output = '';
-      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      let errors = '';
+      child.stderr.on('data', (chunk: Buffer) => {
+        errors += chunk.toString();
+      });
       const port = await new Promise<number>((resolve, reject) => {
         child.stdout.on('data', (chunk: Buffer) => {
           output += chunk.toString();
-          const match = /Flow-run gateway on http:\/\/localhost:(\d+)\//.exec(output);
-          if (match) resolve(Number(match[1]));
+          const listening = findLogLine(output, 'listening');
+          if (listening) resolve(listening.port as number);
         });
-        child.once('exit', (code) => reject(new Error(`the image's CMD exited (${code}):\n${output}`)));
+        child.once('exit', (code) => reject(new Error(`the image's CMD exited (${code}):\n${output}\n${errors}`)));
       });
+      // Ready only because the migrate step ran: this instance does not migrate.
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
-      expect(ready.status).toBe(200);
+      expect(ready.status, await ready.clone().text()).toBe(200);
       const [healthcheck] = instructions(final, 'HEALTHCHECK');
       const check = await inImage(execForm(healthcheck.slice(healthcheck.indexOf('CMD') + 3).trim()), { PORT: String(port) });
       expect(check.code, check.output).toBe(0);
@@ -112,26 +150,5 @@ describe("the image's final stage", () => {
       child.kill('SIGTERM');
       await exited;
     }
-  }, 120_000);
-
-  it("runs compose's migrate command and the CLI on a fresh database", async () => {
-    const env: Record<string, string> = {};
-    let scratch: { url: string; drop(): Promise<void> } | undefined;
-    if (process.env.TEST_DATABASE_URL) {
-      scratch = await createScratchDatabase(process.env.TEST_DATABASE_URL);
-      env.DATABASE_URL = scratch.url;
-    } else {
-      env.DATA_DIR = join(app, 'migrate-data');
-    }
-    try {
-      const migrate = await inImage(readCompose().services.migrate.command!, env);
-      expect(migrate.code, migrate.output).toBe(0);
-      expect(migrate.output).toContain(`applied ${(await readMigrations()).length} migration(s)`);
-      const cli = await inImage(['npm', 'run', '--silent', 'cli', '--', 'org', 'create', 'Image test'], env);
-      expect(cli.code, cli.output).toBe(0);
-      expect(cli.output.trim().split('\n').at(-1)).toMatch(/^[0-9a-f-]{36}$/);
-    } finally {
-      await scratch?.drop();
-    }
-  }, 120_000);
+  }, 180_000);
 });
