@@ -55,7 +55,7 @@ function source(resource: ResourceDefinition, kind: OperationKind, include: stri
         result: ${resource.update}(id: $id, input: $input) ${payloadSelection(resource.updatePayload, fields)}
       }`;
     case 'remove':
-      return `mutation ($id: UUID!) { result: ${resource.remove}(id: $id) { id } }`;
+      return `mutation ($id: UUID!) { result: ${resource.remove}(id: $id) { deletedId } }`;
     default:
       throw new Error(`unknown REST operation ${kind}`);
   }

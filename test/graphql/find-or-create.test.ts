@@ -16,7 +16,7 @@ const FIND_THREAD = `query ($channel: Channel, $identifier: String) {
   }
 }`;
 const CREATE_THREAD = `mutation ($channel: Channel!, $identifier: String!) {
-  createMessageThread(input: { channel: $channel, identifier: $identifier }) { id }
+  createMessageThread(input: { channel: $channel, identifier: $identifier }) { messageThread { id } }
 }`;
 
 describe.each(databaseTargets())('find or create over GraphQL on $name', (target) => {
@@ -28,7 +28,7 @@ describe.each(databaseTargets())('find or create over GraphQL on $name', (target
   const nextNumber = () => `3162${String(++counter).padStart(7, '0')}`;
   const find = (variables: { channel?: string; identifier?: string }) => sendGraphQL<Threads, unknown>(app, key, FIND_THREAD, variables);
   const create = (channel: string, identifier: string) =>
-    sendGraphQL<{ createMessageThread: { id: string } }, unknown>(app, key, CREATE_THREAD, { channel, identifier });
+    sendGraphQL<{ createMessageThread: { messageThread: { id: string } } }, unknown>(app, key, CREATE_THREAD, { channel, identifier });
 
   beforeAll(async () => {
     db = await openTestDatabase(target);
@@ -39,7 +39,7 @@ describe.each(databaseTargets())('find or create over GraphQL on $name', (target
 
   it('messageThreads(filter) finds the thread of a channel and identifier', async () => {
     const number = nextNumber();
-    const id = (await create('whatsapp', number)).data!.createMessageThread.id;
+    const id = (await create('whatsapp', number)).data!.createMessageThread.messageThread.id;
     await create('sms', number);
     const found = await find({ channel: 'whatsapp', identifier: number });
     expect(found.errors).toBeUndefined();
@@ -50,7 +50,7 @@ describe.each(databaseTargets())('find or create over GraphQL on $name', (target
 
   it('a create of a thread that exists names it in extensions.existingId', async () => {
     const number = nextNumber();
-    const id = (await create('whatsapp', number)).data!.createMessageThread.id;
+    const id = (await create('whatsapp', number)).data!.createMessageThread.messageThread.id;
     const again = await create('whatsapp', number);
     expect(again.errors).toEqual([
       expect.objectContaining({
@@ -70,24 +70,24 @@ describe.each(databaseTargets())('find or create over GraphQL on $name', (target
       expect(lost).toHaveLength(1);
       expect(lost[0].errors![0].extensions).toMatchObject({
         code: 'THREAD_ALREADY_EXISTS',
-        existingId: won[0].data!.createMessageThread.id,
+        existingId: won[0].data!.createMessageThread.messageThread.id,
       });
     }
   });
 
   it('flows(filter: { name }) finds flows by exact name', async () => {
     const name = `Intake ${++counter}`;
-    const created = await sendGraphQL<{ createFlow: { id: string } }, unknown>(
+    const created = await sendGraphQL<{ createFlow: { flow: { id: string } } }, unknown>(
       app,
       key,
-      'mutation ($name: String!) { createFlow(input: { name: $name }) { id } }',
+      'mutation ($name: String!) { createFlow(input: { name: $name }) { flow { id } } }',
       { name },
     );
     const query = 'query ($name: String) { flows(filter: { name: $name }) { totalCount edges { node { id name } } } }';
     const found = await sendGraphQL<{ flows: { totalCount: number; edges: { node: { id: string } }[] } }, unknown>(app, key, query, {
       name,
     });
-    expect(found.data!.flows.edges.map((edge) => edge.node.id)).toEqual([created.data!.createFlow.id]);
+    expect(found.data!.flows.edges.map((edge) => edge.node.id)).toEqual([created.data!.createFlow.flow.id]);
     expect(found.data!.flows.totalCount).toBe(1);
     const none = await sendGraphQL<{ flows: { totalCount: number } }, unknown>(app, key, query, { name: 'Intake' });
     expect(none.data!.flows.totalCount).toBe(0);

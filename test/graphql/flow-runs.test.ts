@@ -7,11 +7,11 @@ import { sendGraphQL } from '../support/graphql.ts';
 import { graphql } from './generated/gql.ts';
 
 const CreateFlow = graphql(`
-  mutation CreateFlow($input: CreateFlowInput!) { createFlow(input: $input) { id name sessionTimeout } }
+  mutation CreateFlow($input: CreateFlowInput!) { createFlow(input: $input) { flow { id name sessionTimeout } } }
 `);
 const CreateThread = graphql(`
   mutation CreateThread($input: CreateMessageThreadInput!) {
-    createMessageThread(input: $input) { id channel identifier }
+    createMessageThread(input: $input) { messageThread { id channel identifier } }
   }
 `);
 const Trigger = graphql(`
@@ -23,9 +23,9 @@ const Trigger = graphql(`
   }
 `);
 const Patch = graphql(`
-  mutation Patch($id: UUID!, $input: PatchFlowRunInput!) { patchFlowRun(id: $id, input: $input) { id status state } }
+  mutation Patch($id: UUID!, $input: PatchFlowRunInput!) { patchFlowRun(id: $id, input: $input) { flowRun { id status state } } }
 `);
-const Delete = graphql(`mutation Delete($id: UUID!) { deleteFlowRun(id: $id) { id } }`);
+const Delete = graphql(`mutation Delete($id: UUID!) { deleteFlowRun(id: $id) { deletedId } }`);
 const Run = graphql(`query Run($id: UUID!) { flowRun(id: $id) { id status } }`);
 const Runs = graphql(`
   query Runs($filter: FlowRunFilter, $orderBy: [FlowRunOrder!], $first: Int, $after: String, $offset: Int) {
@@ -49,7 +49,7 @@ describe.each(databaseTargets())('flow runs over GraphQL on $name', (target) => 
       input: { channel, identifier: identifier ?? `visitor-${Math.random().toString(36).slice(2)}` },
     });
     expect(result.errors).toBeUndefined();
-    return result.data!.createMessageThread.id;
+    return result.data!.createMessageThread!.messageThread!.id;
   }
 
   beforeAll(async () => {
@@ -57,8 +57,8 @@ describe.each(databaseTargets())('flow runs over GraphQL on $name', (target) => 
     app = createApp({ db });
     org = await createTestTenant(db);
     const flow = await sendGraphQL(app, org.key, CreateFlow, { input: { name: 'Onboarding' } });
-    expect(flow.data!.createFlow.sessionTimeout).toBe(1440);
-    flowId = flow.data!.createFlow.id;
+    expect(flow.data!.createFlow!.flow!.sessionTimeout).toBe(1440);
+    flowId = flow.data!.createFlow!.flow!.id;
   });
   afterAll(() => db.close());
 
@@ -68,7 +68,7 @@ describe.each(databaseTargets())('flow runs over GraphQL on $name', (target) => 
       input: { flowId, messageThreadId, state: '{"first_name":"Henk"}', initialMessage: {} },
     });
     expect(first.errors).toBeUndefined();
-    expect(first.data!.triggerFlowRun.flowRun).toMatchObject({
+    expect(first.data!.triggerFlowRun!.flowRun).toMatchObject({
       status: 'running',
       state: { first_name: 'Henk' },
       initialMessage: {},
@@ -77,14 +77,14 @@ describe.each(databaseTargets())('flow runs over GraphQL on $name', (target) => 
       messageThread: { id: messageThreadId },
     });
     const second = await sendGraphQL(app, org.key, Trigger, { input: { flowId, messageThreadId, state: {}, initialMessage: {} } });
-    expect(second.data!.triggerFlowRun.flowRun.status).toBe('queued');
+    expect(second.data!.triggerFlowRun!.flowRun!.status).toBe('queued');
 
     const finished = await sendGraphQL(app, org.key, Patch, {
-      id: first.data!.triggerFlowRun.flowRun.id,
+      id: first.data!.triggerFlowRun!.flowRun!.id,
       input: { status: 'finished' },
     });
-    expect(finished.data!.patchFlowRun.status).toBe('finished');
-    const promoted = await sendGraphQL(app, org.key, Run, { id: second.data!.triggerFlowRun.flowRun.id });
+    expect(finished.data!.patchFlowRun!.flowRun!.status).toBe('finished');
+    const promoted = await sendGraphQL(app, org.key, Run, { id: second.data!.triggerFlowRun!.flowRun!.id });
     expect(promoted.data!.flowRun!.status).toBe('running');
   });
 
@@ -93,11 +93,12 @@ describe.each(databaseTargets())('flow runs over GraphQL on $name', (target) => 
     const badMessage = await sendGraphQL(app, org.key, Trigger, {
       input: { flowId, messageThreadId, state: {}, initialMessage: { type: 'text', text: 'hi' } },
     });
-    expect(badMessage.data).toBeNull();
+    // A failed mutation nulls its own field only.
+    expect(badMessage.data).toEqual({ triggerFlowRun: null });
     expect(badMessage.errors![0].extensions).toMatchObject({ code: 'VALIDATION_FAILED', field: 'initialMessage.type' });
 
     const run = await sendGraphQL(app, org.key, Trigger, { input: { flowId, messageThreadId, state: {}, initialMessage: {} } });
-    const id = run.data!.triggerFlowRun.flowRun.id;
+    const id = run.data!.triggerFlowRun!.flowRun!.id;
     const stateWhileRunning = await sendGraphQL(app, org.key, Patch, { id, input: { state: {} } });
     expect(stateWhileRunning.errors![0].extensions!.code).toBe('STATE_LOCKED_WHILE_RUNNING');
     const opening = await sendGraphQL(app, org.key, Patch, { id, input: { initialMessage: {} } });
@@ -111,7 +112,7 @@ describe.each(databaseTargets())('flow runs over GraphQL on $name', (target) => 
     const again = await sendGraphQL(app, org.key, Patch, { id, input: { status: 'finished' } });
     expect(again.errors![0].extensions!.code).toBe('RUN_ALREADY_ENDED');
     const same = await sendGraphQL(app, org.key, Patch, { id, input: { status: 'cancelled' } });
-    expect(same.data!.patchFlowRun.status).toBe('cancelled');
+    expect(same.data!.patchFlowRun!.flowRun!.status).toBe('cancelled');
   });
 
   it('lists with filters, ordering, cursors and offsets', async () => {
@@ -119,7 +120,7 @@ describe.each(databaseTargets())('flow runs over GraphQL on $name', (target) => 
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       const run = await sendGraphQL(app, org.key, Trigger, { input: { flowId, messageThreadId, state: {}, initialMessage: {} } });
-      ids.push(run.data!.triggerFlowRun.flowRun.id);
+      ids.push(run.data!.triggerFlowRun!.flowRun!.id);
     }
     const filter = { messageThreadId };
     const all = await sendGraphQL(app, org.key, Runs, { filter, first: 10 });
@@ -171,7 +172,7 @@ describe.each(databaseTargets())('flow runs over GraphQL on $name', (target) => 
   it("never shows or touches another organization's runs", async () => {
     const messageThreadId = await newThread();
     const run = await sendGraphQL(app, org.key, Trigger, { input: { flowId, messageThreadId, state: {}, initialMessage: {} } });
-    const id = run.data!.triggerFlowRun.flowRun.id;
+    const id = run.data!.triggerFlowRun!.flowRun!.id;
     const other = await createTestTenant(db, 'write', 'Other org');
 
     expect((await sendGraphQL(app, other.key, Run, { id })).data!.flowRun).toBeNull();
@@ -190,7 +191,7 @@ describe.each(databaseTargets())('flow runs over GraphQL on $name', (target) => 
       Array.from({ length: 50 }, () => sendGraphQL(app, org.key, Trigger, { input: { flowId, messageThreadId, state: {}, initialMessage: {} } })),
     );
     expect(results.flatMap((result) => result.errors ?? [])).toEqual([]);
-    const statuses = results.map((result) => result.data!.triggerFlowRun.flowRun.status);
+    const statuses = results.map((result) => result.data!.triggerFlowRun!.flowRun!.status);
     expect(statuses.filter((status) => status === 'running')).toHaveLength(1);
     expect(statuses.filter((status) => status === 'queued')).toHaveLength(49);
     const stored = await sendGraphQL(app, org.key, Runs, { filter: { messageThreadId, status: ['running'] } });
@@ -201,9 +202,9 @@ describe.each(databaseTargets())('flow runs over GraphQL on $name', (target) => 
     const messageThreadId = await newThread();
     const first = await sendGraphQL(app, org.key, Trigger, { input: { flowId, messageThreadId, state: {}, initialMessage: {} } });
     const second = await sendGraphQL(app, org.key, Trigger, { input: { flowId, messageThreadId, state: {}, initialMessage: {} } });
-    const deleted = await sendGraphQL(app, org.key, Delete, { id: first.data!.triggerFlowRun.flowRun.id });
-    expect(deleted.data!.deleteFlowRun.id).toBe(first.data!.triggerFlowRun.flowRun.id);
-    expect((await sendGraphQL(app, org.key, Run, { id: first.data!.triggerFlowRun.flowRun.id })).data!.flowRun).toBeNull();
-    expect((await sendGraphQL(app, org.key, Run, { id: second.data!.triggerFlowRun.flowRun.id })).data!.flowRun!.status).toBe('running');
+    const deleted = await sendGraphQL(app, org.key, Delete, { id: first.data!.triggerFlowRun!.flowRun!.id });
+    expect(deleted.data!.deleteFlowRun!.deletedId).toBe(first.data!.triggerFlowRun!.flowRun!.id);
+    expect((await sendGraphQL(app, org.key, Run, { id: first.data!.triggerFlowRun!.flowRun!.id })).data!.flowRun).toBeNull();
+    expect((await sendGraphQL(app, org.key, Run, { id: second.data!.triggerFlowRun!.flowRun!.id })).data!.flowRun!.status).toBe('running');
   });
 });

@@ -33,17 +33,17 @@ describe.each(databaseTargets())('offset paging over GraphQL on $name', (target)
     key = (await createTestTenant(db)).key;
     for (let i = 0; i < 5; i++) {
       names.push(`flow ${i}`);
-      const created = await sendGraphQL(app, key, `mutation { createFlow(input: { name: "flow ${i}" }) { id } }`);
+      const created = await sendGraphQL(app, key, `mutation { createFlow(input: { name: "flow ${i}" }) { flow { id } } }`);
       expect(created.errors).toBeUndefined();
     }
     const flowId = (await list('flows', 'first: 1')).data!.flows.edges[0].node.id;
-    const thread = await sendGraphQL<{ createMessageThread: { id: string } }, Record<string, unknown>>(
+    const thread = await sendGraphQL<{ createMessageThread: { messageThread: { id: string } } }, Record<string, unknown>>(
       app,
       key,
-      'mutation { createMessageThread(input: { channel: web, identifier: "offset paging" }) { id } }',
+      'mutation { createMessageThread(input: { channel: web, identifier: "offset paging" }) { messageThread { id } } }',
     );
     const run = await sendGraphQL(app, key, 'mutation ($input: TriggerFlowRunInput!) { triggerFlowRun(input: $input) { replayed } }', {
-      input: { flowId, messageThreadId: thread.data!.createMessageThread.id, state: {}, initialMessage: {} },
+      input: { flowId, messageThreadId: thread.data!.createMessageThread.messageThread.id, state: {}, initialMessage: {} },
     });
     expect(run.errors).toBeUndefined();
   });

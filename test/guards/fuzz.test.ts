@@ -445,10 +445,10 @@ const GRAPHQL_DOCUMENTS = [
   '{ flowRuns { edges { node } } }',
   'mutation { triggerFlowRun(input: {}) { __typename } }',
   'mutation { triggerFlowRun(input: { flowId: "x", messageThreadId: "y", state: 5, initialMessage: [] }) { __typename } }',
-  'mutation { patchFlowRun(id: "x", input: { status: running }) { id } }',
-  'mutation { createFlow(input: { name: 5 }) { id } }',
-  'mutation { createMessageThread(input: { channel: fax, identifier: "x" }) { id } }',
-  'mutation { deleteFlowRun(id: "00000000-0000-0000-0000-000000000000") { id } }',
+  'mutation { patchFlowRun(id: "x", input: { status: running }) { flowRun { id } } }',
+  'mutation { createFlow(input: { name: 5 }) { flow { id } } }',
+  'mutation { createMessageThread(input: { channel: fax, identifier: "x" }) { messageThread { id } } }',
+  'mutation { deleteFlowRun(id: "00000000-0000-0000-0000-000000000000") { deletedId } }',
   'subscription { flowRunChanged(flowRunId: "x") { kind } }',
   'query A { __typename } query B { __typename }',
   'query A { __typename } query A { __typename }',
@@ -494,14 +494,14 @@ function graphqlVariables(ctx: Ctx) {
       anyJson.filter((v) => v !== null && !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0)),
     ],
     [
-      'mutation($input: CreateFlowInput!) { createFlow(input: $input) { id } }',
+      'mutation($input: CreateFlowInput!) { createFlow(input: $input) { flow { id } } }',
       'input',
       fc
         .constantFrom(...Object.keys(WRONG_MEMBER.flows))
         .chain((member) => WRONG_MEMBER.flows[member].map((value) => ({ name: 'fuzz gql', [member]: value }))),
     ],
     [
-      'mutation($input: CreateMessageThreadInput!) { createMessageThread(input: $input) { id } }',
+      'mutation($input: CreateMessageThreadInput!) { createMessageThread(input: $input) { messageThread { id } } }',
       'input',
       fc
         .constantFrom(...Object.keys(WRONG_MEMBER.messageThreads))
@@ -523,12 +523,12 @@ function graphqlVariables(ctx: Ctx) {
       ),
     ],
     [
-      'mutation($id: UUID!, $input: PatchFlowRunInput!) { patchFlowRun(id: $id, input: $input) { id } }',
+      'mutation($id: UUID!, $input: PatchFlowRunInput!) { patchFlowRun(id: $id, input: $input) { flowRun { id } } }',
       'input',
       fc.constantFrom('status', 'state', 'initialMessage').chain((member) => WRONG_MEMBER.flowRuns[member].map((value) => ({ [member]: value }))),
     ],
     [
-      'mutation($id: UUID!, $input: UpdateFlowInput!) { updateFlow(id: $id, input: $input) { id } }',
+      'mutation($id: UUID!, $input: UpdateFlowInput!) { updateFlow(id: $id, input: $input) { flow { id } } }',
       'input',
       fc.constantFrom(...Object.keys(WRONG_MEMBER.flows)).chain((member) => WRONG_MEMBER.flows[member].map((value) => ({ [member]: value }))),
     ],
@@ -596,7 +596,7 @@ function graphqlEnvelope(ctx: Ctx): fc.Arbitrary<RawRequest> {
     fc.constantFrom('PUT', 'PATCH', 'DELETE', 'FOO').map((method) => ({ ...json({ query: '{ __typename }' }), method })),
     fc
       .constantFrom(
-        '?query=mutation%20%7B%20deleteFlowRun(id%3A%20%2200000000-0000-0000-0000-000000000000%22)%20%7B%20id%20%7D%20%7D',
+        '?query=mutation%20%7B%20deleteFlowRun(id%3A%20%2200000000-0000-0000-0000-000000000000%22)%20%7B%20deletedId%20%7D%20%7D',
         '?query=%7B',
         '?query=%7Bbogus%7D',
         '?variables=%7B&query=%7B__typename%7D',
@@ -664,7 +664,8 @@ async function check(app: App, request: RawRequest, surface: 'rest' | 'graphql',
         for (const field of Object.keys(data)) {
           const table = TABLE_OF_MUTATION[field];
           if (table) tally.created.set(table, (tally.created.get(table) ?? 0) + 1);
-          if (field === 'updateFlow' || field === 'patchFlowRun') tally.touched.add((data[field] as { id: string }).id);
+          if (field === 'updateFlow' || field === 'patchFlowRun')
+            tally.touched.add(Object.values(data[field] as Record<string, { id: string }>)[0].id);
         }
       } else problems.push(...graphqlErrorProblems({ ...response, json: body, text: JSON.stringify(body) ?? '' }));
     }

@@ -80,7 +80,7 @@ describe.each(databaseTargets())('observability on $name', (target) => {
       expect((await graphqlRequest(app, key, { query: '{ flows(first: 2) { totalCount } }' })).status).toBe(200);
       expect((await graphqlRequest(app, key, { query: '{ flowRun(id: "00000000-0000-4000-8000-000000000000") { id } }' })).status).toBe(200);
       expect(
-        (await graphqlRequest(app, key, { query: 'mutation { deleteFlowRun(id: "00000000-0000-4000-8000-000000000000") { id } }' })).status,
+        (await graphqlRequest(app, key, { query: 'mutation { deleteFlowRun(id: "00000000-0000-4000-8000-000000000000") { deletedId } }' })).status,
       ).toBe(200);
       const response = await send(app, { method: 'GET', path: '/metrics' });
       expect(response.status).toBe(200);

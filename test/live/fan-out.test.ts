@@ -53,14 +53,14 @@ describe.skipIf(!!skipReason)('two instances on one PostgreSQL', () => {
 
   const newThread = async (on: Instance) =>
     (
-      await graphqlOver(on, org.key, 'mutation($i: CreateMessageThreadInput!) { createMessageThread(input: $i) { id } }', {
+      await graphqlOver(on, org.key, 'mutation($i: CreateMessageThreadInput!) { createMessageThread(input: $i) { messageThread { id } } }', {
         i: { channel: 'web', identifier: `fan-out-${counter++}` },
       })
-    ).createMessageThread.id as string;
+    ).createMessageThread.messageThread.id as string;
   const trigger = async (on: Instance, messageThreadId: string) =>
     triggerOperation.run(await graphqlOver(on, org.key, triggerOperation.query, { i: { flowId, messageThreadId, state: {}, initialMessage: {} } }));
   const patch = (on: Instance, id: string, input: Record<string, unknown>) =>
-    graphqlOver(on, org.key, 'mutation($id: UUID!, $i: PatchFlowRunInput!) { patchFlowRun(id: $id, input: $i) { id } }', {
+    graphqlOver(on, org.key, 'mutation($id: UUID!, $i: PatchFlowRunInput!) { patchFlowRun(id: $id, input: $i) { flowRun { id } } }', {
       id,
       i: input,
     });
@@ -82,13 +82,13 @@ describe.skipIf(!!skipReason)('two instances on one PostgreSQL', () => {
     dbB = await openDatabase({ databaseUrl: dbA.url });
     org = await createTestTenant(dbA);
     const appA = createApp({ db: dbA });
-    const created = await sendGraphQL<{ createFlow: { id: string } }, unknown>(
+    const created = await sendGraphQL<{ createFlow: { flow: { id: string } } }, unknown>(
       appA,
       org.key,
-      'mutation($i: CreateFlowInput!) { createFlow(input: $i) { id } }',
+      'mutation($i: CreateFlowInput!) { createFlow(input: $i) { flow { id } } }',
       { i: { name: 'Fan-out' } },
     );
-    flowId = created.data!.createFlow.id;
+    flowId = created.data!.createFlow.flow.id;
   });
   afterAll(async () => {
     await Promise.all(clients.map((client) => client.dispose()));

@@ -32,18 +32,18 @@ describe.each(databaseTargets())('flowRunChanged subscription on $name', (target
   }
   const newThread = async (tenant = org) =>
     (
-      await gql(tenant.key, 'mutation($i: CreateMessageThreadInput!) { createMessageThread(input: $i) { id } }', {
+      await gql(tenant.key, 'mutation($i: CreateMessageThreadInput!) { createMessageThread(input: $i) { messageThread { id } } }', {
         i: { channel: 'web', identifier: `live-${counter++}` },
       })
-    ).createMessageThread.id as string;
+    ).createMessageThread.messageThread.id as string;
   const trigger = async (messageThreadId: string, tenant = org, flow = flowId) =>
     triggerOperation.run(await gql(tenant.key, triggerOperation.query, { i: { flowId: flow, messageThreadId, state: {}, initialMessage: {} } }));
   const patch = (id: string, input: Record<string, unknown>) =>
-    gql(org.key, 'mutation($id: UUID!, $i: PatchFlowRunInput!) { patchFlowRun(id: $id, input: $i) { id status } }', {
+    gql(org.key, 'mutation($id: UUID!, $i: PatchFlowRunInput!) { patchFlowRun(id: $id, input: $i) { flowRun { id status } } }', {
       id,
       i: input,
     });
-  const remove = (id: string) => gql(org.key, 'mutation($id: UUID!) { deleteFlowRun(id: $id) { id } }', { id });
+  const remove = (id: string) => gql(org.key, 'mutation($id: UUID!) { deleteFlowRun(id: $id) { deletedId } }', { id });
 
   async function subscribe(transport: Transport, key: string | undefined, variables: Record<string, unknown>) {
     if (transport === 'SSE') return subscribeSse((request) => app.fetch(request), key, variables);
@@ -59,9 +59,9 @@ describe.each(databaseTargets())('flowRunChanged subscription on $name', (target
     server = await serve(app, 0, '127.0.0.1');
     org = await createTestTenant(db, 'write', 'Subscriber org');
     other = await createTestTenant(db, 'write', 'Other org');
-    const createFlow = 'mutation($i: CreateFlowInput!) { createFlow(input: $i) { id } }';
-    flowId = (await gql(org.key, createFlow, { i: { name: 'Live', sessionTimeout: 1 } })).createFlow.id;
-    otherFlowId = (await gql(other.key, createFlow, { i: { name: 'Other' } })).createFlow.id;
+    const createFlow = 'mutation($i: CreateFlowInput!) { createFlow(input: $i) { flow { id } } }';
+    flowId = (await gql(org.key, createFlow, { i: { name: 'Live', sessionTimeout: 1 } })).createFlow.flow.id;
+    otherFlowId = (await gql(other.key, createFlow, { i: { name: 'Other' } })).createFlow.flow.id;
   });
   afterAll(async () => {
     await Promise.all(clients.map((client) => client.dispose()));

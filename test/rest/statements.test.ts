@@ -80,12 +80,12 @@ describe.each(databaseTargets())('SQL statements per page, REST and GraphQL, on 
       ['statement-a', 'statement-b'].map(
         async (identifier) =>
           (
-            await sendGraphQL<{ createMessageThread: { id: string } }, unknown>(
+            await sendGraphQL<{ createMessageThread: { messageThread: { id: string } } }, unknown>(
               app,
               key,
-              `mutation { createMessageThread(input: { channel: web, identifier: "${identifier}" }) { id } }`,
+              `mutation { createMessageThread(input: { channel: web, identifier: "${identifier}" }) { messageThread { id } } }`,
             )
-          ).data!.createMessageThread.id,
+          ).data!.createMessageThread.messageThread.id,
       ),
     );
     db.statements.length = 0;

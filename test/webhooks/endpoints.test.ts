@@ -238,12 +238,12 @@ describe.each(databaseTargets())('webhook endpoints on $name', (target) => {
       `mutation { createWebhookEndpoint(input: { url: "https://10.0.0.1/", events: ["flowRun.triggered"] }) { secret } }`,
     );
     expect(refused.errors?.[0].extensions).toMatchObject({ code: 'VALIDATION_FAILED', field: 'url' });
-    const deleted = await sendGraphQL<{ deleteWebhookEndpoint: { id: string } }, unknown>(
+    const deleted = await sendGraphQL<{ deleteWebhookEndpoint: { deletedId: string } }, unknown>(
       app,
       org.key,
-      `mutation ($id: UUID!) { deleteWebhookEndpoint(id: $id) { id } }`,
+      `mutation ($id: UUID!) { deleteWebhookEndpoint(id: $id) { deletedId } }`,
       { id: webhookEndpoint.id },
     );
-    expect(deleted.data?.deleteWebhookEndpoint.id).toBe(webhookEndpoint.id);
+    expect(deleted.data?.deleteWebhookEndpoint.deletedId).toBe(webhookEndpoint.id);
   });
 });

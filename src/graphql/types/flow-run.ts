@@ -9,7 +9,8 @@ import { acceptingOnly } from '../accepted-values.js';
 import { builder } from '../builder.js';
 import { PAGE_SIZE } from '../limits.js';
 import type { GraphQLContext } from '../context.js';
-import { deletedType, offsetArgDescription, orderByWithTieBreak, orderInput, skipOffset } from './lists.js';
+import { nodeConnection, offsetArgDescription, orderByWithTieBreak, orderInput, skipOffset } from './lists.js';
+import { mutationPayload, payloadField } from './payloads.js';
 
 export const FlowRunStatus = builder.enumType('FlowRunStatus', { values: FLOW_RUN_STATUSES });
 
@@ -81,6 +82,14 @@ function allRunsCount(context: GraphQLContext): Promise<number> {
   return count;
 }
 
+/** Every list of runs: the organization's, a flow's and a thread's. */
+export const FlowRunConnection = nodeConnection('FlowRun', FlowRun, (t) => ({
+  totalUnfilteredCount: t.int({
+    description: 'All runs of the organization, whatever the filter.',
+    resolve: (_connection, _args, context) => allRunsCount(context),
+  }),
+}));
+
 export const flowRunOrderBy = (order: Order) => orderByWithTieBreak(order, { field: 'createdAt', direction: 'desc' });
 
 const flowRunListArgs = builder.args((t) => ({
@@ -110,7 +119,7 @@ builder.queryFields((t) => ({
   }),
   flowRuns: t.prismaConnection(
     {
-      type: 'FlowRun',
+      type: FlowRun,
       cursor: 'id',
       defaultSize: PAGE_SIZE.default,
       maxSize: PAGE_SIZE.max,
@@ -130,14 +139,7 @@ builder.queryFields((t) => ({
           orderBy: flowRunOrderBy(args.orderBy),
         }),
     },
-    {
-      fields: (t) => ({
-        totalUnfilteredCount: t.int({
-          description: 'All runs of the organization, whatever the filter.',
-          resolve: (_connection, _args, context) => allRunsCount(context),
-        }),
-      }),
-    },
+    FlowRunConnection,
   ),
 }));
 
@@ -166,13 +168,16 @@ const TriggerFlowRunInput = builder.inputType('TriggerFlowRunInput', {
   }),
 });
 
-const TriggerFlowRunPayload = builder.objectRef<TriggeredFlowRun>('TriggerFlowRunPayload').implement({
+// The payloads' runs are prisma fields: the plugin takes the run the mutation wrote
+// (every column) as loaded, instead of reading it again for the fields selected.
+const TriggerFlowRunPayload = mutationPayload<TriggeredFlowRun>('TriggerFlowRun', {
+  errors: ['VALIDATION_FAILED', 'REFERENCED_RESOURCE_NOT_FOUND', 'IDEMPOTENCY_KEY_REUSED', 'IDEMPOTENT_RUN_DELETED', 'CONCURRENT_CHANGE'],
   fields: (t) => ({
-    // A prisma field: the plugin takes the run the trigger wrote (every column) as loaded,
-    // instead of reading it again for the fields selected.
-    flowRun: t.prismaField({ type: FlowRun, resolve: (_query, payload) => payload.run }),
-    replayed: t.exposeBoolean('replayed', {
+    flowRun: t.prismaField({ type: FlowRun, nullable: true, resolve: (_query, payload) => payload.run ?? null }),
+    replayed: t.boolean({
+      nullable: true,
       description: 'True when an earlier trigger with the same idempotencyKey created the run; nothing new was triggered.',
+      resolve: (payload) => payload.replayed ?? null,
     }),
   }),
 });
@@ -198,29 +203,40 @@ const PatchFlowRunInput = builder.inputType('PatchFlowRunInput', {
   }),
 });
 
-const DeletedFlowRun = deletedType('DeletedFlowRun');
+type FlowRunRow = Awaited<ReturnType<typeof patchFlowRun>>;
+
+const PatchFlowRunPayload = mutationPayload<{ flowRun: FlowRunRow }>('PatchFlowRun', {
+  errors: ['NOT_FOUND', 'VALIDATION_FAILED', 'STATUS_NOT_SETTABLE', 'INITIAL_MESSAGE_IMMUTABLE', 'RUN_ALREADY_ENDED', 'STATE_LOCKED_WHILE_RUNNING'],
+  fields: (t) => ({
+    flowRun: t.prismaField({ type: FlowRun, nullable: true, resolve: (_query, payload) => payload.flowRun ?? null }),
+  }),
+});
+
+const DeleteFlowRunPayload = mutationPayload<{ deletedId: string }>('DeleteFlowRun', {
+  errors: ['NOT_FOUND'],
+  fields: (t) => ({
+    deletedId: t.field({ type: 'UUID', nullable: true, resolve: (payload) => payload.deletedId ?? null }),
+  }),
+});
 
 builder.mutationFields((t) => ({
-  triggerFlowRun: t.field({
-    type: TriggerFlowRunPayload,
+  triggerFlowRun: payloadField(t, TriggerFlowRunPayload, {
     description: 'Starts a flow in a thread: running if the thread is idle, otherwise queued behind its runs.',
     args: { input: t.arg({ type: TriggerFlowRunInput, required: true }) },
-    resolve: (_root, { input }, { tenant }) => triggerFlowRun(tenant, input),
+    resolve: ({ input }, { tenant }) => triggerFlowRun(tenant, input),
   }),
-  patchFlowRun: t.prismaField({
-    type: 'FlowRun',
+  patchFlowRun: payloadField(t, PatchFlowRunPayload, {
     args: {
       id: t.arg({ type: 'UUID', required: true }),
       input: t.arg({ type: PatchFlowRunInput, required: true }),
     },
-    resolve: (_query, _root, { id, input }, { tenant }) => patchFlowRun(tenant, id, input),
+    resolve: async ({ id, input }, { tenant }) => ({ flowRun: await patchFlowRun(tenant, id, input) }),
   }),
-  deleteFlowRun: t.field({
-    type: DeletedFlowRun,
+  deleteFlowRun: payloadField(t, DeleteFlowRunPayload, {
     args: { id: t.arg({ type: 'UUID', required: true }) },
-    resolve: async (_root, { id }, { tenant }) => {
+    resolve: async ({ id }, { tenant }) => {
       await deleteFlowRun(tenant, id);
-      return { id };
+      return { deletedId: id };
     },
   }),
 }));

@@ -2,10 +2,11 @@
 import { createFlow, deleteFlow, flowWhere, updateFlow } from '../../domain/flows.js';
 import { builder } from '../builder.js';
 import { PAGE_SIZE } from '../limits.js';
-import { relatedFlowRuns } from './flow-run.js';
-import { deletedType, offsetArgDescription, orderByWithTieBreak, orderInput, skipOffset } from './lists.js';
+import { FlowRunConnection, relatedFlowRuns } from './flow-run.js';
+import { nodeConnection, offsetArgDescription, orderByWithTieBreak, orderInput, skipOffset } from './lists.js';
+import { mutationPayload, payloadField } from './payloads.js';
 
-builder.prismaObject('Flow', {
+const Flow = builder.prismaObject('Flow', {
   fields: (t) => ({
     id: t.expose('id', { type: 'UUID' }),
     name: t.exposeString('name'),
@@ -19,7 +20,7 @@ builder.prismaObject('Flow', {
     flowGenerationId: t.expose('flowGenerationId', { type: 'UUID', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
-    flowRuns: t.relatedConnection('flowRuns', relatedFlowRuns),
+    flowRuns: t.relatedConnection('flowRuns', relatedFlowRuns, FlowRunConnection),
   }),
 });
 
@@ -28,6 +29,8 @@ const FlowFilter = builder.inputType('FlowFilter', {
     name: t.string({ required: false, description: 'Exact match (surrounding spaces aside, as names are stored).' }),
   }),
 });
+
+const FlowConnection = nodeConnection('Flow', Flow);
 
 const FlowOrder = orderInput('Flow', ['createdAt', 'updatedAt', 'name'] as const);
 
@@ -38,25 +41,28 @@ builder.queryFields((t) => ({
     args: { id: t.arg({ type: 'UUID', required: true }) },
     resolve: (query, _root, { id }, { tenant }) => tenant.db.flow.findUnique({ ...query, where: { id } }),
   }),
-  flows: t.prismaConnection({
-    type: 'Flow',
-    cursor: 'id',
-    defaultSize: PAGE_SIZE.default,
-    maxSize: PAGE_SIZE.max,
-    args: {
-      filter: t.arg({ type: FlowFilter }),
-      orderBy: t.arg({ type: [FlowOrder], description: 'Default: newest first.' }),
-      offset: t.arg.int({ description: offsetArgDescription('flows') }),
+  flows: t.prismaConnection(
+    {
+      type: Flow,
+      cursor: 'id',
+      defaultSize: PAGE_SIZE.default,
+      maxSize: PAGE_SIZE.max,
+      args: {
+        filter: t.arg({ type: FlowFilter }),
+        orderBy: t.arg({ type: [FlowOrder], description: 'Default: newest first.' }),
+        offset: t.arg.int({ description: offsetArgDescription('flows') }),
+      },
+      totalCount: (_connection, { filter }, { tenant }) => tenant.db.flow.count({ where: flowWhere(filter) }),
+      resolve: (query, _root, args, { tenant }) =>
+        tenant.db.flow.findMany({
+          ...query,
+          ...skipOffset(args),
+          where: flowWhere(args.filter),
+          orderBy: orderByWithTieBreak(args.orderBy, { field: 'createdAt', direction: 'desc' }),
+        }),
     },
-    totalCount: (_connection, { filter }, { tenant }) => tenant.db.flow.count({ where: flowWhere(filter) }),
-    resolve: (query, _root, args, { tenant }) =>
-      tenant.db.flow.findMany({
-        ...query,
-        ...skipOffset(args),
-        where: flowWhere(args.filter),
-        orderBy: orderByWithTieBreak(args.orderBy, { field: 'createdAt', direction: 'desc' }),
-      }),
-  }),
+    FlowConnection,
+  ),
 }));
 
 const flowInputFields = (required: boolean) =>
@@ -74,26 +80,41 @@ const flowInputFields = (required: boolean) =>
 const CreateFlowInput = flowInputFields(true);
 const UpdateFlowInput = flowInputFields(false);
 
-const DeletedFlow = deletedType('DeletedFlow');
+type FlowRow = Awaited<ReturnType<typeof createFlow>>;
+
+const flowField = (t: Parameters<Parameters<typeof mutationPayload<{ flow: FlowRow }>>[1]['fields']>[0]) =>
+  t.prismaField({ type: Flow, nullable: true, resolve: (_query, payload) => payload.flow ?? null });
+
+const CreateFlowPayload = mutationPayload<{ flow: FlowRow }>('CreateFlow', {
+  errors: ['VALIDATION_FAILED'],
+  fields: (t) => ({ flow: flowField(t) }),
+});
+const UpdateFlowPayload = mutationPayload<{ flow: FlowRow }>('UpdateFlow', {
+  errors: ['NOT_FOUND', 'VALIDATION_FAILED'],
+  fields: (t) => ({ flow: flowField(t) }),
+});
+const DeleteFlowPayload = mutationPayload<{ deletedId: string }>('DeleteFlow', {
+  errors: ['NOT_FOUND', 'HAS_FLOW_RUNS'],
+  fields: (t) => ({
+    deletedId: t.field({ type: 'UUID', nullable: true, resolve: (payload) => payload.deletedId ?? null }),
+  }),
+});
 
 builder.mutationFields((t) => ({
-  createFlow: t.prismaField({
-    type: 'Flow',
+  createFlow: payloadField(t, CreateFlowPayload, {
     args: { input: t.arg({ type: CreateFlowInput, required: true }) },
-    resolve: (_query, _root, { input }, { tenant }) => createFlow(tenant, input),
+    resolve: async ({ input }, { tenant }) => ({ flow: await createFlow(tenant, input) }),
   }),
-  updateFlow: t.prismaField({
-    type: 'Flow',
+  updateFlow: payloadField(t, UpdateFlowPayload, {
     args: { id: t.arg({ type: 'UUID', required: true }), input: t.arg({ type: UpdateFlowInput, required: true }) },
-    resolve: (_query, _root, { id, input }, { tenant }) => updateFlow(tenant, id, input),
+    resolve: async ({ id, input }, { tenant }) => ({ flow: await updateFlow(tenant, id, input) }),
   }),
-  deleteFlow: t.field({
-    type: DeletedFlow,
+  deleteFlow: payloadField(t, DeleteFlowPayload, {
     description: 'Refused while the flow has runs.',
     args: { id: t.arg({ type: 'UUID', required: true }) },
-    resolve: async (_root, { id }, { tenant }) => {
+    resolve: async ({ id }, { tenant }) => {
       await deleteFlow(tenant, id);
-      return { id };
+      return { deletedId: id };
     },
   }),
 }));

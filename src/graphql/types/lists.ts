@@ -1,7 +1,47 @@
-// What every list and delete in the schema shares: ordering inputs with a tie-break,
-// offset paging beside cursors, and the `{ id }` a delete answers with.
+// What every list in the schema shares: one connection type per node type, ordering
+// inputs with a tie-break, and offset paging beside cursors.
+import type { FieldMap, ObjectFieldBuilder, ObjectRef } from '@pothos/core';
 import { DomainError } from '../../domain/errors.js';
 import { builder } from '../builder.js';
+
+/**
+ * What the Prisma plugin hands a connection object: `totalCount` is the count itself on a
+ * related connection and a function loading it on a top-level one.
+ */
+type CountedConnection = { totalCount?: number | (() => number | Promise<number>) };
+type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
+
+/**
+ * `<Node>Connection` and `<Node>Edge`: the one connection type for a node type, shared by
+ * every list of it (a top-level `t.prismaConnection` and each `t.relatedConnection`),
+ * so a client writes one fragment per node type. Give it as the connection argument
+ * (`t.relatedConnection('flowRuns', options, FlowRunConnection)`), with `totalCount: true`
+ * or a count function in the field's options: the count field is declared here once.
+ * `fields` adds connection fields that mean the same on every list of the type.
+ */
+export function nodeConnection<Node extends ObjectRef<Types, unknown>>(
+  name: string,
+  node: Node,
+  fields?: (t: ObjectFieldBuilder<Types, CountedConnection>) => FieldMap,
+) {
+  return builder.connectionObject({
+    type: node,
+    name: `${name}Connection`,
+    fields: (t) => ({
+      totalCount: t.int({
+        // Marks the field for the Prisma plugin: a page asking for the count alone loads no rows.
+        extensions: { pothosPrismaTotalCount: true },
+        resolve: async (connection) => {
+          const { totalCount } = connection as CountedConnection;
+          const count = typeof totalCount === 'function' ? await totalCount() : totalCount;
+          if (count === undefined) throw new Error(`${name}Connection: the list field does not count its rows`);
+          return count;
+        },
+      }),
+      ...fields?.(t as never),
+    }),
+  });
+}
 
 export const OrderDirection = builder.enumType('OrderDirection', {
   values: { ASC: { value: 'asc' }, DESC: { value: 'desc' } } as const,
@@ -64,9 +104,3 @@ export function skipOffset({ offset, after, before, last }: PagingArgs) {
   }
   return { skip: offset };
 }
-
-/** What a delete answers with: the id of what is gone. */
-export const deletedType = (name: string) =>
-  builder.objectRef<{ id: string }>(name).implement({
-    fields: (t) => ({ id: t.expose('id', { type: 'UUID' }) }),
-  });

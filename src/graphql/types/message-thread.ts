@@ -3,12 +3,13 @@
 import { CHANNELS, createMessageThread, deleteMessageThread, messageThreadWhere, updateMessageThread } from '../../domain/message-threads.js';
 import { builder } from '../builder.js';
 import { PAGE_SIZE } from '../limits.js';
-import { relatedFlowRuns } from './flow-run.js';
-import { deletedType, offsetArgDescription, orderByWithTieBreak, orderInput, skipOffset } from './lists.js';
+import { FlowRunConnection, relatedFlowRuns } from './flow-run.js';
+import { nodeConnection, offsetArgDescription, orderByWithTieBreak, orderInput, skipOffset } from './lists.js';
+import { mutationPayload, payloadField } from './payloads.js';
 
 const Channel = builder.enumType('Channel', { values: CHANNELS });
 
-builder.prismaObject('MessageThread', {
+const MessageThread = builder.prismaObject('MessageThread', {
   fields: (t) => ({
     id: t.expose('id', { type: 'UUID' }),
     channel: t.expose('channel', { type: Channel }),
@@ -18,7 +19,7 @@ builder.prismaObject('MessageThread', {
     candidateId: t.expose('candidateId', { type: 'UUID', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
-    flowRuns: t.relatedConnection('flowRuns', relatedFlowRuns),
+    flowRuns: t.relatedConnection('flowRuns', relatedFlowRuns, FlowRunConnection),
   }),
 });
 
@@ -33,6 +34,8 @@ const MessageThreadFilter = builder.inputType('MessageThreadFilter', {
   }),
 });
 
+const MessageThreadConnection = nodeConnection('MessageThread', MessageThread);
+
 const MessageThreadOrder = orderInput('MessageThread', ['createdAt', 'updatedAt', 'identifier'] as const);
 
 builder.queryFields((t) => ({
@@ -42,25 +45,28 @@ builder.queryFields((t) => ({
     args: { id: t.arg({ type: 'UUID', required: true }) },
     resolve: (query, _root, { id }, { tenant }) => tenant.db.messageThread.findUnique({ ...query, where: { id } }),
   }),
-  messageThreads: t.prismaConnection({
-    type: 'MessageThread',
-    cursor: 'id',
-    defaultSize: PAGE_SIZE.default,
-    maxSize: PAGE_SIZE.max,
-    args: {
-      filter: t.arg({ type: MessageThreadFilter }),
-      orderBy: t.arg({ type: [MessageThreadOrder], description: 'Default: newest first.' }),
-      offset: t.arg.int({ description: offsetArgDescription('threads') }),
+  messageThreads: t.prismaConnection(
+    {
+      type: MessageThread,
+      cursor: 'id',
+      defaultSize: PAGE_SIZE.default,
+      maxSize: PAGE_SIZE.max,
+      args: {
+        filter: t.arg({ type: MessageThreadFilter }),
+        orderBy: t.arg({ type: [MessageThreadOrder], description: 'Default: newest first.' }),
+        offset: t.arg.int({ description: offsetArgDescription('threads') }),
+      },
+      totalCount: (_connection, { filter }, { tenant }) => tenant.db.messageThread.count({ where: messageThreadWhere(filter) }),
+      resolve: (query, _root, args, { tenant }) =>
+        tenant.db.messageThread.findMany({
+          ...query,
+          ...skipOffset(args),
+          where: messageThreadWhere(args.filter),
+          orderBy: orderByWithTieBreak(args.orderBy, { field: 'createdAt', direction: 'desc' }),
+        }),
     },
-    totalCount: (_connection, { filter }, { tenant }) => tenant.db.messageThread.count({ where: messageThreadWhere(filter) }),
-    resolve: (query, _root, args, { tenant }) =>
-      tenant.db.messageThread.findMany({
-        ...query,
-        ...skipOffset(args),
-        where: messageThreadWhere(args.filter),
-        orderBy: orderByWithTieBreak(args.orderBy, { field: 'createdAt', direction: 'desc' }),
-      }),
-  }),
+    MessageThreadConnection,
+  ),
 }));
 
 const messageThreadInput = (required: boolean) =>
@@ -74,29 +80,44 @@ const messageThreadInput = (required: boolean) =>
 const CreateMessageThreadInput = messageThreadInput(true);
 const UpdateMessageThreadInput = messageThreadInput(false);
 
-const DeletedMessageThread = deletedType('DeletedMessageThread');
+type MessageThreadRow = Awaited<ReturnType<typeof createMessageThread>>;
+
+const threadField = (t: Parameters<Parameters<typeof mutationPayload<{ messageThread: MessageThreadRow }>>[1]['fields']>[0]) =>
+  t.prismaField({ type: MessageThread, nullable: true, resolve: (_query, payload) => payload.messageThread ?? null });
+
+const CreateMessageThreadPayload = mutationPayload<{ messageThread: MessageThreadRow }>('CreateMessageThread', {
+  errors: ['VALIDATION_FAILED', 'THREAD_ALREADY_EXISTS'],
+  fields: (t) => ({ messageThread: threadField(t) }),
+});
+const UpdateMessageThreadPayload = mutationPayload<{ messageThread: MessageThreadRow }>('UpdateMessageThread', {
+  errors: ['NOT_FOUND', 'VALIDATION_FAILED', 'THREAD_ALREADY_EXISTS'],
+  fields: (t) => ({ messageThread: threadField(t) }),
+});
+const DeleteMessageThreadPayload = mutationPayload<{ deletedId: string }>('DeleteMessageThread', {
+  errors: ['NOT_FOUND', 'HAS_FLOW_RUNS'],
+  fields: (t) => ({
+    deletedId: t.field({ type: 'UUID', nullable: true, resolve: (payload) => payload.deletedId ?? null }),
+  }),
+});
 
 builder.mutationFields((t) => ({
-  createMessageThread: t.prismaField({
-    type: 'MessageThread',
+  createMessageThread: payloadField(t, CreateMessageThreadPayload, {
     args: { input: t.arg({ type: CreateMessageThreadInput, required: true }) },
-    resolve: (_query, _root, { input }, { tenant }) => createMessageThread(tenant, input),
+    resolve: async ({ input }, { tenant }) => ({ messageThread: await createMessageThread(tenant, input) }),
   }),
-  updateMessageThread: t.prismaField({
-    type: 'MessageThread',
+  updateMessageThread: payloadField(t, UpdateMessageThreadPayload, {
     args: {
       id: t.arg({ type: 'UUID', required: true }),
       input: t.arg({ type: UpdateMessageThreadInput, required: true }),
     },
-    resolve: (_query, _root, { id, input }, { tenant }) => updateMessageThread(tenant, id, input),
+    resolve: async ({ id, input }, { tenant }) => ({ messageThread: await updateMessageThread(tenant, id, input) }),
   }),
-  deleteMessageThread: t.field({
-    type: DeletedMessageThread,
+  deleteMessageThread: payloadField(t, DeleteMessageThreadPayload, {
     description: 'Refused while the thread has runs.',
     args: { id: t.arg({ type: 'UUID', required: true }) },
-    resolve: async (_root, { id }, { tenant }) => {
+    resolve: async ({ id }, { tenant }) => {
       await deleteMessageThread(tenant, id);
-      return { id };
+      return { deletedId: id };
     },
   }),
 }));

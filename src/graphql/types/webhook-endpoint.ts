@@ -12,7 +12,8 @@ import { WEBHOOK_EVENT_TYPES } from '../../domain/webhook-events.js';
 import type { WebhookEndpoint } from '../../database/generated/prisma/client.js';
 import { builder } from '../builder.js';
 import { PAGE_SIZE } from '../limits.js';
-import { offsetArgDescription, orderByWithTieBreak, orderInput, skipOffset } from './lists.js';
+import { nodeConnection, offsetArgDescription, orderByWithTieBreak, orderInput, skipOffset } from './lists.js';
+import { mutationPayload, payloadField } from './payloads.js';
 
 const EVENTS_DESCRIPTION = `Event types delivered to the endpoint, at least one of: ${WEBHOOK_EVENT_TYPES.join(', ')}.`;
 
@@ -24,7 +25,7 @@ const WebhookDeliveryStatus = builder.enumType('WebhookDeliveryStatus', {
   } as const,
 });
 
-builder.prismaObject('WebhookDelivery', {
+const WebhookDelivery = builder.prismaObject('WebhookDelivery', {
   description: 'One event sent (or to be sent) to one webhook endpoint.',
   fields: (t) => ({
     id: t.expose('id', { type: 'UUID', description: 'Sent as the webhook-id header; the same on every attempt.' }),
@@ -49,6 +50,8 @@ builder.prismaObject('WebhookDelivery', {
   }),
 });
 
+const WebhookDeliveryConnection = nodeConnection('WebhookDelivery', WebhookDelivery);
+
 const deliveryListArgs = builder.args((t) => ({ offset: t.int({ description: offsetArgDescription('deliveries') }) }));
 
 const WebhookEndpointRef = builder.prismaObject('WebhookEndpoint', {
@@ -65,17 +68,23 @@ const WebhookEndpointRef = builder.prismaObject('WebhookEndpoint', {
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
-    deliveries: t.relatedConnection('deliveries', {
-      cursor: 'id',
-      defaultSize: PAGE_SIZE.default,
-      maxSize: PAGE_SIZE.max,
-      totalCount: true,
-      args: deliveryListArgs,
-      description: 'Newest first.',
-      query: (args) => ({ ...skipOffset(args), orderBy: [{ createdAt: 'desc' as const }, { id: 'desc' as const }] }),
-    }),
+    deliveries: t.relatedConnection(
+      'deliveries',
+      {
+        cursor: 'id',
+        defaultSize: PAGE_SIZE.default,
+        maxSize: PAGE_SIZE.max,
+        totalCount: true,
+        args: deliveryListArgs,
+        description: 'Newest first.',
+        query: (args) => ({ ...skipOffset(args), orderBy: [{ createdAt: 'desc' as const }, { id: 'desc' as const }] }),
+      },
+      WebhookDeliveryConnection,
+    ),
   }),
 });
+
+const WebhookEndpointConnection = nodeConnection('WebhookEndpoint', WebhookEndpointRef);
 
 const WebhookEndpointOrder = orderInput('WebhookEndpoint', ['createdAt', 'updatedAt'] as const);
 
@@ -86,23 +95,26 @@ builder.queryFields((t) => ({
     args: { id: t.arg({ type: 'UUID', required: true }) },
     resolve: (query, _root, { id }, { tenant }) => tenant.db.webhookEndpoint.findUnique({ ...query, where: { id } }),
   }),
-  webhookEndpoints: t.prismaConnection({
-    type: 'WebhookEndpoint',
-    cursor: 'id',
-    defaultSize: PAGE_SIZE.default,
-    maxSize: PAGE_SIZE.max,
-    args: {
-      orderBy: t.arg({ type: [WebhookEndpointOrder], description: 'Default: newest first.' }),
-      offset: t.arg.int({ description: offsetArgDescription('endpoints') }),
+  webhookEndpoints: t.prismaConnection(
+    {
+      type: WebhookEndpointRef,
+      cursor: 'id',
+      defaultSize: PAGE_SIZE.default,
+      maxSize: PAGE_SIZE.max,
+      args: {
+        orderBy: t.arg({ type: [WebhookEndpointOrder], description: 'Default: newest first.' }),
+        offset: t.arg.int({ description: offsetArgDescription('endpoints') }),
+      },
+      totalCount: (_connection, _args, { tenant }) => tenant.db.webhookEndpoint.count(),
+      resolve: (query, _root, args, { tenant }) =>
+        tenant.db.webhookEndpoint.findMany({
+          ...query,
+          ...skipOffset(args),
+          orderBy: orderByWithTieBreak(args.orderBy, { field: 'createdAt', direction: 'desc' }),
+        }),
     },
-    totalCount: (_connection, _args, { tenant }) => tenant.db.webhookEndpoint.count(),
-    resolve: (query, _root, args, { tenant }) =>
-      tenant.db.webhookEndpoint.findMany({
-        ...query,
-        ...skipOffset(args),
-        orderBy: orderByWithTieBreak(args.orderBy, { field: 'createdAt', direction: 'desc' }),
-      }),
-  }),
+    WebhookEndpointConnection,
+  ),
 }));
 
 const CreateWebhookEndpointInput = builder.inputType('CreateWebhookEndpointInput', {
@@ -130,54 +142,59 @@ const secretField = {
   description: 'The signing secret (whsec_ and base64), shown only here: keep it to verify the webhook-signature header of each delivery.',
 } as const;
 
-const CreateWebhookEndpointPayload = builder.objectRef<EndpointWithSecret>('CreateWebhookEndpointPayload').implement({
-  fields: (t) => ({
-    webhookEndpoint: t.prismaField({ type: WebhookEndpointRef, resolve: (_query, payload) => payload.endpoint }),
-    secret: t.exposeString('secret', secretField),
-  }),
+type EndpointRow = EndpointWithSecret['endpoint'];
+const endpointField = (t: Parameters<Parameters<typeof mutationPayload<{ endpoint: EndpointRow }>>[1]['fields']>[0]) =>
+  t.prismaField({ type: WebhookEndpointRef, nullable: true, resolve: (_query, payload) => payload.endpoint ?? null });
+const secretOf = (t: Parameters<Parameters<typeof mutationPayload<EndpointWithSecret>>[1]['fields']>[0]) =>
+  t.string({ ...secretField, nullable: true, resolve: (payload) => payload.secret ?? null });
+
+const CreateWebhookEndpointPayload = mutationPayload<EndpointWithSecret>('CreateWebhookEndpoint', {
+  errors: ['VALIDATION_FAILED'],
+  fields: (t) => ({ webhookEndpoint: endpointField(t as never), secret: secretOf(t) }),
 });
 
-const RotateWebhookEndpointSecretPayload = builder.objectRef<EndpointWithSecret>('RotateWebhookEndpointSecretPayload').implement({
-  fields: (t) => ({
-    webhookEndpoint: t.prismaField({ type: WebhookEndpointRef, resolve: (_query, payload) => payload.endpoint }),
-    secret: t.exposeString('secret', secretField),
-  }),
+const RotateWebhookEndpointSecretPayload = mutationPayload<EndpointWithSecret>('RotateWebhookEndpointSecret', {
+  errors: ['NOT_FOUND'],
+  fields: (t) => ({ webhookEndpoint: endpointField(t as never), secret: secretOf(t) }),
 });
 
-const UpdateWebhookEndpointPayload = builder.objectRef<{ endpoint: WebhookEndpoint }>('UpdateWebhookEndpointPayload').implement({
-  fields: (t) => ({
-    webhookEndpoint: t.prismaField({ type: WebhookEndpointRef, resolve: (_query, payload) => payload.endpoint }),
-  }),
+const UpdateWebhookEndpointPayload = mutationPayload<{ endpoint: WebhookEndpoint }>('UpdateWebhookEndpoint', {
+  errors: ['NOT_FOUND', 'VALIDATION_FAILED'],
+  fields: (t) => ({ webhookEndpoint: endpointField(t) }),
 });
 
-const DeleteWebhookEndpointPayload = builder.objectRef<{ id: string }>('DeleteWebhookEndpointPayload').implement({
-  fields: (t) => ({ id: t.expose('id', { type: 'UUID', description: 'The endpoint deleted, with its deliveries.' }) }),
+const DeleteWebhookEndpointPayload = mutationPayload<{ deletedId: string }>('DeleteWebhookEndpoint', {
+  errors: ['NOT_FOUND'],
+  fields: (t) => ({
+    deletedId: t.field({
+      type: 'UUID',
+      nullable: true,
+      description: 'The endpoint deleted, with its deliveries.',
+      resolve: (payload) => payload.deletedId ?? null,
+    }),
+  }),
 });
 
 builder.mutationFields((t) => ({
-  createWebhookEndpoint: t.field({
-    type: CreateWebhookEndpointPayload,
+  createWebhookEndpoint: payloadField(t, CreateWebhookEndpointPayload, {
     args: { input: t.arg({ type: CreateWebhookEndpointInput, required: true }) },
-    resolve: (_root, { input }, { tenant }) => createWebhookEndpoint(tenant, input),
+    resolve: ({ input }, { tenant }) => createWebhookEndpoint(tenant, input),
   }),
-  updateWebhookEndpoint: t.field({
-    type: UpdateWebhookEndpointPayload,
+  updateWebhookEndpoint: payloadField(t, UpdateWebhookEndpointPayload, {
     args: { id: t.arg({ type: 'UUID', required: true }), input: t.arg({ type: UpdateWebhookEndpointInput, required: true }) },
-    resolve: async (_root, { id, input }, { tenant }) => ({ endpoint: await updateWebhookEndpoint(tenant, id, input) }),
+    resolve: async ({ id, input }, { tenant }) => ({ endpoint: await updateWebhookEndpoint(tenant, id, input) }),
   }),
-  deleteWebhookEndpoint: t.field({
-    type: DeleteWebhookEndpointPayload,
+  deleteWebhookEndpoint: payloadField(t, DeleteWebhookEndpointPayload, {
     description: 'Deletes the endpoint; its pending deliveries are never sent.',
     args: { id: t.arg({ type: 'UUID', required: true }) },
-    resolve: async (_root, { id }, { tenant }) => {
+    resolve: async ({ id }, { tenant }) => {
       await deleteWebhookEndpoint(tenant, id);
-      return { id };
+      return { deletedId: id };
     },
   }),
-  rotateWebhookEndpointSecret: t.field({
-    type: RotateWebhookEndpointSecretPayload,
+  rotateWebhookEndpointSecret: payloadField(t, RotateWebhookEndpointSecretPayload, {
     description: 'A new signing secret; deliveries from now on are signed with it only.',
     args: { id: t.arg({ type: 'UUID', required: true }) },
-    resolve: (_root, { id }, { tenant }) => rotateWebhookEndpointSecret(tenant, id),
+    resolve: ({ id }, { tenant }) => rotateWebhookEndpointSecret(tenant, id),
   }),
 }));
