@@ -42,6 +42,15 @@ export interface Config {
   maxSubscriptionsPerKey: number;
   /** Webhook endpoints may be http and on private, loopback or link-local addresses (tests, closed networks). */
   webhookAllowPrivateUrls: boolean;
+  /** How often each instance looks for due webhook deliveries (it also looks at once after its own changes). */
+  webhookPollIntervalMs: number;
+  /** A webhook attempt not answered 2xx within this long failed. */
+  webhookTimeoutMs: number;
+  /** The wait after a webhook's first failed attempt; it doubles with each further one, up to webhookRetryMaxMs. */
+  webhookRetryBaseMs: number;
+  webhookRetryMaxMs: number;
+  /** A delivery failing this long is given up, and an endpoint failing this long turned off. */
+  webhookRetryWindowMs: number;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -110,5 +119,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
     maxSubscriptionsPerKey: integer(env, 'MAX_SUBSCRIPTIONS_PER_KEY', 100, 1, 100_000),
     webhookAllowPrivateUrls: boolean(env, 'WEBHOOK_ALLOW_PRIVATE_URLS', false),
+    webhookPollIntervalMs: integer(env, 'WEBHOOK_POLL_INTERVAL_MS', 1_000, 10, 3_600_000),
+    webhookTimeoutMs: integer(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 600_000),
+    webhookRetryBaseMs: integer(env, 'WEBHOOK_RETRY_BASE_MS', 5_000, 1, 86_400_000),
+    webhookRetryMaxMs: integer(env, 'WEBHOOK_RETRY_MAX_MS', 3_600_000, 1, 86_400_000),
+    webhookRetryWindowMs: integer(env, 'WEBHOOK_RETRY_WINDOW_MS', 86_400_000, 1_000, 30 * 86_400_000),
   };
 }

@@ -8,7 +8,8 @@ import { readConfig } from './config.js';
 import { type Database, EmbeddedDatabaseBusyError, openDatabase } from './database/client.js';
 import { pendingMigrations } from './database/migrations.js';
 import { seedDemoIfEmpty } from './demo-data.js';
-import { systemClock } from './domain/flow-run-changes.js';
+import { type FlowRunChange, systemClock } from './domain/flow-run-changes.js';
+import { deliveryQueueStats } from './domain/webhook-deliveries.js';
 import { createFlowRunChangeBus } from './events/flow-run-change-bus.js';
 import { createApp } from './http/app.js';
 import { createClientLimits } from './http/client-limits.js';
@@ -16,6 +17,7 @@ import { createRateLimiter } from './http/rate-limit.js';
 import { serveMetrics } from './http/metrics-endpoint.js';
 import { serve } from './http/serve.js';
 import { startTimeoutSweeper } from './jobs/timeout-sweeper.js';
+import { startWebhookWorker } from './jobs/webhook-worker.js';
 import { logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { startTracing } from './observability/tracing.js';
@@ -33,7 +35,10 @@ const config = readConfig();
 const tracing = await startTracing(process.env, logger);
 if (tracing) logger.info('tracing: spans go to the OTLP endpoint');
 let opened: Database | undefined;
-const metrics = createMetrics({ poolStats: () => opened?.poolStats?.() });
+const metrics = createMetrics({
+  poolStats: () => opened?.poolStats?.(),
+  webhookQueue: async () => (opened ? deliveryQueueStats(opened.prisma, systemClock.now()) : undefined),
+});
 const db = await openDatabase({
   databaseUrl: config.databaseUrl,
   dataDir: config.dataDir,
@@ -52,7 +57,29 @@ opened = db;
 
 const changeBus = createFlowRunChangeBus({ redisUrl: config.redisUrl, metrics });
 const webhookUrls = { allowPrivate: config.webhookAllowPrivateUrls };
-const services = { clock: systemClock, changes: changeBus, webhookUrls };
+const webhooks = startWebhookWorker(db.prisma, {
+  clock: systemClock,
+  retry: {
+    baseDelayMs: config.webhookRetryBaseMs,
+    maxDelayMs: config.webhookRetryMaxMs,
+    windowMs: config.webhookRetryWindowMs,
+    // Longer than an attempt may take and its outcome to be recorded: a delivery is tried
+    // again by another worker only when its attempt surely ended (the instance died).
+    leaseMs: 2 * config.webhookTimeoutMs + 5_000,
+  },
+  pollIntervalMs: config.webhookPollIntervalMs,
+  timeoutMs: config.webhookTimeoutMs,
+  allowPrivateUrls: config.webhookAllowPrivateUrls,
+  onAttempt: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
+});
+const changes = {
+  publish(committed: readonly FlowRunChange[]) {
+    changeBus.publish(committed);
+    // A committed change may have written webhook deliveries: send them now, not at the next poll.
+    if (committed.length) webhooks.wake();
+  },
+};
+const services = { clock: systemClock, changes, webhookUrls };
 const sweeper = startTimeoutSweeper(db.prisma, services, config.sweepIntervalMs);
 const rateLimitRedis = config.redisUrl ? createRedisClient(config.redisUrl, { role: 'rate-limit' }) : undefined;
 const app = createApp({
@@ -123,6 +150,7 @@ async function stop(signal: string) {
   // Scraped until the requests in flight are done, so the drain shows in the figures.
   await metricsServer?.close();
   await sweeper.stop();
+  await webhooks.stop();
   await changeBus.close();
   await rateLimitRedis?.quit().catch(() => rateLimitRedis.disconnect());
   await db.close();

@@ -8,7 +8,18 @@ export interface PoolStats {
   waiting: number;
 }
 
-export function createMetrics(options: { poolStats?: () => PoolStats | undefined } = {}) {
+export interface WebhookQueueStats {
+  depth: number;
+  oldestAgeSeconds: number;
+}
+
+export interface MetricsOptions {
+  poolStats?: () => PoolStats | undefined;
+  /** The webhook outbox's pending deliveries, read when /metrics is scraped. */
+  webhookQueue?: () => Promise<WebhookQueueStats | undefined>;
+}
+
+export function createMetrics(options: MetricsOptions = {}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -62,7 +73,51 @@ export function createMetrics(options: { poolStats?: () => PoolStats | undefined
       },
     });
   }
-  return { registry, httpRequests, httpDuration, graphqlOperations, dbStatements, rateLimited, changePublishFailures };
+  const webhookDeliveries = new Counter({
+    name: 'webhook_delivery_attempts_total',
+    help: 'Webhook delivery attempts made by this instance, by outcome: delivered, retrying (failed, tried again later), failed (given up).',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  if (options.webhookQueue) {
+    const webhookQueue = options.webhookQueue;
+    // One query per scrape serves both gauges.
+    let pending: Promise<WebhookQueueStats | undefined> | undefined;
+    const read = () => {
+      pending ??= webhookQueue()
+        .catch(() => undefined)
+        .finally(() => setImmediate(() => (pending = undefined)));
+      return pending;
+    };
+    new Gauge({
+      name: 'webhook_queue_depth',
+      help: 'Webhook deliveries not yet delivered nor given up (enabled endpoints, every instance).',
+      registers: [registry],
+      async collect() {
+        const stats = await read();
+        if (stats) this.set(stats.depth);
+      },
+    });
+    new Gauge({
+      name: 'webhook_oldest_pending_age_seconds',
+      help: 'Age of the oldest webhook delivery not yet delivered nor given up; 0 when there is none.',
+      registers: [registry],
+      async collect() {
+        const stats = await read();
+        if (stats) this.set(stats.oldestAgeSeconds);
+      },
+    });
+  }
+  return {
+    registry,
+    httpRequests,
+    httpDuration,
+    graphqlOperations,
+    dbStatements,
+    rateLimited,
+    changePublishFailures,
+    webhookDeliveries,
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,7 +1,7 @@
 // GraphQL results as JSON:API documents, shaped like the reference examples: attributes
 // in definition order, relationship links always, linkage data only when included,
 // `"meta": {}` on single-resource documents, timestamps as `YYYY-MM-DDTHH:MM:SS+00:00`.
-import { type ResourceDefinition, resourceOfType } from './routes.js';
+import { type NestedList, type ResourceDefinition, resourceOfType } from './routes.js';
 
 type Node = Record<string, unknown>;
 
@@ -106,4 +106,16 @@ export function listDocument(resource: ResourceDefinition, nodes: Node[], render
     links,
     ...(rendering.include.length && { included: included.list }),
   };
+}
+
+/** A page of a read-only list under a resource (e.g. an endpoint's deliveries). */
+export function nestedListDocument(list: NestedList, nodes: Node[], meta: ListMeta, links: ListLinks) {
+  const data = nodes.map((node) => ({
+    id: String(node.id),
+    type: list.type,
+    attributes: Object.fromEntries(
+      list.attributes.map((name) => [name, list.dateTimeAttributes.has(name) ? formatTimestamp(node[name]) : node[name]]),
+    ),
+  }));
+  return { data, meta, links };
 }

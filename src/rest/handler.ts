@@ -5,7 +5,7 @@ import { coerceInputValue, type ExecutionResult, isScalarType } from 'graphql';
 import type { GraphQLContext } from '../graphql/context.js';
 import type { ContextFactory } from '../graphql/context-factory.js';
 import { schema } from '../graphql/schema.js';
-import { listDocument, singleDocument, type ListLinks } from './documents.js';
+import { type ListLinks, listDocument, nestedListDocument, singleDocument } from './documents.js';
 import { fromGraphQLError, fromUnknown, pointerFrom, RestError, restError, restErrors } from './errors.js';
 import { assertAcceptable, JSON_API } from './media-type.js';
 import { OPENAPI_PATH, openApiJson } from './openapi.js';
@@ -59,6 +59,9 @@ async function handle(request: Request, contextFor: ContextFactory): Promise<Res
   if (route.kind === 'action') {
     return act(route, url, context);
   }
+  if (route.kind === 'nested') {
+    return nestedList(route, url, context);
+  }
 
   const id = route.id;
   const kind: OperationKind = request.method === 'GET' ? 'one' : request.method === 'PATCH' ? 'update' : 'remove';
@@ -96,6 +99,32 @@ async function act(route: Extract<Route, { kind: 'action' }>, url: URL, context:
   const answer = resultOf(await runOperation(resource, `action:${action}`, params.include, { id }, context));
   const node = payload ? (answer[payload.node] as Node) : answer;
   return documentResponse(200, singleDocument(resource, node, params, metaOf(answer, payload)));
+}
+
+/** `GET <item>/<list>`: a page of a read-only list under the item; 404 when the item does not exist. */
+async function nestedList(route: Extract<Route, { kind: 'nested' }>, url: URL, context: GraphQLContext): Promise<Response> {
+  const { resource, id } = route;
+  const list = resource.nestedListDefinitions[route.list];
+  for (const [name] of url.searchParams) {
+    if (!/^page\[(number|size)\]$/.test(name)) {
+      throw restError(400, 'INVALID_QUERY_PARAMETER', `unknown query parameter "${name}"; ${route.list} take page[number] and page[size]`, {
+        parameter: name,
+      });
+    }
+  }
+  const params = parseQueryParams(url.searchParams, resource, 'list');
+  if (!isUuid(id)) throw notFound(resource);
+  const { number, size } = params.page;
+  const owner = resultOf(
+    await runOperation(resource, `nested:${route.list}`, [], { id, first: size, offset: (number - 1) * size }, context),
+    resource,
+  );
+  const connection = owner[list.field] as { totalCount: number; edges: { node: Node }[] };
+  const total = Number(connection.totalCount);
+  const maxPage = Math.max(1, Math.ceil(total / size));
+  const meta = { total, totalUnfiltered: total, currentSize: size, currentPage: number, maxPage };
+  const nodes = connection.edges.map((edge) => edge.node);
+  return documentResponse(200, nestedListDocument(list, nodes, meta, pageLinks(url.pathname, params, maxPage)));
 }
 
 /** The payload's fields that are neither the resource nor a flag, for the document's meta. */

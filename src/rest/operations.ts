@@ -5,7 +5,7 @@ import type { GraphQLContext } from '../graphql/context.js';
 import { schema } from '../graphql/schema.js';
 import { isIncludable, type Payload, type ResourceDefinition, resourceOfType } from './routes.js';
 
-export type OperationKind = 'one' | 'list' | 'create' | 'update' | 'remove' | `action:${string}`;
+export type OperationKind = 'one' | 'list' | 'create' | 'update' | 'remove' | `action:${string}` | `nested:${string}`;
 
 const cache = new Map<string, DocumentNode>();
 
@@ -27,6 +27,14 @@ function payloadSelection(payload: Payload | undefined, fields: string): string 
 
 function source(resource: ResourceDefinition, kind: OperationKind, include: string[]): string {
   const fields = selection(resource, include);
+  if (kind.startsWith('nested:')) {
+    const list = resource.nestedListDefinitions[kind.slice('nested:'.length)];
+    return `query ($id: UUID!, $first: Int!, $offset: Int!) {
+      result: ${resource.one}(id: $id) {
+        id ${list.field}(first: $first, offset: $offset) { totalCount edges { node { id ${list.attributes.join(' ')} } } }
+      }
+    }`;
+  }
   if (kind.startsWith('action:')) {
     const action = resource.actionPayloads[kind.slice('action:'.length)];
     return `mutation ($id: UUID!) { result: ${action.mutation}(id: $id) ${payloadSelection(action.payload, fields)} }`;

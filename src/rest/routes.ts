@@ -57,6 +57,19 @@ interface ResourceConfig {
    * `id`), answered with the resource as the action left it, e.g. rotate-secret.
    */
   actions?: Record<string, string>;
+  /**
+   * Read-only lists under one resource, `GET <item path>/<segment>`: the connection field
+   * of the resource's GraphQL type, served as resources of `type` (e.g. deliveries).
+   */
+  nestedLists?: Record<string, { field: string; type: string }>;
+}
+
+/** A read-only list under a resource: its JSON:API type and attributes, read from the schema. */
+export interface NestedList {
+  field: string;
+  type: string;
+  attributes: string[];
+  dateTimeAttributes: Set<string>;
 }
 
 export interface ResourceDefinition extends ResourceConfig {
@@ -84,6 +97,8 @@ export interface ResourceDefinition extends ResourceConfig {
   updatePayload?: Payload;
   /** The payloads of the actions, by path segment. */
   actionPayloads: Record<string, { mutation: string; payload?: Payload }>;
+  /** The nested lists, by path segment. */
+  nestedListDefinitions: Record<string, NestedList>;
   /** `filter[...]` names: the fields of the list query's `filter` argument, if it has one. */
   filterType?: GraphQLInputObjectType;
   /** The list query's argument types as written in an operation, e.g. `[FlowRunOrder!]`. */
@@ -189,6 +204,7 @@ const CONFIGS: ResourceConfig[] = [
     updateInput: 'UpdateWebhookEndpointInput',
     notFound: 'WebhookEndpoint not found',
     actions: { 'rotate-secret': 'rotateWebhookEndpointSecret' },
+    nestedLists: { deliveries: { field: 'deliveries', type: 'webhookDeliveries' } },
     relationships: [],
   },
 ];
@@ -214,12 +230,26 @@ function rootField(operation: 'Query' | 'Mutation', name: string): GraphQLField<
 
 const LEADING = ['createdAt', 'updatedAt'];
 
-function define(config: ResourceConfig): ResourceDefinition {
-  const type = objectType(config.graphqlType);
+/** The attributes of a GraphQL object type: its leaf fields but `id`, createdAt and updatedAt first. */
+function attributesOf(type: GraphQLObjectType) {
   const leafFields = Object.values(type.getFields()).filter((field) => isLeafType(getNamedType(field.type)));
   const names = leafFields.map((field) => field.name).filter((name) => name !== 'id');
   const attributes = [...LEADING.filter((name) => names.includes(name)), ...names.filter((name) => !LEADING.includes(name))];
   const dateTimeAttributes = new Set(leafFields.filter((field) => getNamedType(field.type).name === 'DateTime').map((field) => field.name));
+  return { attributes, dateTimeAttributes };
+}
+
+function nestedList(type: GraphQLObjectType, field: string, resourceType: string): NestedList {
+  const connection = getNamedType(type.getFields()[field]?.type);
+  const edge = isObjectType(connection) ? getNamedType(connection.getFields().edges?.type) : undefined;
+  const node = isObjectType(edge) ? getNamedType(edge.getFields().node?.type) : undefined;
+  if (!isObjectType(node)) throw new Error(`${type.name}.${field} is no connection`);
+  return { field, type: resourceType, ...attributesOf(node) };
+}
+
+function define(config: ResourceConfig): ResourceDefinition {
+  const type = objectType(config.graphqlType);
+  const { attributes, dateTimeAttributes } = attributesOf(type);
 
   const list = rootField('Query', config.list);
   rootField('Query', config.one);
@@ -251,6 +281,9 @@ function define(config: ResourceConfig): ResourceDefinition {
     nullableAttributes: nullableOf([...new Set([...createAttributes, ...updateAttributes])], type, createInputType),
     createPayload: payloadOf(rootField('Mutation', config.create), config.graphqlType, config.createResponseHeaders),
     updatePayload: payloadOf(rootField('Mutation', config.update), config.graphqlType),
+    nestedListDefinitions: Object.fromEntries(
+      Object.entries(config.nestedLists ?? {}).map(([segment, list]) => [segment, nestedList(type, list.field, list.type)]),
+    ),
     actionPayloads: Object.fromEntries(
       Object.entries(config.actions ?? {}).map(([segment, mutation]) => [
         segment,
@@ -317,12 +350,14 @@ for (const relationship of RESOURCES.flatMap((resource) => resource.relationship
 export type Route =
   | { kind: 'collection'; resource: ResourceDefinition; path: string }
   | { kind: 'item'; resource: ResourceDefinition; path: string; id: string }
-  | { kind: 'action'; resource: ResourceDefinition; path: string; id: string; action: string };
+  | { kind: 'action'; resource: ResourceDefinition; path: string; id: string; action: string }
+  | { kind: 'nested'; resource: ResourceDefinition; path: string; id: string; list: string };
 
 export const ALLOWED_METHODS: Record<Route['kind'], string[]> = {
   collection: ['GET', 'POST'],
   item: ['GET', 'PATCH', 'DELETE'],
   action: ['POST'],
+  nested: ['GET'],
 };
 
 /** The route of a path under /public/v2, or undefined. */
@@ -342,8 +377,10 @@ export function matchRoute(pathname: string): Route | undefined {
     return undefined;
   }
   if (segments.length === 2) return { kind: 'item', resource, path, id };
-  const action = segments[2];
-  return action in resource.actionPayloads ? { kind: 'action', resource, path, id, action } : undefined;
+  const segment = segments[2];
+  if (segment in resource.actionPayloads) return { kind: 'action', resource, path, id, action: segment };
+  if (segment in resource.nestedListDefinitions) return { kind: 'nested', resource, path, id, list: segment };
+  return undefined;
 }
 
 /** The canonical path of one resource (the `Location` of a created one). */

@@ -1,0 +1,161 @@
+// The delivery side of the webhook outbox (rows written by src/domain/webhook-events.ts):
+// which deliveries are due, claiming them so that one instance tries each at a time, and
+// what an attempt's outcome does (delivered; retried later with exponential backoff and
+// jitter; given up after the retry window; the endpoint turned off when it has failed for
+// that long). Sending is not the domain's business (src/webhooks/send.ts).
+import type { PrismaClient } from '../database/generated/prisma/client.js';
+
+export interface RetryPolicy {
+  /** The wait after the first failed attempt; it doubles with each further one. */
+  baseDelayMs: number;
+  /** No wait is longer than this. */
+  maxDelayMs: number;
+  /** A delivery still failing this long after its event is given up; an endpoint failing this long is turned off. */
+  windowMs: number;
+  /** How long a claimed attempt may take before another worker may try the delivery again. */
+  leaseMs: number;
+}
+
+const HOUR = 60 * 60_000;
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { baseDelayMs: 5_000, maxDelayMs: HOUR, windowMs: 24 * HOUR, leaseMs: 60_000 };
+
+/**
+ * The wait before attempt `attempts + 1`, after `attempts` failed ones: exponential, capped,
+ * with "equal jitter" (half fixed, half random) so that the deliveries of an endpoint that
+ * came back do not all retry at the same moment.
+ */
+export function retryDelayMs(attempts: number, policy: RetryPolicy, random: () => number = Math.random): number {
+  const exponential = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(attempts - 1, 40));
+  return Math.round(exponential / 2 + (random() * exponential) / 2);
+}
+
+export interface ClaimedDelivery {
+  id: string;
+  organizationId: string;
+  endpointId: string;
+  url: string;
+  secret: string;
+  eventType: string;
+  flowRun: Record<string, unknown>;
+  occurredAt: Date;
+  createdAt: Date;
+  /** Counting the attempt now being made. */
+  attempts: number;
+}
+
+/**
+ * Claims up to `limit` due deliveries of enabled endpoints for one attempt each: their
+ * next attempt moves to the end of a lease, so no other worker takes them meanwhile, and
+ * an attempt cut short (the instance died) is made again once the lease ends. Workers on
+ * several instances skip each other's rows (SKIP LOCKED). A delivery waits while an
+ * earlier one of the same run to the same endpoint is pending: a run's events arrive in order.
+ */
+export async function claimDueDeliveries(prisma: PrismaClient, now: Date, limit: number, policy: RetryPolicy): Promise<ClaimedDelivery[]> {
+  const leaseEnd = new Date(now.getTime() + policy.leaseMs);
+  return prisma.$queryRaw<ClaimedDelivery[]>`
+    WITH due AS (
+      SELECT delivery.id FROM "WebhookDelivery" AS delivery
+      JOIN "WebhookEndpoint" AS endpoint ON endpoint.id = delivery."endpointId" AND endpoint.enabled
+      WHERE delivery.status = 'pending' AND delivery."nextAttemptAt" <= ${now}::timestamptz
+        AND NOT EXISTS (
+          SELECT 1 FROM "WebhookDelivery" AS earlier
+          WHERE earlier."endpointId" = delivery."endpointId" AND earlier."flowRunId" = delivery."flowRunId"
+            AND earlier.status = 'pending' AND earlier.sequence < delivery.sequence
+        )
+      ORDER BY delivery."nextAttemptAt", delivery.sequence
+      LIMIT ${limit}
+      FOR UPDATE OF delivery SKIP LOCKED
+    )
+    UPDATE "WebhookDelivery" AS delivery
+    SET "nextAttemptAt" = ${leaseEnd}::timestamptz, attempts = delivery.attempts + 1
+    FROM due, "WebhookEndpoint" AS endpoint
+    WHERE delivery.id = due.id AND endpoint.id = delivery."endpointId"
+    RETURNING delivery.id::text, delivery."organizationId"::text, delivery."endpointId"::text, endpoint.url, endpoint.secret,
+              delivery."eventType", delivery."flowRun", delivery."occurredAt", delivery."createdAt", delivery.attempts`;
+}
+
+export type AttemptOutcome = { delivered: true; responseStatus: number } | { delivered: false; responseStatus?: number; error: string };
+
+export type AttemptResult = 'delivered' | 'retrying' | 'failed';
+
+/** Records an attempt's outcome; returns what became of the delivery. */
+export async function recordAttempt(
+  prisma: PrismaClient,
+  delivery: ClaimedDelivery,
+  outcome: AttemptOutcome,
+  now: Date,
+  policy: RetryPolicy,
+): Promise<AttemptResult> {
+  if (outcome.delivered) {
+    await prisma.$transaction([
+      prisma.webhookDelivery.update({
+        where: { id: delivery.id },
+        data: { status: 'delivered', deliveredAt: now, lastResponseStatus: outcome.responseStatus, lastError: null },
+      }),
+      prisma.webhookEndpoint.updateMany({ where: { id: delivery.endpointId, failingSince: { not: null } }, data: { failingSince: null } }),
+    ]);
+    return 'delivered';
+  }
+  const givenUp = now.getTime() - delivery.occurredAt.getTime() >= policy.windowMs;
+  const lastError = outcome.error.slice(0, 500);
+  return prisma.$transaction(
+    async (tx) => {
+      await tx.webhookDelivery.update({
+        where: { id: delivery.id },
+        data: {
+          lastResponseStatus: outcome.responseStatus ?? null,
+          lastError,
+          ...(givenUp ? { status: 'failed' } : { nextAttemptAt: new Date(now.getTime() + retryDelayMs(delivery.attempts, policy)) }),
+        },
+      });
+      // The endpoint has been failing since the first event it failed to take after its last
+      // success: so a delivery given up after the whole window turns it off too.
+      const [endpoint] = await tx.$queryRaw<{ failingSince: Date }[]>`
+      UPDATE "WebhookEndpoint" SET "failingSince" = COALESCE("failingSince", ${delivery.occurredAt}::timestamptz)
+      WHERE id = ${delivery.endpointId}::uuid
+      RETURNING "failingSince"`;
+      if (endpoint && now.getTime() - endpoint.failingSince.getTime() >= policy.windowMs) {
+        await disableFailingEndpoint(tx, delivery.endpointId, endpoint.failingSince, now);
+      }
+      return givenUp ? 'failed' : 'retrying';
+    },
+    { maxWait: 15_000, timeout: 15_000 },
+  );
+}
+
+type Transaction = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
+
+/** Turns the endpoint off and gives up its pending deliveries: nobody is listening there. */
+async function disableFailingEndpoint(tx: Transaction, endpointId: string, since: Date, now: Date) {
+  const hours = Math.round((now.getTime() - since.getTime()) / HOUR);
+  await tx.webhookEndpoint.update({
+    where: { id: endpointId },
+    data: {
+      enabled: false,
+      disabledReason: `turned off at ${now.toISOString()}: every delivery attempt failed for ${hours} hours (since ${since.toISOString()})`,
+    },
+  });
+  await tx.webhookDelivery.updateMany({
+    where: { endpointId, status: 'pending' },
+    data: { status: 'failed', lastError: 'the endpoint was turned off for failing' },
+  });
+}
+
+export interface DeliveryQueueStats {
+  /** Pending deliveries of enabled endpoints. */
+  depth: number;
+  /** Age of the oldest of them, 0 when there is none. */
+  oldestAgeSeconds: number;
+}
+
+export async function deliveryQueueStats(prisma: PrismaClient, now: Date): Promise<DeliveryQueueStats> {
+  const [row] = await prisma.$queryRaw<{ depth: bigint; oldest: Date | null }[]>`
+    SELECT count(*) AS depth, min(delivery."createdAt") AS oldest
+    FROM "WebhookDelivery" AS delivery
+    JOIN "WebhookEndpoint" AS endpoint ON endpoint.id = delivery."endpointId" AND endpoint.enabled
+    WHERE delivery.status = 'pending'`;
+  return {
+    depth: Number(row?.depth ?? 0),
+    oldestAgeSeconds: row?.oldest ? Math.max(0, (now.getTime() - row.oldest.getTime()) / 1000) : 0,
+  };
+}
