@@ -110,7 +110,10 @@ export function createApp(options: AppOptions): App {
       if (!body) return errorFor(surface, 413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${MAX_BODY_BYTES} bytes`);
       forwarded = new Request(request.url, { method: request.method, headers: request.headers, body, signal: request.signal });
     }
-    const response = surface === 'rest' ? await handleRestRequest(request, contextFor) : withGraphQLErrorBody(await graphql.fetch(forwarded));
+    const response =
+      surface === 'rest'
+        ? await handleRestRequest(request, contextFor, tracing?.traceOperation)
+        : withGraphQLErrorBody(await graphql.fetch(forwarded));
     for (const [name, value] of Object.entries(rateHeaders)) response.headers.set(name, value);
     return response;
   }

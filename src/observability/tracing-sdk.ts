@@ -69,6 +69,24 @@ export function createTracing({ spanProcessor, serviceName = 'flow-run-gateway',
 
   return {
     graphqlPlugin,
+    traceOperation(name, run) {
+      const [operationType] = name.split('.');
+      const attributes = { 'graphql.execute.operationName': name, 'graphql.execute.operationType': operationType };
+      return tracer.startActiveSpan(name, { kind: SpanKind.INTERNAL, attributes }, async (span) => {
+        try {
+          const result = await run();
+          const errors = (result as { errors?: readonly unknown[] } | undefined)?.errors;
+          if (errors?.length) span.setStatus({ code: SpanStatusCode.ERROR });
+          return result;
+        } catch (error) {
+          span.recordException(error as Error);
+          span.setStatus({ code: SpanStatusCode.ERROR });
+          throw error;
+        } finally {
+          span.end();
+        }
+      });
+    },
     currentTraceId: () => trace.getActiveSpan()?.spanContext().traceId,
     traceRequests(handle, routeOf) {
       return (request, connection) => {

@@ -16,6 +16,8 @@ export interface Tracing {
   traceRequests<Connection>(handle: Handler<Connection>, routeOf: (pathname: string) => string): Handler<Connection>;
   /** A span per GraphQL execution at /graphql (graphql-yoga plugin). */
   graphqlPlugin: Plugin;
+  /** The same for the operations the JSON:API surface runs on the schema without the GraphQL server. */
+  traceOperation<T>(name: string, run: () => Promise<T>): Promise<T>;
   /** The trace id of the request being served, for its log line. */
   currentTraceId(): string | undefined;
   /** Sends the spans still buffered and stops tracing (rejects when they could not be sent). */

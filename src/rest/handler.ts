@@ -9,7 +9,7 @@ import { type ListLinks, listDocument, nestedListDocument, singleDocument } from
 import { fromGraphQLError, fromUnknown, pointerFrom, RestError, restError, restErrors } from './errors.js';
 import { assertAcceptable, JSON_API } from './media-type.js';
 import { OPENAPI_PATH, openApiJson } from './openapi.js';
-import { type OperationKind, runOperation } from './operations.js';
+import { type AroundOperation, type OperationKind, runOperation } from './operations.js';
 import { parseQueryParams, type QueryParams } from './query-params.js';
 import { inputFromDocument, readJsonBody } from './request-body.js';
 import { ALLOWED_METHODS, matchRoute, type Payload, type ResourceDefinition, resourcePath, type Route } from './routes.js';
@@ -20,15 +20,15 @@ type Node = Record<string, unknown>;
  * Answers one request under /public/v2 (src/http/app.ts routes them here), with the
  * context factory GraphQL uses, so both surfaces act with the same tenant and services.
  */
-export async function handleRestRequest(request: Request, contextFor: ContextFactory): Promise<Response> {
+export async function handleRestRequest(request: Request, contextFor: ContextFactory, around?: AroundOperation): Promise<Response> {
   try {
-    return await handle(request, contextFor);
+    return await handle(request, contextFor, around);
   } catch (error) {
     return errorResponse(fromUnknown(error));
   }
 }
 
-async function handle(request: Request, contextFor: ContextFactory): Promise<Response> {
+async function handle(request: Request, contextFor: ContextFactory, around: AroundOperation | undefined): Promise<Response> {
   const url = new URL(request.url);
   // The OpenAPI description is public: served before any authentication.
   if (url.pathname === OPENAPI_PATH) {
@@ -50,14 +50,14 @@ async function handle(request: Request, contextFor: ContextFactory): Promise<Res
   const { resource } = route;
 
   if (route.kind === 'collection' && request.method === 'GET') {
-    return list(route, url, context);
+    return list(route, url, context, around);
   }
   if (route.kind === 'collection') {
-    return create(route, request, url, context);
+    return create(route, request, url, context, around);
   }
 
   if (route.kind === 'action') {
-    return act(route, url, context);
+    return act(route, url, context, around);
   }
   if (route.kind === 'nested') {
     return nestedList(route, url, context);
@@ -79,7 +79,7 @@ async function handle(request: Request, contextFor: ContextFactory): Promise<Res
   // An id that is no UUID names nothing: the same 404 as a missing resource.
   if (!isUuid(id)) throw notFound(resource);
 
-  const result = await runOperation(resource, kind, params.include, { id, ...(input && { input }) }, context);
+  const result = await runOperation(resource, kind, params.include, { id, ...(input && { input }) }, context, around);
   if (kind === 'remove') {
     resultOf(result);
     return new Response(null, { status: 204 });
@@ -91,12 +91,17 @@ async function handle(request: Request, contextFor: ContextFactory): Promise<Res
 }
 
 /** `POST <item>/<action>`: the action's mutation on the item; 200 with the resource as it left it. */
-async function act(route: Extract<Route, { kind: 'action' }>, url: URL, context: GraphQLContext): Promise<Response> {
+async function act(
+  route: Extract<Route, { kind: 'action' }>,
+  url: URL,
+  context: GraphQLContext,
+  around: AroundOperation | undefined,
+): Promise<Response> {
   const { resource, id, action } = route;
   const params = parseQueryParams(url.searchParams, resource, 'single');
   if (!isUuid(id)) throw notFound(resource);
   const payload = resource.actionPayloads[action].payload;
-  const answer = resultOf(await runOperation(resource, `action:${action}`, params.include, { id }, context));
+  const answer = resultOf(await runOperation(resource, `action:${action}`, params.include, { id }, context, around));
   const node = payload ? (answer[payload.node] as Node) : answer;
   return documentResponse(200, singleDocument(resource, node, params, metaOf(answer, payload)));
 }
@@ -137,7 +142,7 @@ function metaOf(answer: Node, payload: Payload | undefined): Record<string, unkn
  * trigger's Idempotency-Key). A replayed trigger answers as the first one did (201, same
  * run, same Location) with `Idempotent-Replayed: true`.
  */
-async function create(route: Route, request: Request, url: URL, context: GraphQLContext): Promise<Response> {
+async function create(route: Route, request: Request, url: URL, context: GraphQLContext, around: AroundOperation | undefined): Promise<Response> {
   const { resource } = route;
   const params = parseQueryParams(url.searchParams, resource, 'single');
   const attributes = inputFromDocument(await readJsonBody(request), {
@@ -153,7 +158,7 @@ async function create(route: Route, request: Request, url: URL, context: GraphQL
   }
   let payload: Node;
   try {
-    payload = resultOf(await runOperation(resource, 'create', params.include, { input: { ...attributes, ...fromHeaders } }, context));
+    payload = resultOf(await runOperation(resource, 'create', params.include, { input: { ...attributes, ...fromHeaders } }, context, around));
   } catch (error) {
     throw pointingAtHeaders(error, resource.createHeaders ?? {});
   }
@@ -198,7 +203,7 @@ function pointingAtFilterParameters(error: unknown): unknown {
   return new RestError(error.status, errors, error.headers);
 }
 
-async function list(route: Route, url: URL, context: GraphQLContext): Promise<Response> {
+async function list(route: Route, url: URL, context: GraphQLContext, around: AroundOperation | undefined): Promise<Response> {
   const { resource } = route;
   const params = parseQueryParams(url.searchParams, resource, 'list');
   const { number, size } = params.page;
@@ -210,7 +215,7 @@ async function list(route: Route, url: URL, context: GraphQLContext): Promise<Re
   };
   let connection: Node;
   try {
-    connection = resultOf(await runOperation(resource, 'list', params.include, variables, context));
+    connection = resultOf(await runOperation(resource, 'list', params.include, variables, context, around));
   } catch (error) {
     throw pointingAtFilterParameters(error);
   }

@@ -81,17 +81,22 @@ export function operationDocument(resource: ResourceDefinition, kind: OperationK
   return document;
 }
 
+/**
+ * Runs around each operation, named as GraphQL's executions are (`query.flowRuns.list`):
+ * tracing's span, when tracing is on. Without one, operations run as they are.
+ */
+export type AroundOperation = <T>(name: string, run: () => Promise<T>) => Promise<T>;
+
 export async function runOperation(
   resource: ResourceDefinition,
   kind: OperationKind,
   include: string[],
   variables: Record<string, unknown>,
   context: GraphQLContext,
+  around?: AroundOperation,
 ): Promise<ExecutionResult> {
-  return execute({
-    schema,
-    document: operationDocument(resource, kind, include),
-    variableValues: variables,
-    contextValue: context,
-  });
+  const args = { schema, document: operationDocument(resource, kind, include), variableValues: variables, contextValue: context };
+  if (!around) return execute(args);
+  const type = kind === 'one' || kind === 'list' ? 'query' : 'mutation';
+  return around(`${type}.${resource.type}.${kind}`, async () => execute(args));
 }

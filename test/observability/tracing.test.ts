@@ -1,6 +1,6 @@
 // Tracing on (as with OTEL_EXPORTER_OTLP_ENDPOINT set), with the spans kept in memory: one
-// request is one trace, an HTTP server span at its root, the GraphQL execution its child
-// and the SQL statements below, on both databases.
+// request is one trace, an HTTP server span at its root, the GraphQL execution (or the
+// JSON:API adapter's operation) its child and the SQL statements below, on both databases.
 import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
 import { pino } from 'pino';
@@ -76,7 +76,7 @@ describe.each(databaseTargets())('traces on $name', (target) => {
     expect(logged.at(-1)).toMatchObject({ msg: 'request', traceId: http!.spanContext().traceId });
   });
 
-  it("continues the caller's trace from a W3C traceparent, and a REST request is traced down to its SQL", async () => {
+  it("continues the caller's trace from a W3C traceparent, and a REST request is traced through its operation down to its SQL", async () => {
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
     const callerSpan = '00f067aa0ba902b7';
     const response = await app.fetch(
@@ -90,11 +90,16 @@ describe.each(databaseTargets())('traces on $name', (target) => {
     expect(http).toMatchObject({ name: 'GET /public/v2/flow-runs', attributes: { 'http.route': '/public/v2/flow-runs' } });
     expect(http!.spanContext().traceId).toBe(traceId);
     expect(parentOf(http!)).toBe(callerSpan);
+    // The adapter's operation on the schema has its execution span, as at /graphql.
+    const execution = spans.find((span) => span.name === 'query.flowRuns.list');
+    expect(execution).toMatchObject({ kind: SpanKind.INTERNAL, attributes: { 'graphql.execute.operationType': 'query' } });
+    expect(parentOf(execution!)).toBe(idOf(http!));
     const statements = spans.filter((span) => span.name === 'prisma:client:db_query');
     expect(statements.length).toBeGreaterThanOrEqual(2);
     for (const statement of statements) {
       expect(statement.spanContext().traceId).toBe(traceId);
       expect(ancestors(statement, spans)).toContain(idOf(http!));
     }
+    expect(statements.filter((span) => ancestors(span, spans).includes(idOf(execution!))).length).toBeGreaterThanOrEqual(2);
   });
 });
