@@ -5,6 +5,7 @@
 // CLI) work. A runtime import of a dev dependency (tsx, the Prisma CLI, TypeScript) or a
 // file the image leaves out fails here.
 import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,9 +81,10 @@ afterAll(async () => {
 describe("the image's final stage", () => {
   it('holds production dependencies only, and its install neither generates nor builds', () => {
     expect(installOutput).toContain('postinstall: a production install');
-    for (const devOnly of ['tsx', 'prisma', 'typescript', 'vitest', '@prisma/schema-engine-wasm']) {
-      expect(() => execFileSync('node', ['-e', `require.resolve('${devOnly}/package.json')`], { cwd: app, stdio: 'ignore' }), devOnly).toThrow();
-    }
+    // On disk: some packages (the schema engine) do not export their package.json.
+    const installed = (name: string) => existsSync(join(app, 'node_modules', name, 'package.json'));
+    for (const devOnly of ['tsx', 'prisma', 'typescript', 'vitest', '@prisma/schema-engine-wasm']) expect(installed(devOnly), devOnly).toBe(false);
+    for (const runtime of ['graphql-yoga', '@prisma/client', 'pg']) expect(installed(runtime), runtime).toBe(true);
   });
 
   // One database for the steps below, as compose gives its migrate service and gateways:
