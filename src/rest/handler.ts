@@ -8,7 +8,7 @@ import { schema } from '../graphql/schema.js';
 import { type ListLinks, listDocument, nestedListDocument, singleDocument } from './documents.js';
 import { fromGraphQLError, fromUnknown, pointerFrom, RestError, restError, restErrors } from './errors.js';
 import { assertAcceptable, JSON_API } from './media-type.js';
-import { OPENAPI_PATH, openApiJson } from './openapi.js';
+import { OPENAPI_PATH, openApiJson } from './openapi/index.js';
 import { type AroundOperation, type OperationKind, runOperation } from './operations.js';
 import { parseQueryParams, type QueryParams } from './query-params.js';
 import { inputFromDocument, readJsonBody } from './request-body.js';
