@@ -75,6 +75,35 @@ describe.each(databaseTargets())('find or create over GraphQL on $name', (target
     }
   });
 
+  it('asked with errors, the create answers a ThreadAlreadyExistsError carrying existingId, also to the loser of a race', async () => {
+    const createOrName = (identifier: string) =>
+      sendGraphQL<{ createMessageThread: { messageThread: { id: string } | null; errors: { __typename: string; existingId?: string }[] } }, unknown>(
+        app,
+        key,
+        `mutation ($identifier: String!) {
+          createMessageThread(input: { channel: whatsapp, identifier: $identifier }) {
+            messageThread { id }
+            errors { __typename ... on ThreadAlreadyExistsError { code existingId } }
+          }
+        }`,
+        { identifier },
+      );
+    for (let round = 0; round < 5; round++) {
+      const number = nextNumber();
+      const answers = await Promise.all([createOrName(number), createOrName(number)]);
+      for (const answer of answers) expect(answer.errors).toBeUndefined();
+      const payloads = answers.map((answer) => answer.data!.createMessageThread);
+      const won = payloads.filter((payload) => payload.messageThread);
+      const lost = payloads.filter((payload) => !payload.messageThread);
+      expect(won).toHaveLength(1);
+      expect(won[0].errors).toEqual([]);
+      expect(lost).toHaveLength(1);
+      expect(lost[0].errors).toEqual([
+        { __typename: 'ThreadAlreadyExistsError', code: 'THREAD_ALREADY_EXISTS', existingId: won[0].messageThread!.id },
+      ]);
+    }
+  });
+
   it('flows(filter: { name }) finds flows by exact name', async () => {
     const name = `Intake ${++counter}`;
     const created = await sendGraphQL<{ createFlow: { flow: { id: string } } }, unknown>(
