@@ -86,6 +86,14 @@ describe.each(databaseTargets())('OpenAPI description on $name', (target) => {
     expect(schemas.FlowRunCreateDocument.properties.data.properties.attributes.properties.idempotencyKey).toBeUndefined();
     expect(trigger.parameters).toContainEqual(expect.objectContaining({ name: 'Idempotency-Key', in: 'header' }));
     expect(Object.keys(trigger.responses['201'].headers)).toEqual(['Location', 'Idempotent-Replayed']);
+    // The lookup and polling filters, typed.
+    const parameter = (path: string, name: string) =>
+      doc.paths[`${BASE_PATH}/${path}`].get.parameters.find((candidate: { name: string }) => candidate.name === name);
+    expect(parameter('flow-runs', 'filter[updatedSince]').schema).toMatchObject({ type: 'string', format: 'date-time' });
+    expect(parameter('message-threads', 'filter[channel]').schema.enum).toEqual(['whatsapp', 'sms', 'email', 'web']);
+    expect(parameter('message-threads', 'filter[identifier]').schema.type).toBe('string');
+    expect(parameter('flows', 'filter[name]').schema.type).toBe('string');
+    expect(schemas.ErrorObject.properties.meta.properties.existingId).toMatchObject({ type: 'string', format: 'uuid' });
     expect(schemas.ErrorObject.properties.code.enum).toEqual(
       expect.arrayContaining(['IDEMPOTENCY_KEY_REUSED', 'VALIDATION_FAILED', 'INVALID_QUERY_PARAMETER']),
     );
@@ -140,5 +148,17 @@ describe.each(databaseTargets())('OpenAPI description on $name', (target) => {
     const error = await call(app, 'GET', '/public/v2/flow-runs?sort=nope', { key });
     expect(error.status).toBe(400);
     check('ErrorDocument', error.json);
+    // A conflict naming the thread that exists, and a refused filter value.
+    const conflict = await call(app, 'POST', '/public/v2/message-threads', {
+      key,
+      body: { data: { type: 'messageThreads', attributes: { channel: 'web', identifier: 'described' } } },
+    });
+    expect(conflict.status).toBe(409);
+    expect(conflict.json.errors[0].meta).toEqual({ existingId: thread.json.data.id });
+    check('ErrorDocument', conflict.json);
+    const badFilter = await call(app, 'GET', '/public/v2/message-threads?filter[identifier]=', { key });
+    expect(badFilter.status).toBe(400);
+    check('ErrorDocument', badFilter.json);
+    check('MessageThreadListDocument', (await call(app, 'GET', '/public/v2/message-threads?filter[channel]=web', { key })).json);
   });
 });

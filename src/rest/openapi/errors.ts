@@ -1,6 +1,6 @@
 // The error catalogue: every code an error object may carry (the domain's and the HTTP
 // layer's), what each status means, and which statuses each kind of operation can answer.
-import { ERROR_CODES } from '../../domain/errors.js';
+import { ERROR_CODES, type ErrorDetails } from '../../domain/errors.js';
 import type { HttpErrorCode } from '../errors.js';
 import { jsonApi, type OperationKind, ref, type Schema } from './components.js';
 
@@ -21,13 +21,22 @@ const HTTP_ERROR_CODES: Record<HttpErrorCode, true> = {
   INTERNAL_SERVER_ERROR: true,
 };
 
+// A Record over the details a domain error may carry, so that a new one must be described here.
+const ERROR_DETAILS: Record<keyof ErrorDetails, Schema> = {
+  existingId: {
+    type: 'string',
+    format: 'uuid',
+    description: 'With THREAD_ALREADY_EXISTS: the id of the thread that holds the channel and identifier.',
+  },
+};
+
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'Malformed JSON, an invalid or non-writable member (`source.pointer`), or an invalid query parameter (`source.parameter`).',
   401: 'No API key, or an unknown one.',
   403: 'A read-only API key on a write ("access denied"), or a client-generated id.',
   404: 'No such resource in the organization of the API key.',
   406: 'Accept allows the JSON:API media type only with parameters.',
-  409: 'A rule of the domain forbids it now, or `data.type`/`data.id` do not match the endpoint.',
+  409: 'A rule of the domain forbids it now (a thread that exists is named in `meta.existingId`), or `data.type`/`data.id` do not match the endpoint.',
   413: 'The request body is larger than 1 MB.',
   415: 'The request body is not sent as the JSON:API media type without parameters.',
   422: 'A referenced flow or message thread does not exist in the organization.',
@@ -76,6 +85,12 @@ export function errorSchemas(): Record<string, Schema> {
             { type: 'object', properties: { parameter: { type: 'string' } }, required: ['parameter'], additionalProperties: false },
             { type: 'object', properties: { header: { type: 'string' } }, required: ['header'], additionalProperties: false },
           ],
+        },
+        meta: {
+          type: 'object',
+          description: 'What the client may act on (GraphQL has the same in `extensions`).',
+          properties: ERROR_DETAILS,
+          additionalProperties: false,
         },
       },
       required: ['status', 'code', 'title', 'detail'],
