@@ -51,6 +51,8 @@ export interface Config {
   webhookRetryMaxMs: number;
   /** A delivery failing this long is given up, and an endpoint failing this long turned off. */
   webhookRetryWindowMs: number;
+  /** How long an instance remembers a valid API key: how long a revoked key may keep working where no Redis told. */
+  apiKeyCacheTtlMs: number;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -124,5 +126,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookRetryBaseMs: integer(env, 'WEBHOOK_RETRY_BASE_MS', 5_000, 1, 86_400_000),
     webhookRetryMaxMs: integer(env, 'WEBHOOK_RETRY_MAX_MS', 3_600_000, 1, 86_400_000),
     webhookRetryWindowMs: integer(env, 'WEBHOOK_RETRY_WINDOW_MS', 86_400_000, 1_000, 30 * 86_400_000),
+    apiKeyCacheTtlMs: integer(env, 'API_KEY_CACHE_TTL_MS', 30_000, 100, 600_000),
   };
 }

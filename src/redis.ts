@@ -7,7 +7,7 @@ import { type Logger, logger as defaultLogger } from './observability/logger.js'
 
 export interface RedisClientOptions {
   /** What the client is for, named in its log lines. */
-  role: 'change-publish' | 'change-subscribe' | 'rate-limit';
+  role: 'change-publish' | 'change-subscribe' | 'rate-limit' | 'key-revocations';
   logger?: Logger;
 }
 

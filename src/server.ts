@@ -9,7 +9,9 @@ import { type Database, EmbeddedDatabaseBusyError, openDatabase } from './databa
 import { pendingMigrations } from './database/migrations.js';
 import { seedDemoIfEmpty } from './demo-data.js';
 import { type FlowRunChange, systemClock } from './domain/flow-run-changes.js';
+import { configureKeyCache, forgetAllApiKeys, forgetApiKeys } from './domain/organizations.js';
 import { deliveryQueueStats } from './domain/webhook-deliveries.js';
+import { listenForRevocations } from './events/api-key-revocations.js';
 import { createFlowRunChangeBus } from './events/flow-run-change-bus.js';
 import { createApp } from './http/app.js';
 import { createClientLimits } from './http/client-limits.js';
@@ -55,6 +57,18 @@ const db = await openDatabase({
 });
 opened = db;
 
+configureKeyCache(db.prisma, { ttlMs: config.apiKeyCacheTtlMs });
+// With Redis, a key revoked or rotated out anywhere is forgotten here within a second.
+const revocations = config.redisUrl
+  ? listenForRevocations({
+      redisUrl: config.redisUrl,
+      onRevoked: (ids) => forgetApiKeys(db.prisma, ids),
+      onListening: () => {
+        forgetAllApiKeys(db.prisma);
+        logger.info('listening for API key revocations');
+      },
+    })
+  : undefined;
 const changeBus = createFlowRunChangeBus({ redisUrl: config.redisUrl, metrics });
 const webhookUrls = { allowPrivate: config.webhookAllowPrivateUrls };
 const webhooks = startWebhookWorker(db.prisma, {
@@ -152,6 +166,7 @@ async function stop(signal: string) {
   await sweeper.stop();
   await webhooks.stop();
   await changeBus.close();
+  await revocations?.close();
   await rateLimitRedis?.quit().catch(() => rateLimitRedis.disconnect());
   await db.close();
   // Last, so the spans of the requests drained above are sent too.

@@ -13,6 +13,9 @@ import { databaseTargets, openTestDatabase, type TestDatabase } from './support/
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const STACK_FRAME = /^\s+at /m;
+// Each CLI run starts a process and opens the database: a test of several runs takes a
+// while on a loaded machine. A guard against a hang, not a timing assertion.
+const SEVERAL_RUNS_MS = 300_000;
 
 interface CliResult {
   code: number | null;
@@ -70,42 +73,46 @@ describe.each(databaseTargets())('cli on $name', (target) => {
     await rm(parent, { recursive: true, force: true });
   });
 
-  it('creates an organization and keys that authenticate', async () => {
-    const org = await runCli(['org', 'create', 'Acme Recruitment'], database());
-    expect(org.stderr).not.toMatch(/error/i);
-    expect(org.code).toBe(0);
-    expect(org.lastLine).toMatch(UUID);
-    const organizationId = org.lastLine;
+  it(
+    'creates an organization and keys that authenticate',
+    async () => {
+      const org = await runCli(['org', 'create', 'Acme Recruitment'], database());
+      expect(org.stderr).not.toMatch(/error/i);
+      expect(org.code).toBe(0);
+      expect(org.lastLine).toMatch(UUID);
+      const organizationId = org.lastLine;
 
-    const writeKey = await runCli(['key', 'create', '--org', organizationId], database());
-    expect(writeKey.code).toBe(0);
-    expect(writeKey.stdout).toMatch(/shown once/);
-    expect(writeKey.lastLine).toMatch(/^\S+$/);
-    expect(writeKey.lastLine.length).toBeGreaterThanOrEqual(20);
+      const writeKey = await runCli(['key', 'create', '--org', organizationId], database());
+      expect(writeKey.code).toBe(0);
+      expect(writeKey.stdout).toMatch(/shown once/);
+      expect(writeKey.lastLine).toMatch(/^\S+$/);
+      expect(writeKey.lastLine.length).toBeGreaterThanOrEqual(20);
 
-    const readKey = await runCli(['key', 'create', '--read-only', '--org', organizationId], database());
-    expect(readKey.code).toBe(0);
-    expect(readKey.lastLine).not.toBe(writeKey.lastLine);
+      const readKey = await runCli(['key', 'create', '--read-only', '--org', organizationId], database());
+      expect(readKey.code).toBe(0);
+      expect(readKey.lastLine).not.toBe(writeKey.lastLine);
 
-    const db = await openAfterwards();
-    try {
-      const organization = await db.prisma.organization.findUniqueOrThrow({ where: { id: organizationId } });
-      expect(organization.name).toBe('Acme Recruitment');
-      const writer = await authenticate(db.prisma, writeKey.lastLine);
-      expect(writer.organizationId).toBe(organizationId);
-      expect(writer.access).toBe('write');
-      const reader = await authenticate(db.prisma, readKey.lastLine);
-      expect(reader.organizationId).toBe(organizationId);
-      expect(reader.access).toBe('read');
-      // Only hashes are stored.
-      const hashes = (await db.prisma.apiKey.findMany({ where: { organizationId } })).map((key) => key.hash);
-      expect(hashes).toHaveLength(2);
-      expect(hashes).not.toContain(writeKey.lastLine);
-      await expect(authenticate(db.prisma, `${writeKey.lastLine}x`)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
-    } finally {
-      await closeAfterwards(db);
-    }
-  });
+      const db = await openAfterwards();
+      try {
+        const organization = await db.prisma.organization.findUniqueOrThrow({ where: { id: organizationId } });
+        expect(organization.name).toBe('Acme Recruitment');
+        const writer = await authenticate(db.prisma, writeKey.lastLine);
+        expect(writer.organizationId).toBe(organizationId);
+        expect(writer.access).toBe('write');
+        const reader = await authenticate(db.prisma, readKey.lastLine);
+        expect(reader.organizationId).toBe(organizationId);
+        expect(reader.access).toBe('read');
+        // Only hashes are stored.
+        const hashes = (await db.prisma.apiKey.findMany({ where: { organizationId } })).map((key) => key.hash);
+        expect(hashes).toHaveLength(2);
+        expect(hashes).not.toContain(writeKey.lastLine);
+        await expect(authenticate(db.prisma, `${writeKey.lastLine}x`)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+      } finally {
+        await closeAfterwards(db);
+      }
+    },
+    SEVERAL_RUNS_MS,
+  );
 
   it('reports an unknown organization on stderr with exit code 1 and no stack trace', async () => {
     const result = await runCli(['key', 'create', '--org', '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11'], database());
@@ -115,48 +122,115 @@ describe.each(databaseTargets())('cli on $name', (target) => {
     expect(result.stdout).not.toMatch(/frg_/);
   });
 
-  it('lists the audit log newest first, at most --limit events, and says when there is none', async () => {
-    const organizationId = (await runCli(['org', 'create', 'Audited'], database())).lastLine;
-    const empty = await runCli(['audit', 'list', '--org', organizationId], database());
-    expect(empty.code).toBe(0);
-    expect(empty.lastLine).toBe(`No audit events for organization ${organizationId}.`);
+  it(
+    'lists the audit log newest first, at most --limit events, and says when there is none',
+    async () => {
+      const organizationId = (await runCli(['org', 'create', 'Audited'], database())).lastLine;
+      const empty = await runCli(['audit', 'list', '--org', organizationId], database());
+      expect(empty.code).toBe(0);
+      expect(empty.lastLine).toBe(`No audit events for organization ${organizationId}.`);
 
-    const db = await openAfterwards();
-    try {
-      for (const action of ['apiKey.created', 'apiKey.revoked'] as const) {
-        await recordAuditEvent(db.prisma, {
-          organizationId,
-          actor: cliActor('ops'),
-          action,
-          subjectType: 'apiKey',
-          subjectId: '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11',
-          details: { name: 'ci' },
-        });
+      const db = await openAfterwards();
+      try {
+        for (const action of ['apiKey.created', 'apiKey.revoked'] as const) {
+          await recordAuditEvent(db.prisma, {
+            organizationId,
+            actor: cliActor('ops'),
+            action,
+            subjectType: 'apiKey',
+            subjectId: '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11',
+            details: { name: 'ci' },
+          });
+        }
+      } finally {
+        await closeAfterwards(db);
       }
-    } finally {
-      await closeAfterwards(db);
-    }
-    const all = await runCli(['audit', 'list', '--org', organizationId], database());
-    expect(all.code).toBe(0);
-    const rows = all.stdout
-      .trimEnd()
-      .split('\n')
-      .map((line) => line.split('\t'));
-    expect(rows[0]).toEqual(['occurredAt', 'actor', 'action', 'subject', 'details']);
-    expect(rows.slice(1).map((row) => row.slice(1))).toEqual([
-      ['cli:ops', 'apiKey.revoked', 'apiKey:6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', '{"name":"ci"}'],
-      ['cli:ops', 'apiKey.created', 'apiKey:6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', '{"name":"ci"}'],
-    ]);
-    expect(new Date(rows[1][0]).toISOString()).toBe(rows[1][0]);
+      const all = await runCli(['audit', 'list', '--org', organizationId], database());
+      expect(all.code).toBe(0);
+      const rows = all.stdout
+        .trimEnd()
+        .split('\n')
+        .map((line) => line.split('\t'));
+      expect(rows[0]).toEqual(['occurredAt', 'actor', 'action', 'subject', 'details']);
+      expect(rows.slice(1).map((row) => row.slice(1))).toEqual([
+        ['cli:ops', 'apiKey.revoked', 'apiKey:6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', '{"name":"ci"}'],
+        ['cli:ops', 'apiKey.created', 'apiKey:6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', '{"name":"ci"}'],
+      ]);
+      expect(new Date(rows[1][0]).toISOString()).toBe(rows[1][0]);
 
-    const one = await runCli(['audit', 'list', '--org', organizationId, '--limit', '1'], database());
-    expect(one.stdout.trimEnd().split('\n')).toHaveLength(2);
-    expect(one.lastLine).toMatch(/apiKey\.revoked/);
+      const one = await runCli(['audit', 'list', '--org', organizationId, '--limit', '1'], database());
+      expect(one.stdout.trimEnd().split('\n')).toHaveLength(2);
+      expect(one.lastLine).toMatch(/apiKey\.revoked/);
 
-    const unknown = await runCli(['audit', 'list', '--org', '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11'], database());
-    expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toMatch(/organization 6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11 not found/);
-  });
+      const unknown = await runCli(['audit', 'list', '--org', '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11'], database());
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toMatch(/organization 6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11 not found/);
+    },
+    SEVERAL_RUNS_MS,
+  );
+
+  it(
+    'creates a named, expiring key, lists it, rotates it with an overlap and revokes the successor; never prints a key or hash in a listing',
+    async () => {
+      const organizationId = (await runCli(['org', 'create', 'Rotating'], database())).lastLine;
+      const created = await runCli(['key', 'create', '--org', organizationId, '--name', 'ci', '--expires-in', '7d'], database());
+      expect(created.code).toBe(0);
+      const oldKey = created.lastLine;
+      const oldId = /Its id \(for key revoke and key rotate\): (\S+)/.exec(created.stdout)![1];
+      expect(oldId).toMatch(UUID);
+
+      const listed = await runCli(['key', 'list', '--org', organizationId], database());
+      expect(listed.code).toBe(0);
+      const rows = listed.stdout
+        .trimEnd()
+        .split('\n')
+        .map((line) => line.split('\t'));
+      expect(rows[0]).toEqual(['id', 'name', 'access', 'created', 'lastUsedAt', 'expiresAt', 'revoked']);
+      expect(rows).toHaveLength(2);
+      const [id, name, access, createdAt, lastUsedAt, expiresAt, revokedAt] = rows[1];
+      expect([id, name, access, lastUsedAt, revokedAt]).toEqual([oldId, 'ci', 'read-write', '-', '-']);
+      const lifetime = Date.parse(expiresAt) - Date.parse(createdAt);
+      expect(Math.abs(lifetime - 7 * 24 * 60 * 60_000)).toBeLessThan(60_000);
+      expect(listed.stdout).not.toContain(oldKey);
+      expect(listed.stdout).not.toMatch(/[0-9a-f]{64}/);
+
+      const rotated = await runCli(['key', 'rotate', oldId, '--overlap', '15m'], database());
+      expect(rotated.code).toBe(0);
+      expect(rotated.stdout).toMatch(/No REDIS_URL/);
+      const newKey = rotated.lastLine;
+      expect(newKey).toMatch(/^frg_\S+$/);
+      expect(newKey).not.toBe(oldKey);
+      const newId = /The new read-write key's id: (\S+)/.exec(rotated.stdout)![1];
+
+      const revoked = await runCli(['key', 'revoke', newId], database());
+      expect(revoked.code).toBe(0);
+      expect(revoked.stdout).toMatch(new RegExp(`Revoked API key ${newId} "ci"`));
+      const again = await runCli(['key', 'revoke', newId], database());
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/already revoked/);
+      expect(again.stderr).not.toMatch(STACK_FRAME);
+
+      const db = await openAfterwards();
+      try {
+        await expect(authenticate(db.prisma, newKey)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+        expect(await authenticate(db.prisma, oldKey)).toMatchObject({ organizationId, apiKeyId: oldId }); // within its overlap
+        const old = await db.prisma.apiKey.findUniqueOrThrow({ where: { id: oldId } });
+        expect(Math.abs(old.expiresAt!.getTime() - (Date.now() + 15 * 60_000))).toBeLessThan(5 * 60_000);
+        const events = await db.prisma.auditEvent.findMany({ where: { organizationId }, orderBy: { sequence: 'asc' } });
+        expect(events.map((event) => [event.action, event.subjectId])).toEqual([
+          ['apiKey.created', oldId],
+          ['apiKey.created', newId],
+          ['apiKey.rotated', oldId],
+          ['apiKey.revoked', newId],
+        ]);
+        expect(new Set(events.map((event) => event.actor)).size).toBe(1);
+        expect(events[0].actor).toMatch(/^cli:\S+$/);
+      } finally {
+        await closeAfterwards(db);
+      }
+    },
+    SEVERAL_RUNS_MS,
+  );
 
   it('refuses an empty organization name with exit code 1', async () => {
     const result = await runCli(['org', 'create', '   '], database());
@@ -197,6 +271,18 @@ describe('cli usage and the embedded database lock', () => {
     [['audit', 'list', '--org', '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', '--limit', '1001']],
     [['audit', 'list', '--org', '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', '--limit', '2.5']],
     [['audit', 'list', '--org', '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', '--read-only']],
+    [['key', 'create', '--org', '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', '--expires-in', 'soon']],
+    [['key', 'create', '--org', '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', '--expires-in', '0s']],
+    [['key', 'create', '--org', '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', '--expires-in', '3651d']],
+    [['key', 'list']],
+    [['key', 'list', '--org', '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', '--name', 'x']],
+    [['key', 'revoke']],
+    [['key', 'revoke', 'not-a-uuid']],
+    [['key', 'revoke', '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', 'extra']],
+    [['key', 'revoke', '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', '--org', '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11']],
+    [['key', 'rotate', '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', '--overlap', '30']],
+    [['key', 'rotate', '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', '--overlap', '-5m']],
+    [['key', 'rotate', '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', '--overlap', '31d']],
   ])('answers usage %j with the usage text on stderr and exit code 2', async (args) => {
     const result = await runCli(args, { dataDir });
     expect(result.code).toBe(2);
@@ -209,7 +295,8 @@ describe('cli usage and the embedded database lock', () => {
   it('prints the usage on stdout for --help', async () => {
     const result = await runCli(['--help'], { dataDir });
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/key create --org <organization id> \[--read-only\]/);
+    expect(result.stdout).toMatch(/key create --org <organization id> \[--name <name>\] \[--read-only\] \[--expires-in <duration>\]/);
+    expect(result.stdout).toMatch(/key rotate <key id> \[--overlap <duration>\]/);
   });
 
   it('fails with the busy message while another process holds the embedded database', async () => {

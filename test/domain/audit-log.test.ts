@@ -50,7 +50,12 @@ describe.each(databaseTargets())('audit log on $name', (target) => {
     );
 
     const events = await listAuditEvents(db.prisma, a.organizationId);
-    expect(events.map((event) => event.action)).toEqual(['apiKey.revoked', 'apiKey.created']);
+    // Newest first; the oldest is the creation of the test organization's own key.
+    expect(events.map((event) => [event.action, event.actor])).toEqual([
+      ['apiKey.revoked', 'cli:ops'],
+      ['apiKey.created', 'cli:ops'],
+      ['apiKey.created', 'system'],
+    ]);
     expect(events[1]).toMatchObject({
       actor: 'cli:ops',
       subjectType: 'apiKey',
@@ -62,7 +67,7 @@ describe.each(databaseTargets())('audit log on $name', (target) => {
     expect(await listAuditEvents(db.prisma, a.organizationId, 1)).toHaveLength(1);
 
     const other = await listAuditEvents(db.prisma, b.organizationId);
-    expect(other).toHaveLength(1);
+    expect(other).toHaveLength(2);
     expect(other[0]).toMatchObject({ action: 'webhookEndpoint.created', actor: `apiKey:${b.tenant.apiKeyId}` });
   });
 

@@ -156,9 +156,10 @@ describe.each(databaseTargets())('per client address ($name)', (target) => {
     const statementsBefore = db.statements.length;
     const statuses = await Promise.all(Array.from({ length: 50 }, async () => (await call(app, ATTACKER, { key })).status));
     expect(statuses).toEqual(Array(50).fill(200));
-    // One look-up of the key, then the page of flows each request asked for.
-    const keyLookups = db.statements.slice(statementsBefore).filter((sql) => sql.includes('"ApiKey"'));
-    expect(keyLookups).toHaveLength(1);
+    // One look-up of the key (and one write of its lastUsedAt), then the page of flows each request asked for.
+    const keyStatements = db.statements.slice(statementsBefore).filter((sql) => sql.includes('"ApiKey"'));
+    expect(keyStatements.filter((sql) => /^\s*SELECT\b/i.test(sql))).toHaveLength(1);
+    expect(keyStatements.filter((sql) => /^\s*UPDATE\b/i.test(sql))).toHaveLength(1);
   });
 
   it(`the same unknown key again and again is looked up once`, async () => {
