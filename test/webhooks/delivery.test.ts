@@ -33,7 +33,7 @@ describe.each(databaseTargets())('webhook delivery on $name', (target) => {
   let counter = 0;
   const metrics = createMetrics({ webhookQueue: () => deliveryQueueStats(db.prisma, new Date()) });
 
-  const fastRetries: RetryPolicy = { baseDelayMs: 50, maxDelayMs: 400, windowMs: 60_000, leaseMs: 10_000 };
+  const fastRetries: RetryPolicy = { baseDelayMs: 50, maxDelayMs: 400, windowMs: 60_000, leaseMs: 30_000 };
   function startWorker(retry: RetryPolicy = fastRetries) {
     worker = startWebhookWorker(db.prisma, {
       clock: systemClock,
@@ -114,7 +114,7 @@ describe.each(databaseTargets())('webhook delivery on $name', (target) => {
       const thread = await newThread();
       const started = Date.now();
       const run = await trigger(thread);
-      await receiver.waitFor((received) => received.some((request) => bodyOf(request).data.flowRun.id === run.id), 10_000);
+      await receiver.waitFor((received) => received.some((request) => bodyOf(request).data.flowRun.id === run.id), 30_000);
       const request = receiver.received.find((candidate) => bodyOf(candidate).data.flowRun.id === run.id)!;
       latencies.push(request.receivedAt - started);
 
