@@ -69,7 +69,7 @@ describe.each(databaseTargets())('npm run migrate on $name', (target) => {
     if (target.name === 'embedded') server = await startServerProcess({ ...env, MIGRATE_ON_START: 'false' });
     const after = await fetch(`${server.base}/readyz`);
     expect(after.status).toBe(200);
-  }, 120_000);
+  }, 300_000); // two server starts and two migrate runs, each up to a minute on the loaded CI machine
 
   it('exits non-zero when it cannot migrate', async () => {
     const env: Record<string, string> =
