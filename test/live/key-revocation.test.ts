@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { revokeApiKey } from '../../src/domain/api-keys.ts';
+import { issueApiKey, revokeApiKey } from '../../src/domain/api-keys.ts';
 import { cliActor } from '../../src/domain/audit-log.ts';
 import { createTestTenant, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
 import { redisAnswers, TEST_REDIS } from '../support/redis.ts';
@@ -50,14 +50,14 @@ async function untilRefused(server: ServerProcess, key: string, giveUpAfterMs: n
   throw new Error(`the key was still served by ${server.base} after ${giveUpAfterMs} ms`);
 }
 
-/** When the key's revocation became visible (committed), as seen by polling the database every 20 ms. */
-async function untilCommitted(databaseUrl: string, keyId: string): Promise<number> {
+/** When the key's revocation (or its expiry) became visible (committed), as seen by polling the database every 20 ms. */
+async function untilCommitted(databaseUrl: string, keyId: string, column: 'revokedAt' | 'expiresAt' = 'revokedAt'): Promise<number> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
     for (;;) {
-      const { rows } = await client.query('SELECT "revokedAt" FROM "ApiKey" WHERE "id" = $1', [keyId]);
-      if (rows[0]?.revokedAt) return Date.now();
+      const { rows } = await client.query(`SELECT "${column}" AS "at" FROM "ApiKey" WHERE "id" = $1`, [keyId]);
+      if (rows[0]?.at) return Date.now();
       await sleep(20);
     }
   } finally {
@@ -145,6 +145,28 @@ describe.skipIf(!!noRedis)('a key revoked through the CLI, with Redis', () => {
     for (const refusal of refusals) expect(refusal.body).toEqual(unknown.body);
     // And it stays refused.
     for (const server of servers) expect((await status(server, org.key)).status).toBe(401);
+  }, 180_000);
+
+  it('rotated without overlap, the old key is refused by both within a second and the new one (the last line) served', async () => {
+    const { key: oldKey, apiKey: old } = await issueApiKey(db.prisma, {
+      organizationId: org.organizationId,
+      access: 'write',
+      actor: cliActor('test'),
+    });
+    for (const server of servers) expect((await status(server, oldKey)).status).toBe(200);
+
+    const watching = servers.map((server) => untilRefused(server, oldKey, 120_000));
+    const committed = untilCommitted(db.url!, old.id, 'expiresAt');
+    const cli = await runCli(['key', 'rotate', old.id], { DATABASE_URL: db.url!, REDIS_URL: TEST_REDIS.url });
+    expect(cli.code).toBe(0);
+    const newKey = cli.stdout.trimEnd().split('\n').at(-1)!;
+    expect(newKey).toMatch(/^frg_\S+$/);
+    const refusals = await Promise.all(watching);
+    const committedAt = await committed;
+    const latencies = refusals.map((refusal) => refusal.firstRefusedAt - committedAt);
+    console.log(`[key rotation, Redis] old key refused ${latencies.map((ms) => `${ms} ms`).join(' and ')} after the commit`);
+    for (const latency of latencies) expect(latency).toBeLessThanOrEqual(1_000);
+    for (const server of servers) expect((await status(server, newKey)).status).toBe(200);
   }, 180_000);
 });
 
