@@ -76,10 +76,11 @@ function organizationOption(command: string, values: Values): string {
 }
 
 function keyIdArgument(command: string, rest: string[]): string {
-  if (rest.length === 0) throw new UsageError(`${command} needs the key's id (see key list)`);
-  if (rest.length > 1) throw new UsageError(`unexpected argument "${rest[1]}"`);
-  if (!UUID.test(rest[0])) throw new UsageError(`the key id must be a UUID (see key list), got "${rest[0]}"`);
-  return rest[0].toLowerCase();
+  const [keyId, extra] = rest;
+  if (keyId === undefined) throw new UsageError(`${command} needs the key's id (see key list)`);
+  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
+  if (!UUID.test(keyId)) throw new UsageError(`the key id must be a UUID (see key list), got "${keyId}"`);
+  return keyId.toLowerCase();
 }
 
 /**
@@ -134,10 +135,12 @@ function parseCommand(argv: string[]): Command {
   const expiresIn = () =>
     values['expires-in'] === undefined ? undefined : durationOption('expires-in', values['expires-in'], { min: 1_000, max: MAX_KEY_LIFETIME_MS });
   switch (command) {
-    case 'org create':
+    case 'org create': {
       onlyOptions(command, values, []);
-      if (rest.length !== 1) throw new UsageError('org create takes exactly one name (quote a name with spaces)');
-      return { kind: 'org create', name: rest[0] };
+      const [name, ...extra] = rest;
+      if (name === undefined || extra.length) throw new UsageError('org create takes exactly one name (quote a name with spaces)');
+      return { kind: 'org create', name };
+    }
     case 'key create':
       noExtraArguments(rest);
       onlyOptions(command, values, ['org', 'name', 'read-only', 'expires-in']);

@@ -36,7 +36,11 @@ const threadSchema = z
   .superRefine((thread, ctx) => {
     const result = identifierFor[thread.channel].safeParse(thread.identifier);
     if (!result.success) {
-      ctx.addIssue({ code: 'custom', path: ['identifier'], message: result.error.issues[0].message });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['identifier'],
+        message: result.error.issues[0]?.message ?? `is not a valid ${thread.channel} identifier`,
+      });
     }
   });
 

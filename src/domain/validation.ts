@@ -7,6 +7,7 @@ export function parseInput<Schema extends z.ZodType>(schema: Schema, value: unkn
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
+  if (!issue) throw new DomainError('VALIDATION_FAILED', 'the input is not valid', basePath);
   const path = [...basePath, ...issue.path.map((part) => (typeof part === 'symbol' ? String(part) : part))];
   const where = path.length ? `${path.join('.')}: ` : '';
   throw new DomainError('VALIDATION_FAILED', `${where}${issue.message}`, path);

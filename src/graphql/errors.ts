@@ -35,7 +35,7 @@ function unreadableCursor(error: GraphQLError): DomainError | undefined {
   const field = error.nodes?.[0];
   const given = field?.kind === Kind.FIELD ? (field.arguments ?? []).map((argument) => argument.name.value) : [];
   const named = ['after', 'before'].filter((name) => given.includes(name));
-  const argument = named.length === 1 ? named[0] : named.join(' or ') || 'after or before';
+  const argument = named.join(' or ') || 'after or before';
   return new DomainError('VALIDATION_FAILED', `${argument}: must be a cursor from this list's edges`, [argument]);
 }
 

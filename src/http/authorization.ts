@@ -6,5 +6,5 @@ export function apiKeyFrom(headers: Headers): string | undefined {
   const value = headers.get('authorization')?.trim();
   if (!value) return undefined;
   const bearer = /^Bearer\s+(.+)$/i.exec(value);
-  return (bearer ? bearer[1] : value).trim() || undefined;
+  return (bearer?.[1] ?? value).trim() || undefined;
 }

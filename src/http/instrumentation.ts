@@ -17,7 +17,7 @@ export function routeOf(pathname: string): string {
   if (FIXED_ROUTES.has(pathname)) return pathname;
   if (pathname.startsWith(GRAPHIQL_ASSET_PATH)) return `${GRAPHIQL_ASSET_PATH}{file}`;
   const [, base, version, segment, id, ...rest] = pathname.split('/');
-  if (base !== 'public' || version !== 'v2' || !REST_SEGMENTS.has(segment) || rest.length) return 'unmatched';
+  if (base !== 'public' || version !== 'v2' || segment === undefined || !REST_SEGMENTS.has(segment) || rest.length) return 'unmatched';
   return id === undefined ? `/public/v2/${segment}` : `/public/v2/${segment}/{id}`;
 }
 

@@ -87,8 +87,8 @@ export function restError(
 
 /** Several errors of one request: the status is theirs if they agree, else 400. */
 export function restErrors(errors: ErrorObject[]): RestError {
-  const statuses = new Set(errors.map((e) => e.status));
-  return new RestError(statuses.size === 1 ? Number(errors[0].status) : 400, errors);
+  const [status, ...others] = new Set(errors.map((e) => e.status));
+  return new RestError(status !== undefined && others.length === 0 ? Number(status) : 400, errors);
 }
 
 export const statusOfCode = (code: unknown): number | undefined =>

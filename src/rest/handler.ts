@@ -12,7 +12,7 @@ import { OPENAPI_PATH, openApiJson } from './openapi/index.js';
 import { type AroundOperation, type OperationKind, runOperation } from './operations.js';
 import { parseQueryParams, type QueryParams } from './query-params.js';
 import { inputFromDocument, readJsonBody } from './request-body.js';
-import { ALLOWED_METHODS, matchRoute, type Payload, type ResourceDefinition, resourcePath, type Route } from './routes.js';
+import { ALLOWED_METHODS, actionOf, matchRoute, nestedListOf, type Payload, type ResourceDefinition, resourcePath, type Route } from './routes.js';
 
 type Node = Record<string, unknown>;
 
@@ -100,7 +100,7 @@ async function act(
   const { resource, id, action } = route;
   const params = parseQueryParams(url.searchParams, resource, 'single');
   if (!isUuid(id)) throw notFound(resource);
-  const payload = resource.actionPayloads[action].payload;
+  const payload = actionOf(resource, action).payload;
   const answer = resultOf(await runOperation(resource, `action:${action}`, params.include, { id }, context, around));
   const node = payload ? (answer[payload.node] as Node) : answer;
   return documentResponse(200, singleDocument(resource, node, params, metaOf(answer, payload)));
@@ -109,7 +109,7 @@ async function act(
 /** `GET <item>/<list>`: a page of a read-only list under the item; 404 when the item does not exist. */
 async function nestedList(route: Extract<Route, { kind: 'nested' }>, url: URL, context: GraphQLContext): Promise<Response> {
   const { resource, id } = route;
-  const list = resource.nestedListDefinitions[route.list];
+  const list = nestedListOf(resource, route.list);
   for (const [name] of url.searchParams) {
     if (!/^page\[(number|size)\]$/.test(name)) {
       throw restError(400, 'INVALID_QUERY_PARAMETER', `unknown query parameter "${name}"; ${route.list} take page[number] and page[size]`, {

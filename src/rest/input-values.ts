@@ -43,7 +43,14 @@ export function expectation(type: GraphQLInputType, field?: GraphQLInputField): 
     return `must be one of ${values.join(', ')}`;
   }
   if (isInputObjectType(inner)) return `must be an object with the members ${Object.keys(inner.getFields()).join(', ')}`;
-  return SCALARS[inner.name];
+  return scalarWording(inner.name);
+}
+
+function scalarWording(name: string): string {
+  const wording = SCALARS[name];
+  // The start-up check above makes this unreachable for the schema's scalars.
+  if (wording === undefined) throw new Error(`src/rest/input-values.ts: no wording for scalar ${name}`);
+  return wording;
 }
 
 export interface ValueProblem {
@@ -68,10 +75,11 @@ function typeAt(root: GraphQLInputObjectType, path: readonly (string | number)[]
   let field: GraphQLInputField | undefined;
   for (const step of path) {
     const inner: GraphQLInputType = isNonNullType(type) ? type.ofType : type;
+    const member: GraphQLInputField | undefined = isInputObjectType(inner) && typeof step === 'string' ? inner.getFields()[step] : undefined;
     if (isListType(inner)) type = inner.ofType;
-    else if (isInputObjectType(inner) && typeof step === 'string' && inner.getFields()[step]) {
-      field = inner.getFields()[step];
-      type = field.type;
+    else if (member) {
+      field = member;
+      type = member.type;
     } else break;
   }
   return { type, field };

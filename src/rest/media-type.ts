@@ -14,7 +14,7 @@ function parseMediaRanges(header: string): MediaRange[] {
   const ranges: MediaRange[] = [];
   for (const part of splitOutsideQuotes(header, ',')) {
     const [type, ...rawParams] = splitOutsideQuotes(part, ';');
-    if (!type.trim()) continue;
+    if (!type?.trim()) continue;
     const params = new Map<string, string>();
     for (const raw of rawParams) {
       const eq = raw.indexOf('=');

@@ -3,7 +3,7 @@
 import { type DocumentNode, type ExecutionResult, execute, parse, validate } from 'graphql';
 import type { GraphQLContext } from '../graphql/context.js';
 import { schema } from '../graphql/schema.js';
-import { isIncludable, type Payload, type ResourceDefinition, resourceOfType } from './routes.js';
+import { isIncludable, type Payload, type ResourceDefinition, resourceOfType, actionOf, nestedListOf } from './routes.js';
 
 export type OperationKind = 'one' | 'list' | 'create' | 'update' | 'remove' | `action:${string}` | `nested:${string}`;
 
@@ -28,7 +28,7 @@ function payloadSelection(payload: Payload | undefined, fields: string): string 
 function source(resource: ResourceDefinition, kind: OperationKind, include: string[]): string {
   const fields = selection(resource, include);
   if (kind.startsWith('nested:')) {
-    const list = resource.nestedListDefinitions[kind.slice('nested:'.length)];
+    const list = nestedListOf(resource, kind.slice('nested:'.length));
     return `query ($id: UUID!, $first: Int!, $offset: Int!) {
       result: ${resource.one}(id: $id) {
         id ${list.field}(first: $first, offset: $offset) { totalCount edges { node { id ${list.attributes.join(' ')} } } }
@@ -36,7 +36,7 @@ function source(resource: ResourceDefinition, kind: OperationKind, include: stri
     }`;
   }
   if (kind.startsWith('action:')) {
-    const action = resource.actionPayloads[kind.slice('action:'.length)];
+    const action = actionOf(resource, kind.slice('action:'.length));
     return `mutation ($id: UUID!) { result: ${action.mutation}(id: $id) ${payloadSelection(action.payload, fields)} }`;
   }
   switch (kind) {
@@ -75,7 +75,7 @@ export function operationDocument(resource: ResourceDefinition, kind: OperationK
   if (!document) {
     document = parse(source(resource, kind, include));
     const errors = validate(schema, document);
-    if (errors.length) throw new Error(`REST operation ${key} does not fit the schema: ${errors[0].message}`);
+    if (errors.length) throw new Error(`REST operation ${key} does not fit the schema: ${errors.map((error) => error.message).join('; ')}`);
     cache.set(key, document);
   }
   return document;

@@ -30,7 +30,7 @@ export interface RelationshipDefinition {
 interface ResourceConfig {
   type: string;
   /** Path segments served (the first one is canonical). */
-  paths: string[];
+  paths: [canonical: string, ...aliases: string[]];
   graphqlType: string;
   one: string;
   list: string;
@@ -306,7 +306,12 @@ function nullableOf(names: string[], type: GraphQLObjectType, createInputType: G
   const shown = type.getFields();
   const created = createInputType.getFields();
   return new Set(
-    names.filter((name) => (name in shown ? !isNonNullType(shown[name].type) : !(name in created && isNonNullType(created[name].type)))),
+    names.filter((name) => {
+      const shownField = shown[name];
+      if (shownField) return !isNonNullType(shownField.type);
+      const createdField = created[name];
+      return !(createdField && isNonNullType(createdField.type));
+    }),
   );
 }
 
@@ -337,6 +342,20 @@ export const RESOURCE_BY_TYPE = new Map(RESOURCES.map((resource) => [resource.ty
 export type IncludableRelationship = RelationshipDefinition & Required<Pick<RelationshipDefinition, 'include'>>;
 export const isIncludable = (relationship: RelationshipDefinition): relationship is IncludableRelationship => relationship.include !== undefined;
 
+/** An action a route named (matchRoute only names defined ones). */
+export function actionOf(resource: ResourceDefinition, name: string): ResourceDefinition['actionPayloads'][string] {
+  const action = resource.actionPayloads[name];
+  if (!action) throw new Error(`${resource.type} has no action ${name}`);
+  return action;
+}
+
+/** A nested list a route named (matchRoute only names defined ones). */
+export function nestedListOf(resource: ResourceDefinition, name: string): NestedList {
+  const list = resource.nestedListDefinitions[name];
+  if (!list) throw new Error(`${resource.type} has no nested list ${name}`);
+  return list;
+}
+
 /** The resource of a type this file names (an include's target): an unknown one is a mistake in the definitions above. */
 export function resourceOfType(type: string): ResourceDefinition {
   const resource = RESOURCE_BY_TYPE.get(type);
@@ -364,22 +383,22 @@ export const ALLOWED_METHODS: Record<Route['kind'], string[]> = {
 export function matchRoute(pathname: string): Route | undefined {
   if (!pathname.startsWith(`${BASE_PATH}/`)) return undefined;
   const segments = pathname.slice(BASE_PATH.length + 1).split('/');
-  if (segments[segments.length - 1] === '' && segments.length > 1) segments.pop();
-  const resource = RESOURCES.find((candidate) => candidate.paths.includes(segments[0]));
+  if (segments.at(-1) === '' && segments.length > 1) segments.pop();
+  const [segment, encodedId, subpath, ...deeper] = segments;
+  const resource = segment === undefined ? undefined : RESOURCES.find((candidate) => candidate.paths.includes(segment));
   if (!resource) return undefined;
-  const path = `${BASE_PATH}/${segments[0]}`;
-  if (segments.length === 1) return { kind: 'collection', resource, path };
-  if (segments.length < 2 || segments.length > 3 || !segments[1]) return undefined;
+  const path = `${BASE_PATH}/${segment}`;
+  if (encodedId === undefined) return { kind: 'collection', resource, path };
+  if (deeper.length || !encodedId) return undefined;
   let id: string;
   try {
-    id = decodeURIComponent(segments[1]);
+    id = decodeURIComponent(encodedId);
   } catch {
     return undefined;
   }
-  if (segments.length === 2) return { kind: 'item', resource, path, id };
-  const segment = segments[2];
-  if (segment in resource.actionPayloads) return { kind: 'action', resource, path, id, action: segment };
-  if (segment in resource.nestedListDefinitions) return { kind: 'nested', resource, path, id, list: segment };
+  if (subpath === undefined) return { kind: 'item', resource, path, id };
+  if (subpath in resource.actionPayloads) return { kind: 'action', resource, path, id, action: subpath };
+  if (subpath in resource.nestedListDefinitions) return { kind: 'nested', resource, path, id, list: subpath };
   return undefined;
 }
 

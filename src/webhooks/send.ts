@@ -25,7 +25,9 @@ const publicOnlyLookup: LookupFunction = (hostname, options, callback) => {
       if (reason) return callback(new Error(`refused to connect: ${hostname} now resolves to ${reason}`), '', 0);
     }
     if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
-    callback(null, addresses[0].address, addresses[0].family);
+    const [first] = addresses;
+    if (!first) return callback(new Error(`${hostname} resolves to no address`), '', 0);
+    callback(null, first.address, first.family);
   });
 };
 

@@ -67,7 +67,7 @@ export function orderByWithTieBreak<Field extends string>(
   fallback: { field: Field; direction: 'asc' | 'desc' },
 ) {
   const pairs = order?.length ? order : [fallback];
-  const last = pairs[pairs.length - 1].direction;
+  const last = pairs.at(-1)?.direction ?? fallback.direction;
   return [...pairs.map(({ field, direction }) => ({ [field]: direction }) as Record<Field, 'asc' | 'desc'>), { id: last }];
 }
 
