@@ -52,6 +52,9 @@ describe.each(databaseTargets())('OpenAPI description on $name', (target) => {
         for (const method of ALLOWED_METHODS.collection) expected.push(`${method} ${BASE_PATH}/${segment}`);
         for (const method of ALLOWED_METHODS.item) expected.push(`${method} ${BASE_PATH}/${segment}/{id}`);
       }
+      // Actions and nested lists, under the canonical spelling.
+      for (const action of Object.keys(resource.actionPayloads)) expected.push(`POST ${BASE_PATH}/${resource.paths[0]}/{id}/${action}`);
+      for (const list of Object.keys(resource.nestedListDefinitions)) expected.push(`GET ${BASE_PATH}/${resource.paths[0]}/{id}/${list}`);
     }
     expected.push(`GET ${BASE_PATH}/openapi.json`);
     const described = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, item]) =>

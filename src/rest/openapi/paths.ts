@@ -140,7 +140,7 @@ function payloadFlagDescription(resource: ResourceDefinition, flag: string): str
   return (isObjectType(payload) && payload.getFields()[flag]?.description) || flag;
 }
 
-// A resource's collection and items; its actions (POST …/{id}/<action>) are not described here yet.
+// A resource's collection and items; its actions and nested lists are described in buildPaths.
 type DescribedRoute = Extract<Route['kind'], 'collection' | 'item'>;
 
 const METHOD_KIND: Record<DescribedRoute, Record<string, OperationKind>> = {
@@ -169,6 +169,65 @@ export function buildPaths(): Record<string, Schema> {
         );
       }
     });
+  }
+  for (const resource of RESOURCES) {
+    const idParameter = parameter('id', { type: 'string', format: 'uuid' }, undefined, 'path');
+    for (const [segment, { mutation }] of Object.entries(resource.actionPayloads)) {
+      const description = schema.getMutationType()?.getFields()[mutation]?.description;
+      paths[`${BASE_PATH}/${resource.paths[0]}/{id}/${segment}`] = {
+        post: {
+          operationId: `${mutation}`,
+          summary: `${segment} on one of ${resource.type}`,
+          ...(description && { description }),
+          tags: [resource.type],
+          parameters: [idParameter],
+          responses: {
+            '200': {
+              description: "The resource as the action left it; the payload's other fields in meta.",
+              ...jsonApi(ref(`${resource.graphqlType}Document`)),
+            },
+            ...errorResponses('update'),
+          },
+        },
+      };
+    }
+    for (const [segment, list] of Object.entries(resource.nestedListDefinitions)) {
+      const page = (name: string) => parameter(`page[${name}]`, { type: 'integer', minimum: 1 });
+      paths[`${BASE_PATH}/${resource.paths[0]}/{id}/${segment}`] = {
+        get: {
+          operationId: `list${pascal(resource.type)}${pascal(segment)}`,
+          summary: `List the ${segment} of one of ${resource.type}, newest first`,
+          tags: [resource.type],
+          parameters: [idParameter, page('number'), page('size')],
+          responses: {
+            '200': {
+              description: `A page of ${list.type}.`,
+              ...jsonApi({
+                type: 'object',
+                required: ['data', 'meta', 'links'],
+                properties: {
+                  data: {
+                    type: 'array',
+                    items: {
+                      type: 'object',
+                      required: ['id', 'type', 'attributes'],
+                      properties: {
+                        id: { type: 'string', format: 'uuid' },
+                        type: { type: 'string', const: list.type },
+                        attributes: { type: 'object', properties: Object.fromEntries(list.attributes.map((name) => [name, {}])) },
+                      },
+                    },
+                  },
+                  meta: { type: 'object' },
+                  links: { type: 'object' },
+                },
+              }),
+            },
+            ...errorResponses('one'),
+          },
+        },
+      };
+    }
   }
   paths[OPENAPI_PATH] = {
     get: {
