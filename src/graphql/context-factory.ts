@@ -4,7 +4,7 @@
 import type { PrismaClient } from '../database/generated/prisma/client.js';
 import { authenticate } from '../domain/organizations.js';
 import { defaultServices, type DomainServices } from '../domain/tenant.js';
-import { apiKeyFrom } from '../http/authorization.js';
+import { apiKeyFrom } from '../request/authorization.js';
 import type { FlowRunChangeFeed, GraphQLContext } from './context.js';
 
 export type ContextFactory = (headers: Headers) => Promise<GraphQLContext>;

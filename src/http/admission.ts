@@ -7,13 +7,12 @@ import type { PrismaClient } from '../database/generated/prisma/client.js';
 import { DomainError } from '../domain/errors.js';
 import { authenticate, hashApiKey } from '../domain/organizations.js';
 import { LRUCache } from 'lru-cache';
-import { apiKeyFrom } from './authorization.js';
-import type { ClientConnection, ClientLimits } from './client-limits.js';
+import type { Admission } from '../request/admission.js';
+import { apiKeyFrom } from '../request/authorization.js';
+import type { ClientConnection } from '../request/client-connection.js';
+import type { ClientLimits } from './client-limits.js';
 import { errorFor, type Surface } from './error-response.js';
 import type { RateDecision, RateLimiter } from './rate-limit.js';
-
-/** Let in (with the rate headers to answer with), or refused: every refusal is a 429 RATE_LIMITED saying `detail`. */
-export type Admission = { refused: Response; detail: string } | { headers: Record<string, string> };
 
 export interface AdmissionOptions {
   prisma: PrismaClient;

@@ -12,7 +12,7 @@ import { type Logger, logger as defaultLogger } from '../observability/logger.js
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import type { Tracing } from '../observability/tracing.js';
 import { handleRestRequest } from '../rest/handler.js';
-import { MAX_BODY_BYTES, readBodyWithin } from './body.js';
+import { MAX_BODY_BYTES, readBodyWithin } from '../request/body.js';
 import { errorFor, surfaceOf } from './error-response.js';
 import { createGraphiQLAssets, GRAPHIQL_ASSET_PATH } from './graphiql.js';
 import { withCors } from './cors.js';
@@ -21,7 +21,8 @@ import { instrument, routeOf } from './instrumentation.js';
 import { metricsEndpoint } from './metrics-endpoint.js';
 import type { RateLimiter } from './rate-limit.js';
 import { createAdmission } from './admission.js';
-import type { ClientConnection, ClientLimits } from './client-limits.js';
+import type { ClientConnection } from '../request/client-connection.js';
+import type { ClientLimits } from './client-limits.js';
 
 export interface AppOptions {
   db: Database;

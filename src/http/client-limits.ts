@@ -6,12 +6,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Redis } from 'ioredis';
 import ipaddr from 'ipaddr.js';
 import proxyAddr from 'proxy-addr';
+import type { ClientConnection } from '../request/client-connection.js';
 import { type Budget, createBudget } from './rate-limit.js';
-
-/** What the server knows of the connection a request came on. */
-export interface ClientConnection {
-  remoteAddress?: string;
-}
 
 export interface ClientLimitsOptions {
   /** Look-ups of keys not known to be valid, per address per minute; 0 = no limit. */

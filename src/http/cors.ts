@@ -1,6 +1,6 @@
 // CORS for browser frontends, the same for both surfaces: origins from
 // CORS_ORIGINS, none by default; preflights may send the headers a client needs.
-import type { ClientConnection } from './client-limits.js';
+import type { ClientConnection } from '../request/client-connection.js';
 
 const ALLOWED_METHODS = 'GET, POST, PATCH, DELETE, OPTIONS';
 const ALLOWED_HEADERS = 'Authorization, Content-Type, Accept, Idempotency-Key, X-Request-Id';

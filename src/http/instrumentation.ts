@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { ClientConnection } from './client-limits.js';
+import type { ClientConnection } from '../request/client-connection.js';
 import { RESOURCES } from '../rest/routes.js';
 import { errorFor, surfaceOf } from './error-response.js';
 import { GRAPHIQL_ASSET_PATH } from './graphiql.js';

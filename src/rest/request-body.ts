@@ -2,7 +2,7 @@
 // read from the GraphQL input type of the mutation; their values are checked by GraphQL
 // coercion and then by the domain, never here.
 import { type GraphQLInputObjectType, isNonNullType } from 'graphql';
-import { MAX_BODY_BYTES, readBodyWithin } from '../http/body.js';
+import { MAX_BODY_BYTES, readBodyWithin } from '../request/body.js';
 import { assertRequestContentType } from './media-type.js';
 import { type ErrorObject, errorObject, escapePointerToken, RestError, restError } from './errors.js';
 import { valueProblems } from './input-values.js';

@@ -6,7 +6,7 @@ import { type Client, createClient } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createFlowRunChangeBus, type FlowRunChangeBus } from '../../src/events/flow-run-change-bus.ts';
-import { MAX_BODY_BYTES } from '../../src/http/body.ts';
+import { MAX_BODY_BYTES } from '../../src/request/body.ts';
 import type { PrismaClient } from '../../src/database/generated/prisma/client.ts';
 import { type AppOptions, createApp } from '../../src/http/app.ts';
 import { createRateLimiter } from '../../src/http/rate-limit.ts';
