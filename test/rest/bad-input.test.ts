@@ -3,6 +3,7 @@
 // (never in GraphQL's words), and a page number whose offset does not fit is a 400.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schema } from '../../src/graphql/schema.ts';
+import { defaultServices } from '../../src/domain/tenant.ts';
 import { createApp, type App } from '../../src/http/app.ts';
 import { RESOURCES } from '../../src/rest/routes.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
@@ -26,7 +27,10 @@ describe.each(databaseTargets())('bad input on the JSON:API surface on $name', (
   let flowId: string;
   let threadId: string;
   let runId: string;
+  let endpointId: string;
   let counter = 0;
+  // A receiver on loopback: the operator's switch lets it through, so a refusal below is about the wrong-typed value.
+  const endpoint = () => ({ url: `http://127.0.0.1:9/hooks/${++counter}`, events: ['flowRun.triggered'] });
 
   const request = (method: string, url: string, options: CallOptions = {}) => call(app, method, url, { key, ...options });
   const patch = (path: string, type: string, id: string, attributes: unknown) =>
@@ -43,11 +47,12 @@ describe.each(databaseTargets())('bad input on the JSON:API surface on $name', (
 
   beforeAll(async () => {
     db = await openTestDatabase(target);
-    app = createApp({ db });
+    app = createApp({ db, services: { ...defaultServices, webhookUrls: { allowPrivate: true } } });
     key = (await createTestTenant(db, 'write', 'Bad input org')).key;
     flowId = await create('flows', 'flows', { name: 'Bad input', reminderInterval: 15 });
     threadId = await newThread();
     runId = await create('flow-runs', 'flowRuns', { flowId, messageThreadId: threadId, state: {}, initialMessage: {} });
+    endpointId = await create('webhook-endpoints', 'webhookEndpoints', endpoint());
   });
   afterAll(async () => {
     await db?.close();
@@ -155,8 +160,14 @@ describe.each(databaseTargets())('bad input on the JSON:API surface on $name', (
           counter += 1;
           return { channel: 'web', identifier: `swept-${counter}` };
         },
+        webhookEndpoints: async () => endpoint(),
       };
-      const existing: Record<string, string> = { flowRuns: runId, flows: flowId, messageThreads: threadId };
+      const existing: Record<string, string> = {
+        flowRuns: runId,
+        flows: flowId,
+        messageThreads: threadId,
+        webhookEndpoints: endpointId,
+      };
       let refused = 0;
       for (const resource of RESOURCES) {
         const path = resource.paths[0];
