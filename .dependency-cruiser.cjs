@@ -20,9 +20,7 @@ module.exports = {
       severity: 'error',
       comment: 'GraphQL and the JSON:API adapter sit below the server layer: what they share with it belongs in src/request.',
       from: { path: '^src/(graphql|rest|request)/' },
-      // Known exception: GraphiQL's page and its assets share http/graphiql.ts, and yoga renders the page from
-      // there; the page belongs in src/graphql (the assets, which answer HTTP errors, stay).
-      to: { path: '^src/http/', pathNot: '^src/http/graphiql\\.ts$' },
+      to: { path: '^src/http/' },
     },
     {
       name: 'graphql-below-rest',

@@ -3,7 +3,7 @@ import { createYoga, type Plugin } from 'graphql-yoga';
 import type { GraphQLContext } from './context.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ContextFactory } from './context-factory.js';
-import { graphiqlPageHeaders, renderGraphiQLPage } from '../http/graphiql.js';
+import { graphiqlPageHeaders, renderGraphiQLPage } from './graphiql-page.js';
 import { countOperations, queryLimits } from './limits.js';
 import { maskError } from './errors.js';
 import { schema } from './schema.js';
