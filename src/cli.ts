@@ -189,8 +189,9 @@ function operator(): string {
   try {
     return cliActor(userInfo().username);
   } catch {
-    // A container user with no passwd entry has no name, only a uid.
-    return cliActor(process.env.USER || `uid:${process.getuid?.() ?? 'unknown'}`);
+    // A container user with no passwd entry has no name, only a uid (and $USER, which anyone
+    // can set, is not something an audit log should take as the actor's name).
+    return cliActor(`uid:${process.getuid?.() ?? 'unknown'}`);
   }
 }
 
