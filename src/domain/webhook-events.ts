@@ -3,7 +3,7 @@
 // rolled-back change sends nothing and a committed one is never lost (a worker delivers
 // the rows later, src/jobs/webhook-worker.ts). The one-statement trigger writes its row
 // in its own statement (src/domain/trigger-in-one-statement.ts).
-import type { FlowRunChange, FlowRunChangeKind, FlowRunSnapshot } from './flow-run-changes.js';
+import type { FlowRunChange, FlowRunChangeKind } from './flow-run-changes.js';
 
 export const WEBHOOK_EVENT_TYPES = [
   'flowRun.triggered',
@@ -46,27 +46,4 @@ export async function recordWebhookEvents(tx: Executor, changes: readonly FlowRu
     JOIN "WebhookEndpoint" AS endpoint
       ON endpoint."organizationId" = event."organizationId" AND endpoint.enabled AND event.type = ANY (endpoint.events)
     ORDER BY event.position, endpoint.id`;
-}
-
-/** A run as a webhook's body shows it: the REST resource's id and attributes, in its order. */
-export function renderFlowRun(snapshot: FlowRunSnapshot | Record<string, unknown>): Record<string, unknown> {
-  const run = snapshot as Record<string, unknown>;
-  return {
-    id: run.id,
-    createdAt: formatTimestamp(run.createdAt),
-    updatedAt: formatTimestamp(run.updatedAt),
-    flowId: run.flowId,
-    messageThreadId: run.messageThreadId,
-    state: run.state,
-    initialMessage: run.initialMessage,
-    status: run.status,
-    cost: run.cost,
-  };
-}
-
-/** As the REST surface writes times: UTC, whole seconds, `+00:00`. */
-function formatTimestamp(value: unknown): unknown {
-  if (value == null) return value;
-  const date = new Date(value as string);
-  return Number.isNaN(date.getTime()) ? value : date.toISOString().replace(/\.\d{3}Z$/, '+00:00');
 }

@@ -6,7 +6,7 @@
 import type { PrismaClient } from '../database/generated/prisma/client.js';
 import type { Clock } from '../domain/flow-run-changes.js';
 import { type AttemptResult, type ClaimedDelivery, claimDueDeliveries, type RetryPolicy, recordAttempt } from '../domain/webhook-deliveries.js';
-import { renderFlowRun } from '../domain/webhook-events.js';
+import { renderFlowRun } from '../webhooks/body.js';
 import { logger } from '../observability/logger.js';
 import { sendWebhook } from '../webhooks/send.js';
 import { webhookHeaders } from '../webhooks/signature.js';
