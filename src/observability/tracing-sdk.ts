@@ -4,7 +4,18 @@
 // (@prisma/instrumentation: Prisma 7's client reports them through a global hook, with
 // the statement text and no parameter values).
 import { useOpenTelemetry } from '@envelop/opentelemetry';
-import { context, diag, DiagLogLevel, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type TextMapGetter } from '@opentelemetry/api';
+import {
+  context,
+  diag,
+  DiagLogLevel,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  type Span,
+  SpanStatusCode,
+  trace,
+  type TextMapGetter,
+} from '@opentelemetry/api';
 import { PrismaInstrumentation } from '@prisma/instrumentation';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, NodeTracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace-node';
@@ -72,20 +83,9 @@ export function createTracing({ spanProcessor, serviceName = 'flow-run-gateway',
     traceOperation(name, run) {
       const [operationType] = name.split('.');
       const attributes = { 'graphql.execute.operationName': name, 'graphql.execute.operationType': operationType };
-      return tracer.startActiveSpan(name, { kind: SpanKind.INTERNAL, attributes }, async (span) => {
-        try {
-          const result = await run();
-          const errors = (result as { errors?: readonly unknown[] } | undefined)?.errors;
-          if (errors?.length) span.setStatus({ code: SpanStatusCode.ERROR });
-          return result;
-        } catch (error) {
-          span.recordException(error as Error);
-          span.setStatus({ code: SpanStatusCode.ERROR });
-          throw error;
-        } finally {
-          span.end();
-        }
-      });
+      return tracer.startActiveSpan(name, { kind: SpanKind.INTERNAL, attributes }, (span) =>
+        endingSpan(span, run, (result) => Boolean((result as { errors?: readonly unknown[] } | undefined)?.errors?.length)),
+      );
     },
     currentTraceId: () => trace.getActiveSpan()?.spanContext().traceId,
     traceRequests(handle, routeOf) {
@@ -99,20 +99,16 @@ export function createTracing({ spanProcessor, serviceName = 'flow-run-gateway',
           'url.path': url.pathname,
           'url.scheme': url.protocol.replace(':', ''),
         };
-        return tracer.startActiveSpan(`${request.method} ${route}`, { kind: SpanKind.SERVER, attributes }, parent, async (span) => {
-          try {
-            const response = await handle(request, connection);
-            span.setAttribute('http.response.status_code', response.status);
-            if (response.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
-            return response;
-          } catch (error) {
-            span.recordException(error as Error);
-            span.setStatus({ code: SpanStatusCode.ERROR });
-            throw error;
-          } finally {
-            span.end();
-          }
-        });
+        return tracer.startActiveSpan(`${request.method} ${route}`, { kind: SpanKind.SERVER, attributes }, parent, (span) =>
+          endingSpan(
+            span,
+            () => handle(request, connection),
+            (response) => {
+              span.setAttribute('http.response.status_code', response.status);
+              return response.status >= 500;
+            },
+          ),
+        );
       };
     },
     async shutdown() {
@@ -137,5 +133,20 @@ function parsedError(text: string): { message: string } | undefined {
       : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** Runs `work` in `span` and ends it: failed when it throws or when `failed` judges its result so. */
+async function endingSpan<T>(span: Span, work: () => Promise<T>, failed: (result: T) => boolean): Promise<T> {
+  try {
+    const result = await work();
+    if (failed(result)) span.setStatus({ code: SpanStatusCode.ERROR });
+    return result;
+  } catch (error) {
+    span.recordException(error as Error);
+    span.setStatus({ code: SpanStatusCode.ERROR });
+    throw error;
+  } finally {
+    span.end();
   }
 }
