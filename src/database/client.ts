@@ -9,6 +9,7 @@ import pg from 'pg';
 import { PrismaClient } from './generated/prisma/client.js';
 import { applyMigrations, type SqlSession } from './migrations.js';
 import { lockDataDir } from './process-lock.js';
+import { embeddedRowReader, postgresRowReader, registerRowReader } from './row-reader.js';
 
 export type DatabaseKind = 'embedded' | 'postgresql';
 
@@ -102,6 +103,7 @@ async function openPostgres(databaseUrl: string, options: DatabaseOptions): Prom
     new PrismaPg(pool, { statementNameGenerator: (query) => `s${createHash('sha1').update(query.sql).digest('base64url')}` }),
     options,
   );
+  registerRowReader(prisma, postgresRowReader(pool, options.onQuery));
   return {
     kind: 'postgresql',
     prisma,
@@ -141,6 +143,7 @@ async function openEmbedded(options: DatabaseOptions): Promise<Database> {
   };
   const appliedMigrations = (options.migrate ?? true) ? await applyMigrations(sql) : [];
   const prisma = createPrisma(new PrismaPGlite(pglite), options);
+  registerRowReader(prisma, embeddedRowReader(pglite, options.onQuery));
   return {
     kind: 'embedded',
     prisma,

@@ -4,7 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import type { PrismaClient } from '../database/generated/prisma/client.js';
 import { LRUCache } from 'lru-cache';
-import { scopeToOrganization, type TenantClient } from '../database/tenant.js';
+import { flowRunReads } from '../database/flow-run-reads.js';
+import { rowReaderOf } from '../database/row-reader.js';
+import { scopeToOrganization } from '../database/tenant.js';
 import { hashApiKey, issueApiKey } from './api-keys.js';
 import { DomainError } from './errors.js';
 import { type Access, type DomainServices, defaultServices, type Tenant } from './tenant.js';
@@ -66,7 +68,7 @@ export async function authenticate(
         organizationId: apiKey.organizationId,
         apiKeyId: apiKey.id,
         access: apiKey.scope,
-        db: scopedClientOf(prisma, apiKey.organizationId),
+        ...scopedClientOf(prisma, apiKey.organizationId),
       },
       expiresAt: apiKey.expiresAt?.getTime() ?? null,
     };
@@ -100,7 +102,7 @@ interface KeyCaches {
   noted: LRUCache<string, true>;
 }
 const keyCaches = new WeakMap<PrismaClient, KeyCaches>();
-const scopedClients = new WeakMap<PrismaClient, Map<string, TenantClient>>();
+const scopedClients = new WeakMap<PrismaClient, Map<string, Pick<Tenant, 'db' | 'reads'>>>();
 
 /**
  * Sets how long this database's valid keys are remembered (API_KEY_CACHE_TTL_MS): the
@@ -159,7 +161,7 @@ async function noteUse(prisma: PrismaClient, caches: KeyCaches, keyId: string, n
 }
 
 /** One scoped client per organization: building a Prisma extension per request is not free. */
-function scopedClientOf(prisma: PrismaClient, organizationId: string): TenantClient {
+function scopedClientOf(prisma: PrismaClient, organizationId: string): Pick<Tenant, 'db' | 'reads'> {
   let clients = scopedClients.get(prisma);
   if (!clients) {
     clients = new Map();
@@ -167,7 +169,8 @@ function scopedClientOf(prisma: PrismaClient, organizationId: string): TenantCli
   }
   let client = clients.get(organizationId);
   if (!client) {
-    client = scopeToOrganization(prisma, organizationId);
+    const db = scopeToOrganization(prisma, organizationId);
+    client = { db, reads: { flowRuns: flowRunReads(db, rowReaderOf(prisma), organizationId) } };
     clients.set(organizationId, client);
   }
   return client;

@@ -1,5 +1,6 @@
 // Who is acting: the organization behind the API key and what the key may do, plus the
 // services the rules need from outside (time, and where to announce changes).
+import type { FlowRunReads } from '../database/flow-run-reads.js';
 import type { TenantClient } from '../database/tenant.js';
 import { DomainError } from './errors.js';
 import type { WebhookUrlPolicy } from './webhook-urls.js';
@@ -23,6 +24,8 @@ export interface Tenant extends DomainServices {
   access: Access;
   /** Every query through this client is confined to the organization. */
   db: TenantClient;
+  /** Hand-written reads for the hottest queries, confined to the organization like `db`. */
+  reads: { flowRuns: FlowRunReads };
 }
 
 export function assertCanWrite(tenant: Tenant): void {

@@ -115,7 +115,7 @@ builder.queryFields((t) => ({
     type: 'FlowRun',
     nullable: true,
     args: { id: t.arg({ type: 'UUID', required: true }) },
-    resolve: (query, _root, { id }, { tenant }) => tenant.db.flowRun.findUnique({ ...query, where: { id } }),
+    resolve: (query, _root, { id }, { tenant }) => tenant.reads.flowRuns.findById(id, query),
   }),
   flowRuns: t.prismaConnection(
     {
@@ -132,7 +132,7 @@ builder.queryFields((t) => ({
         return Object.keys(where).length ? context.tenant.db.flowRun.count({ where }) : allRunsCount(context);
       },
       resolve: (query, _root, args, { tenant }) =>
-        tenant.db.flowRun.findMany({
+        tenant.reads.flowRuns.findMany({
           ...query,
           ...skipOffset(args),
           where: flowRunWhere(args.filter, tenant.clock.now()),

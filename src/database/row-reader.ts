@@ -1,0 +1,53 @@
+// A read that bypasses Prisma: one statement, rows as arrays, on either database. The
+// hand-written read paths (src/database/flow-run-reads.ts) use it where Prisma's query
+// building and result mapping cost more than the statement itself.
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import type { PrismaClient } from './generated/prisma/client.js';
+
+/** Runs one statement; each row comes back as an array of its columns' values. */
+export type RowReader = (text: string, values: unknown[]) => Promise<unknown[][]>;
+
+/** Counts the statement as Prisma's query log would (statement metrics, tests). */
+type OnQuery = ((sql: string, params: string) => void) | undefined;
+
+export function postgresRowReader(pool: pg.Pool, onQuery: OnQuery): RowReader {
+  // Named statements keep their plans per connection, as Prisma's do (src/database/client.ts).
+  const names = new Map<string, string>();
+  const nameOf = (text: string) => {
+    let name = names.get(text);
+    if (!name) {
+      name = `r${createHash('sha1').update(text).digest('base64url')}`;
+      names.set(text, name);
+    }
+    return name;
+  };
+  return async (text, values) => {
+    onQuery?.(text, JSON.stringify(values));
+    const result = await pool.query<unknown[]>({ name: nameOf(text), text, values, rowMode: 'array' });
+    return result.rows;
+  };
+}
+
+interface PGliteLike {
+  query<Row>(text: string, values?: unknown[], options?: { rowMode?: 'array' | 'object' }): Promise<{ rows: Row[] }>;
+}
+
+export function embeddedRowReader(pglite: PGliteLike, onQuery: OnQuery): RowReader {
+  return async (text, values) => {
+    onQuery?.(text, JSON.stringify(values));
+    return (await pglite.query<unknown[]>(text, values, { rowMode: 'array' })).rows;
+  };
+}
+
+// The tenant is built from a PrismaClient everywhere (authentication, the CLI, tests): the
+// reader of the same connection is found through it rather than passed beside it.
+const readers = new WeakMap<PrismaClient, RowReader>();
+
+export function registerRowReader(prisma: PrismaClient, reader: RowReader): void {
+  readers.set(prisma, reader);
+}
+
+export function rowReaderOf(prisma: PrismaClient): RowReader | undefined {
+  return readers.get(prisma);
+}
