@@ -43,6 +43,7 @@ const { values: flags } = parseArgs({
     workloads: { type: 'string' },
     surfaces: { type: 'string' },
     out: { type: 'string' },
+    'cpu-prof': { type: 'string' },
   },
 });
 const smoke = flags.smoke!;
@@ -112,7 +113,10 @@ async function start(
 ): Promise<{ child: ChildProcess; match: RegExpExecArray | null }> {
   // The gateway runs as `npm start` runs it (package.json): the build in dist/ (made by
   // `prebench`), V8 heap cap included. The peers run from source.
-  const args = script === 'src/server.ts' ? ['--max-old-space-size=256', 'dist/server.js'] : ['--import', 'tsx', script];
+  // --cpu-prof DIR: the gateway writes a V8 CPU profile there when it stops (summarise it
+  // with bench/profile-summary.ts).
+  const profile = flags['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${flags['cpu-prof']}`] : [];
+  const args = script === 'src/server.ts' ? ['--max-old-space-size=256', ...profile, 'dist/server.js'] : ['--import', 'tsx', script];
   const child = spawn(process.execPath, args, {
     cwd: root,
     env: { ...process.env, ...env },
