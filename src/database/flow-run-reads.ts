@@ -247,6 +247,12 @@ export function flowRunReads(db: TenantClient, reader: RowReader | undefined, or
   }
   return {
     findMany,
+    /** All the organization's runs, from the counts a database trigger keeps (a sum over at most 8 rows). */
+    async countAll(): Promise<number> {
+      if (!reader) return (await db.flowRunCount.aggregate({ _sum: { count: true } }))._sum.count ?? 0;
+      const [row] = await reader('SELECT COALESCE(sum("count"), 0)::float8 FROM "FlowRunCount" WHERE "organizationId" = $1', [organizationId]);
+      return Number(row?.[0] ?? 0);
+    },
     async findById(id: string, args: Pick<FlowRunReadArgs, 'select'>): Promise<FlowRun | null> {
       const [run] = await findMany({ ...args, where: { id }, take: 1 });
       return run ?? null;

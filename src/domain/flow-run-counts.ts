@@ -3,7 +3,6 @@
 // count(*) over every run.
 import type { Tenant } from './tenant.js';
 
-export async function countAllFlowRuns(tenant: Pick<Tenant, 'db'>): Promise<number> {
-  const { _sum } = await tenant.db.flowRunCount.aggregate({ _sum: { count: true } });
-  return _sum.count ?? 0;
+export function countAllFlowRuns(tenant: Pick<Tenant, 'reads'>): Promise<number> {
+  return tenant.reads.flowRuns.countAll();
 }
