@@ -20,6 +20,8 @@ export interface Rendering {
 /** `2024-08-20T10:45:05.123Z` → `2024-08-20T10:45:05+00:00` (UTC, whole seconds). */
 export function formatTimestamp(value: unknown): unknown {
   if (value == null) return value;
+  // What the DateTime scalar serialises (toISOString): cut, not parsed again.
+  if (typeof value === 'string' && value.length === 24 && value[23] === 'Z' && value[19] === '.') return `${value.slice(0, 19)}+00:00`;
   const date = new Date(value as string);
   if (Number.isNaN(date.getTime())) return value;
   return date.toISOString().replace(/\.\d{3}Z$/, '+00:00');
