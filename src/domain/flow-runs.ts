@@ -4,13 +4,13 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { FlowRun } from '../database/generated/prisma/client.js';
-import type { TenantTransaction } from '../database/tenant.js';
+import type { TenantClient, TenantTransaction } from '../database/tenant.js';
 import { isUniqueViolation } from './database-errors.js';
 import { DomainError, notFound } from './errors.js';
 import type { FlowRunChange } from './flow-run-changes.js';
 import { assertNestingWithinLimit, type Channel, messageForEveryChannel, parseInitialMessage, parseState } from './flow-run-input.js';
 import { assertSettableStatus, type FlowRunStatus, statusChange } from './flow-run-status.js';
-import { claimIdempotencyKey, parseIdempotencyKey, requestHashOf } from './idempotent-triggers.js';
+import { claimIdempotencyKey, idempotencyKeyReused, parseIdempotencyKey, requestHashOf } from './idempotent-triggers.js';
 import { changeOf, expiryFrom, isExpired, promoteNextQueued, timeOutRun } from './session-timeouts.js';
 import { assertCanWrite, type Tenant } from './tenant.js';
 import { triggerInOneStatement } from './trigger-in-one-statement.js';
@@ -110,30 +110,35 @@ export async function triggerFlowRun(tenant: Tenant, input: TriggerFlowRunInput)
   assertNestingWithinLimit(input.initialMessage, ['initialMessage']);
   const idempotencyKey = parseIdempotencyKey(input.idempotencyKey);
   const now = tenant.clock.now();
-  const universalMessage = idempotencyKey === undefined ? messageForEveryChannel(input.initialMessage) : undefined;
+  const idempotency =
+    idempotencyKey === undefined
+      ? undefined
+      : { key: idempotencyKey, requestHash: requestHashOf({ flowId, messageThreadId, state, initialMessage: input.initialMessage ?? null }) };
+  const universalMessage = messageForEveryChannel(input.initialMessage);
   if (universalMessage) {
-    const run = await triggerInOneStatement(tenant, { flowId, messageThreadId, state, initialMessage: universalMessage, now });
-    if (run) {
-      tenant.changes.publish([changeOf('triggered', run, now)]);
-      return { run, replayed: false };
+    const done = await triggerInOneStatement(tenant, { flowId, messageThreadId, state, initialMessage: universalMessage, now, idempotency });
+    if (done?.created) {
+      tenant.changes.publish([changeOf('triggered', done.created, now)]);
+      return { run: done.created, replayed: false };
+    }
+    if (done) {
+      // The key is an earlier trigger's, committed: its run, as it is now, in a second statement.
+      if (done.keyClaimed.requestHash !== idempotency?.requestHash) throw idempotencyKeyReused();
+      return { run: await replayedRun(tenant.db, done.keyClaimed.flowRunId), replayed: true };
     }
   }
   const id = randomUUID();
   try {
     return await changingRuns(tenant, async (tx, changes) => {
-      if (idempotencyKey !== undefined) {
-        // Claimed first, in this transaction: a concurrent retry waits here until this
-        // one commits (then replays) or rolls back (then claims the key itself).
-        const claim = await claimIdempotencyKey(tx, {
-          organizationId: tenant.organizationId,
-          key: idempotencyKey,
-          requestHash: requestHashOf({ flowId, messageThreadId, state, initialMessage: input.initialMessage ?? null }),
-          flowRunId: id,
-          now,
-        });
+      // The thread is locked before the key is claimed, in the order the one-statement
+      // trigger takes them, so that the two paths cannot deadlock on one key and thread.
+      const thread = await lockThread(tx, tenant.organizationId, messageThreadId);
+      if (idempotency !== undefined) {
+        // A concurrent retry waits here until this one commits (then replays) or rolls
+        // back (then claims the key itself). A replay does not need the thread to exist.
+        const claim = await claimIdempotencyKey(tx, { organizationId: tenant.organizationId, ...idempotency, flowRunId: id, now });
         if (!claim.claimed) return { run: await replayedRun(tx, claim.flowRunId), replayed: true };
       }
-      const thread = await lockThread(tx, tenant.organizationId, messageThreadId);
       if (!thread) {
         throw new DomainError('REFERENCED_RESOURCE_NOT_FOUND', 'messageThreadId: no such message thread', ['messageThreadId']);
       }
@@ -171,8 +176,8 @@ export async function triggerFlowRun(tenant: Tenant, input: TriggerFlowRunInput)
  * The run an earlier trigger with the same key created, as it is now. Deleted since: the
  * key still counts (the trigger must not happen twice), so the retry is refused with 409.
  */
-async function replayedRun(tx: TenantTransaction, id: string): Promise<FlowRun> {
-  const run = await tx.flowRun.findUnique({ where: { id } });
+async function replayedRun(db: TenantClient | TenantTransaction, id: string): Promise<FlowRun> {
+  const run = await db.flowRun.findUnique({ where: { id } });
   if (!run) {
     throw new DomainError(
       'IDEMPOTENT_RUN_DELETED',

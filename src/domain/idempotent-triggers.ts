@@ -2,11 +2,14 @@
 // of its organization. A trigger may send a paid WhatsApp template, so a retried request
 // must find the run it created instead of creating (and messaging) a second one.
 //
-// The key is claimed in the trigger's own transaction, before the run is created, with
-// one INSERT ... ON CONFLICT on the (organization, key) primary key. A concurrent retry
-// blocks on that key until the first transaction ends: if it committed, the retry sees the
-// claim (and replays the run, or is refused when the input differs); if it rolled back,
-// the retry claims the key itself. Expired keys are taken over by the same statement.
+// The key is claimed by the statement or transaction that creates the run, once the
+// thread is locked (both trigger paths take the thread first, then the key, so they cannot
+// deadlock), with one INSERT ... ON CONFLICT on the (organization, key) primary key. A
+// concurrent retry blocks on that key until the first trigger commits: if it committed,
+// the retry sees the claim (and replays the run, or is refused when the input differs);
+// if it rolled back, the retry claims the key itself. Expired keys are taken over by the
+// same statement. The common first use is part of the one-statement trigger
+// (trigger-in-one-statement.ts); `claimIdempotencyKey` is the full transaction's claim.
 import { createHash } from 'node:crypto';
 import type { PrismaClient } from '../database/generated/prisma/client.js';
 import type { TenantTransaction } from '../database/tenant.js';
@@ -42,6 +45,14 @@ export function canonicalJson(value: unknown): string {
 /** The fingerprint of a trigger's input: what "the same body" means for a retry. */
 export const requestHashOf = (input: Record<string, unknown>) => createHash('sha256').update(canonicalJson(input)).digest('hex');
 
+/** The key is live and was claimed by a trigger with another input. */
+export const idempotencyKeyReused = () =>
+  new DomainError(
+    'IDEMPOTENCY_KEY_REUSED',
+    'this idempotency key was used with a different request in the last 24 hours; use a new key for a new trigger',
+    ['idempotencyKey'],
+  );
+
 export type KeyClaim = { claimed: true } | { claimed: false; flowRunId: string };
 
 /**
@@ -73,13 +84,7 @@ export async function claimIdempotencyKey(
     // Unreachable: the conflicting row is locked by this transaction and cannot go away.
     throw new DomainError('CONCURRENT_CHANGE', 'the idempotency key changed while the run was being triggered; retry');
   }
-  if (existing.requestHash !== claim.requestHash) {
-    throw new DomainError(
-      'IDEMPOTENCY_KEY_REUSED',
-      'this idempotency key was used with a different request in the last 24 hours; use a new key for a new trigger',
-      ['idempotencyKey'],
-    );
-  }
+  if (existing.requestHash !== claim.requestHash) throw idempotencyKeyReused();
   return { claimed: false, flowRunId: existing.flowRunId };
 }
 

@@ -82,6 +82,42 @@ describe.each(databaseTargets())('idempotent triggers on $name', (target) => {
     expect(await runsOfThread(threadId)).toBe(1);
   });
 
+  it('costs one SQL statement on the first use of a key and two on a replay, on both surfaces', async () => {
+    const { flowId, threadId } = await flowAndThread();
+    const body = runBody(flowId, threadId, { first_name: 'Henk' });
+    const counted = async <T>(request: () => Promise<T>) => {
+      db.statements.length = 0;
+      const result = await request();
+      return { result, statements: [...db.statements] };
+    };
+
+    const first = await counted(() => post(body, 'counted-rest'));
+    expect(first.result.status).toBe(201);
+    expect(replayedHeader(first.result)).toBeNull();
+    const replay = await counted(() => post(body, 'counted-rest'));
+    expect(replayedHeader(replay.result)).toBe('true');
+    expect(replay.result.json.data.id).toBe(first.result.json.data.id);
+
+    const Trigger = 'mutation($input: TriggerFlowRunInput!) { triggerFlowRun(input: $input) { replayed flowRun { id status } } }';
+    const input = { flowId, messageThreadId: threadId, state: {}, initialMessage: {}, idempotencyKey: 'counted-graphql' };
+    type Payload = { triggerFlowRun: { replayed: boolean; flowRun: { id: string; status: string } } };
+    const graphql = await counted(() => sendGraphQL<Payload, unknown>(app, org.key, Trigger, { input }));
+    expect(graphql.result.errors).toBeUndefined();
+    expect(graphql.result.data!.triggerFlowRun).toMatchObject({ replayed: false, flowRun: { status: 'queued' } });
+    const graphqlReplay = await counted(() => sendGraphQL<Payload, unknown>(app, org.key, Trigger, { input }));
+    expect(graphqlReplay.result.data!.triggerFlowRun.replayed).toBe(true);
+
+    console.log(
+      `[${target.name}] statements with an Idempotency-Key: REST first use ${first.statements.length}, replay ${replay.statements.length}; ` +
+        `GraphQL first use ${graphql.statements.length}, replay ${graphqlReplay.statements.length}`,
+    );
+    expect(first.statements).toHaveLength(1);
+    expect(graphql.statements).toHaveLength(1);
+    expect(replay.statements.length).toBeLessThanOrEqual(2);
+    expect(graphqlReplay.statements.length).toBeLessThanOrEqual(2);
+    expect(await runsOfThread(threadId)).toBe(2);
+  });
+
   it('replays the run as it is now; a JSON-string state equal to the object is the same body', async () => {
     const { flowId, threadId } = await flowAndThread();
     const first = await post(runBody(flowId, threadId, { b: 1, a: [1, { y: 2, x: 1 }] }), 'string-state');
