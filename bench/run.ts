@@ -9,12 +9,12 @@
 // where PostGraphile cannot run (it needs a real PostgreSQL) and is skipped.
 // --smoke: a small dataset and a second per workload, checking only that every workload
 // answers correctly on every surface (CI runs it; its timings mean nothing).
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import pg from 'pg';
@@ -88,6 +88,12 @@ interface Measurement {
   p50Ms: number;
   p99Ms: number;
   statementsPerRequest: number;
+  /**
+   * CPU time (user + system) of the serving process per answered request, in ms: less
+   * sensitive than req/s to what else the shared cores run, so it is the figure to read on
+   * a busy machine.
+   */
+  cpuMsPerRequest: number;
   /** 1-minute load average of the machine when the measurement ended. */
   load1: number;
 }
@@ -352,6 +358,18 @@ async function load(baseUrl: string, plan: () => RequestPlan, seconds: number) {
 interface Target {
   url: string;
   statements: () => Promise<number>;
+  /** The serving process, whose CPU time is read around each measurement. */
+  pid: number;
+}
+
+const CLOCK_TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** CPU time a process has used so far (utime + stime from /proc), in ms. */
+async function cpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces), counted from field 3.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
 // --- the run ---------------------------------------------------------------------------
@@ -447,8 +465,8 @@ async function main() {
         const metrics = await (await fetch(`${url}/metrics`)).text();
         return Number(/^db_statements_total (\d+)/m.exec(metrics)?.[1] ?? NaN);
       };
-      targets.graphql = { url, statements };
-      targets.rest = { url, statements };
+      targets.graphql = { url, statements, pid: gateway.child.pid! };
+      targets.rest = { url, statements, pid: gateway.child.pid! };
     }
     if (surfaces.includes('floor')) {
       const floor = await start(
@@ -463,7 +481,11 @@ async function main() {
       children.floor = floor.child;
       processes.push(floor.child);
       const url = floor.match![1];
-      targets.floor = { url, statements: async () => ((await (await fetch(`${url}/stats`)).json()) as { statements: number }).statements };
+      targets.floor = {
+        url,
+        statements: async () => ((await (await fetch(`${url}/stats`)).json()) as { statements: number }).statements,
+        pid: floor.child.pid!,
+      };
     }
     let postgraphileStats: string | undefined;
     if (surfaces.includes('postgraphile')) {
@@ -479,6 +501,7 @@ async function main() {
       targets.postgraphile = {
         url: postgraphile.match![1],
         statements: async () => ((await (await fetch(`${stats}/stats`)).json()) as { statements: number }).statements,
+        pid: postgraphile.child.pid!,
       };
     }
 
@@ -508,9 +531,11 @@ async function main() {
             }
             if (settings.warmup > 0) await load(target.url, plan, settings.warmup);
             const before = await target.statements();
+            const cpuBefore = await cpuMs(target.pid);
             const result = await load(target.url, plan, settings.duration);
             // Requests cut off at the end of the load may still be at the server: let them land.
             await new Promise((resolve) => setTimeout(resolve, 250));
+            const cpuAfter = await cpuMs(target.pid);
             const after = await target.statements();
             const answered = result['2xx'];
             if (result.non2xx > 0 || result.errors > 0 || answered === 0) {
@@ -524,12 +549,13 @@ async function main() {
               p50Ms: result.latency.p50,
               p99Ms: result.latency.p99,
               statementsPerRequest: round2((after - before) / Math.max(1, result.requests.sent)),
+              cpuMsPerRequest: round2((cpuAfter - cpuBefore) / Math.max(1, answered)),
               load1: round2(loadavg()[0]),
             };
             measurements.push(measurement);
             console.log(
               `  round ${round} ${workload} ${surface}: ${measurement.reqPerSec} req/s, p99 ${measurement.p99Ms} ms, ` +
-                `${measurement.statementsPerRequest} SQL/request (load ${measurement.load1})`,
+                `${measurement.statementsPerRequest} SQL/request, ${measurement.cpuMsPerRequest} CPU ms/request (load ${measurement.load1})`,
             );
           }
         }
@@ -553,6 +579,7 @@ async function main() {
           p50Ms: median(mine.map((m) => m.p50Ms)),
           p99Ms: median(mine.map((m) => m.p99Ms)),
           statementsPerRequest: round2(median(mine.map((m) => m.statementsPerRequest))),
+          cpuMsPerRequest: round2(median(mine.map((m) => m.cpuMsPerRequest))),
           peakRssMb: rss[surface] ?? 0,
           ratioToFloor: null,
           rounds: mine.map((m) => m.reqPerSec),
@@ -583,7 +610,7 @@ async function main() {
     );
     const out = flags.out ?? (issueSettings ? 'bench/results/latest.json' : smoke ? undefined : 'bench/results/custom.json');
     if (out) {
-      const path = join(root, out);
+      const path = resolve(root, out);
       await mkdir(join(path, '..'), { recursive: true });
       const report = {
         startedAt: startedAt.toISOString(),
@@ -670,12 +697,12 @@ function table(rows: Row[], kind: string): string {
     `Database: ${kind}; ${settings.connections} connections, ${settings.warmup} s warm-up + ${settings.duration} s measured, ` +
       `median of ${settings.rounds} round(s); load generator and servers share the machine's cores.`,
     '',
-    '| workload | surface | req/s | p50 ms | p99 ms | SQL/request | peak RSS MB | × floor | req/s per round |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---|',
+    '| workload | surface | req/s | p50 ms | p99 ms | SQL/request | server CPU ms/request | peak RSS MB | × floor | req/s per round |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const row of rows) {
     lines.push(
-      `| ${row.workload} | ${row.surface} | ${row.reqPerSec} | ${row.p50Ms} | ${row.p99Ms} | ${row.statementsPerRequest} | ${row.peakRssMb} | ${row.ratioToFloor ?? '–'} | ${row.rounds.join(', ')} |`,
+      `| ${row.workload} | ${row.surface} | ${row.reqPerSec} | ${row.p50Ms} | ${row.p99Ms} | ${row.statementsPerRequest} | ${row.cpuMsPerRequest} | ${row.peakRssMb} | ${row.ratioToFloor ?? '–'} | ${row.rounds.join(', ')} |`,
     );
   }
   return lines.join('\n');
