@@ -1,6 +1,7 @@
 // The fixed GraphQL operations the REST surface runs, built from the resource
 // definitions, parsed and validated once each (one per resource, kind and include set).
 import { type DocumentNode, type ExecutionResult, execute, parse, validate } from 'graphql';
+import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
 import type { GraphQLContext } from '../graphql/context.js';
 import { schema } from '../graphql/schema.js';
 import { isIncludable, type Payload, type ResourceDefinition, resourceOfType, actionOf, nestedListOf } from './routes.js';
@@ -8,6 +9,7 @@ import { isIncludable, type Payload, type ResourceDefinition, resourceOfType, ac
 export type OperationKind = 'one' | 'list' | 'create' | 'update' | 'remove' | `action:${string}` | `nested:${string}`;
 
 const cache = new Map<string, DocumentNode>();
+const compiledCache = new Map<string, CompiledQuery | null>();
 
 function selection(resource: ResourceDefinition, include: string[]): string {
   const nested = resource.relationships
@@ -69,8 +71,10 @@ function source(resource: ResourceDefinition, kind: OperationKind, include: stri
   }
 }
 
+const keyOf = (resource: ResourceDefinition, kind: OperationKind, include: string[]) => `${resource.type}:${kind}:${[...include].sort().join(',')}`;
+
 export function operationDocument(resource: ResourceDefinition, kind: OperationKind, include: string[] = []): DocumentNode {
-  const key = `${resource.type}:${kind}:${[...include].sort().join(',')}`;
+  const key = keyOf(resource, kind, include);
   let document = cache.get(key);
   if (!document) {
     document = parse(source(resource, kind, include));
@@ -95,8 +99,30 @@ export async function runOperation(
   context: GraphQLContext,
   around?: AroundOperation,
 ): Promise<ExecutionResult> {
-  const args = { schema, document: operationDocument(resource, kind, include), variableValues: variables, contextValue: context };
-  if (!around) return execute(args);
-  const type = kind === 'one' || kind === 'list' ? 'query' : 'mutation';
-  return around(`${type}.${resource.type}.${kind}`, async () => execute(args));
+  const document = operationDocument(resource, kind, include);
+  const reads = kind === 'one' || kind === 'list' || kind.startsWith('nested:');
+  const run = reads ? readOperation(keyOf(resource, kind, include), document) : undefined;
+  const executeIt = () =>
+    run
+      ? (run.query(undefined, context, variables) as Promise<ExecutionResult>)
+      : execute({ schema, document, variableValues: variables, contextValue: context });
+  if (!around) return executeIt();
+  return around(`${reads ? 'query' : 'mutation'}.${resource.type}.${kind}`, async () => executeIt());
+}
+
+/**
+ * A query the surface sends on every read, compiled once into a function (graphql-jit):
+ * the same resolvers, without graphql-js's per-field interpretation of the document.
+ * Mutations keep graphql-js: they are written once per request, and their payloads' error
+ * unions are where the two executors are likeliest to part.
+ */
+function readOperation(key: string, document: DocumentNode): CompiledQuery | undefined {
+  let compiled = compiledCache.get(key);
+  if (compiled === undefined) {
+    const result = compileQuery(schema, document);
+    compiled = isCompiledQuery(result) ? result : null;
+    if (!compiled) throw new Error(`REST operation ${key} does not compile: ${JSON.stringify(result)}`);
+    compiledCache.set(key, compiled);
+  }
+  return compiled ?? undefined;
 }
