@@ -13,4 +13,10 @@ export interface GraphQLContext {
   tenant: Tenant;
   /** Present where subscriptions are served (GraphQL over SSE and WebSocket). */
   changeFeed?: FlowRunChangeFeed;
+  /**
+   * The HTTP request the operation came in, set by yoga (not by the context factory): the
+   * operations of one batched request share it, so per-request state is kept against it.
+   * Absent in the JSON:API adapter's contexts.
+   */
+  request?: Request;
 }

@@ -141,8 +141,11 @@ describe.each(databaseTargets())('reading runs without Prisma on $name', (target
     for (const run of theirs) {
       expect((await bothWays({ select: LIGHT, where: { id: run.id } })).plain).toEqual([]);
       expect((await bothWays({ select: LIGHT, orderBy: orders.newest, cursor: { id: run.id }, skip: 1, take: 5 })).plain).toEqual([]);
-      expect(await org.tenant.reads.flowRuns.findById(run.id, { select: EVERYTHING })).toBeNull();
     }
+    // By ids, theirs among mine: only mine come back.
+    const [myRun] = await org.tenant.reads.flowRuns.findMany({ select: LIGHT, take: 1 });
+    const byIds = await org.tenant.reads.flowRuns.findByIds([myRun!.id, ...theirs.map((run) => run.id)], EVERYTHING);
+    expect([...byIds.keys()]).toEqual([myRun!.id]);
     const mine = await org.tenant.reads.flowRuns.findMany({ select: EVERYTHING, orderBy: orders.newest });
     expect(mine).toHaveLength(24);
     expect(mine.every((run) => run.organizationId === org.organizationId)).toBe(true);

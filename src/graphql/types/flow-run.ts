@@ -7,6 +7,7 @@ import { effectiveStatus, effectiveStatusWhere } from '../../domain/session-time
 import { countAllFlowRuns } from '../../domain/flow-run-counts.js';
 import { acceptingOnly } from '../accepted-values.js';
 import { builder } from '../builder.js';
+import { flowRunLoader } from '../flow-run-loader.js';
 import { PAGE_SIZE } from '../limits.js';
 import type { GraphQLContext } from '../context.js';
 import { nodeConnection, offsetArgDescription, orderByWithTieBreak, orderInput, skipOffset } from './lists.js';
@@ -115,7 +116,7 @@ builder.queryFields((t) => ({
     type: 'FlowRun',
     nullable: true,
     args: { id: t.arg({ type: 'UUID', required: true }) },
-    resolve: (query, _root, { id }, { tenant }) => tenant.reads.flowRuns.findById(id, query),
+    resolve: (query, _root, { id }, context) => flowRunLoader(context).load({ id, select: query.select ?? {} }),
   }),
   flowRuns: t.prismaConnection(
     {
