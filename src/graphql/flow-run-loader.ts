@@ -10,6 +10,12 @@
 // context itself is the key. The loader does not remember answers (`cache: false`): it only
 // gathers what is asked in one tick, so a read after a mutation in the same request sees
 // the mutation.
+//
+// Subscriptions: every subscriber of an organization is handed the same change object by
+// the bus (src/events/flow-run-change-bus.ts), so their payloads' `flowRun` fields key the
+// loader to that change: one statement per change, however many subscriptions show it and
+// whatever each selects. (Prisma batches `findUnique` of one shape by itself, but not
+// different selections, and reads relations its slower way.)
 import DataLoader from 'dataloader';
 import type { FlowRun } from '../database/generated/prisma/client.js';
 import type { FlowRunReads } from '../database/flow-run-reads.js';
@@ -63,9 +69,13 @@ export type FlowRunLoader = DataLoader<RunAsk, FlowRun | null>;
 
 const loaders = new WeakMap<object, Map<string, FlowRunLoader>>();
 
-/** The loader of the request (or operation) this context belongs to, for its organization. */
-export function flowRunLoader(context: GraphQLContext): FlowRunLoader {
-  const scope: object = context.request ?? context;
+/**
+ * The loader of the request (or operation) this context belongs to, for its organization;
+ * or of `scope` when given: a subscription payload passes the change it shows, so that the
+ * subscriptions one change reaches (each its own request or WebSocket operation, all of the
+ * change's organization) read the run together.
+ */
+export function flowRunLoader(context: GraphQLContext, scope: object = context.request ?? context): FlowRunLoader {
   let byOrganization = loaders.get(scope);
   if (!byOrganization) {
     byOrganization = new Map();

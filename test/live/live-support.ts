@@ -171,11 +171,11 @@ export function readEventStream(response: Response, inbox: Inbox): Promise<void>
   );
 }
 
-export function sseRequest(url: string, key: string | undefined, variables: Record<string, unknown>, signal?: AbortSignal) {
+export function sseRequest(url: string, key: string | undefined, variables: Record<string, unknown>, signal?: AbortSignal, query = FLOW_RUN_CHANGED) {
   return new Request(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...(key && { authorization: key }) },
-    body: JSON.stringify({ query: FLOW_RUN_CHANGED, variables }),
+    body: JSON.stringify({ query, variables }),
     signal,
   });
 }
@@ -186,10 +186,11 @@ export async function subscribeSse(
   key: string | undefined,
   variables: Record<string, unknown>,
   url = 'http://test/graphql',
+  query = FLOW_RUN_CHANGED,
 ): Promise<LiveSubscription> {
   const inbox = new Inbox();
   const abort = new AbortController();
-  const response = await within(5_000, 'SSE response', fetchHandler(sseRequest(url, key, variables, abort.signal)));
+  const response = await within(5_000, 'SSE response', fetchHandler(sseRequest(url, key, variables, abort.signal, query)));
   const reading = readEventStream(response, inbox);
   return {
     inbox,
@@ -212,10 +213,10 @@ export function wsClient(port: number, key: string | undefined): Client {
 }
 
 /** A subscription over WebSocket (graphql-ws) on an existing client. */
-export function subscribeWs(client: Client, variables: Record<string, unknown>): LiveSubscription {
+export function subscribeWs(client: Client, variables: Record<string, unknown>, query = FLOW_RUN_CHANGED): LiveSubscription {
   const inbox = new Inbox();
   const unsubscribe = client.subscribe<Received['data']>(
-    { query: FLOW_RUN_CHANGED, variables },
+    { query, variables },
     {
       next: (value) => inbox.push(value as Received),
       error: (error) => inbox.end(error ?? new Error('error')),

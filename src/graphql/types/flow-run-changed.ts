@@ -4,6 +4,7 @@ import { GraphQLError } from 'graphql';
 import { filter, pipe } from 'graphql-yoga';
 import type { FlowRunChange } from '../../domain/flow-run-changes.js';
 import { builder } from '../builder.js';
+import { flowRunLoader } from '../flow-run-loader.js';
 import { FlowRunStatus } from './flow-run.js';
 
 const FlowRunChangeKind = builder.enumType('FlowRunChangeKind', {
@@ -27,7 +28,7 @@ const FlowRunChangeRef = builder.objectRef<FlowRunChange>('FlowRunChange').imple
       type: 'FlowRun',
       nullable: true,
       description: 'The run as it is now; null once deleted.',
-      resolve: (query, change, _args, { tenant }) => tenant.db.flowRun.findUnique({ ...query, where: { id: change.flowRunId } }),
+      resolve: (query, change, _args, context) => flowRunLoader(context, change).load({ id: change.flowRunId, select: query.select ?? {} }),
     }),
   }),
 });
