@@ -86,6 +86,29 @@ describe.each(databaseTargets())('flowRun(id:) fields read together on $name', (
     expect(statements[0]).toMatch(/"id" IN \(/);
   });
 
+  it('fields asking differently of a relation (a nested list with arguments) each get their own answer', async () => {
+    const [a, b] = runs;
+    db.statements.length = 0;
+    const result = await sendGraphQL<Record<string, any>, Record<string, string>>(
+      app,
+      key,
+      `query Two($a: UUID!, $b: UUID!) {
+        b: flowRun(id: $b) { id flow { name flowRuns(first: 5) { totalCount edges { node { id } } } } }
+        a: flowRun(id: $a) { id flow { name } }
+      }`,
+      { a: a!.id, b: b!.id },
+    );
+    const statements = db.statements.length;
+    expect(result.errors).toBeUndefined();
+    expect(result.data).toEqual({
+      b: { id: b!.id, flow: { name: b!.flowName, flowRuns: { totalCount: 1, edges: [{ node: { id: b!.id } }] } } },
+      a: { id: a!.id, flow: { name: a!.flowName } },
+    });
+    console.log(`[${target.name}] flowRun(id:) with and without a nested list under flow → ${statements} statement(s)`);
+    // One statement per way of asking: the nested list's (Prisma's read) and the plain one.
+    expect(statements).toBe(2);
+  });
+
   it('a batched request of 3 operations, each with flowRun(id:), is one statement', async () => {
     const operations = [
       { query: 'query A($id: UUID!) { flowRun(id: $id) { id state } }', variables: { id: runs[0]!.id } },
