@@ -11,6 +11,20 @@ export type RowReader = (text: string, values: unknown[]) => Promise<unknown[][]
 /** Counts the statement as Prisma's query log would (statement metrics, tests). */
 type OnQuery = ((sql: string, params: string) => void) | undefined;
 
+/** Runs a statement inside a span of its own (tracing, when it is on). */
+export type StatementTracer = <T>(text: string, run: () => Promise<T>) => Promise<T>;
+
+// Process-wide, as Prisma's own instrumentation is: tracing registers it when it starts
+// (src/observability/tracing-sdk.ts) and removes it when it stops; off, a statement runs
+// without a wrapper.
+let statementTracer: StatementTracer | undefined;
+
+export function traceStatements(tracer: StatementTracer | undefined): void {
+  statementTracer = tracer;
+}
+
+const traced = <T>(text: string, run: () => Promise<T>): Promise<T> => (statementTracer ? statementTracer(text, run) : run());
+
 const TIMESTAMPTZ = 1184;
 const ISO_LIKE = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?[+-]\d\d(?::\d\d)?$/;
 const defaultTimestamptz = pg.types.getTypeParser(TIMESTAMPTZ, 'text');
@@ -42,7 +56,7 @@ export function postgresRowReader(pool: pg.Pool, onQuery: OnQuery): RowReader {
   };
   return async (text, values) => {
     onQuery?.(text, JSON.stringify(values));
-    const result = await pool.query<unknown[]>({ name: nameOf(text), text, values, rowMode: 'array', types });
+    const result = await traced(text, () => pool.query<unknown[]>({ name: nameOf(text), text, values, rowMode: 'array', types }));
     return result.rows;
   };
 }
@@ -54,7 +68,7 @@ interface PGliteLike {
 export function embeddedRowReader(pglite: PGliteLike, onQuery: OnQuery): RowReader {
   return async (text, values) => {
     onQuery?.(text, JSON.stringify(values));
-    return (await pglite.query<unknown[]>(text, values, { rowMode: 'array' })).rows;
+    return (await traced(text, () => pglite.query<unknown[]>(text, values, { rowMode: 'array' }))).rows;
   };
 }
 

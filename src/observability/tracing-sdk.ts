@@ -20,6 +20,7 @@ import { PrismaInstrumentation } from '@prisma/instrumentation';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, NodeTracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace-node';
 import type { Plugin } from 'graphql-yoga';
+import { traceStatements } from '../database/row-reader.js';
 import type { Logger } from './logger.js';
 import type { Tracing } from './tracing.js';
 
@@ -67,6 +68,13 @@ export function createTracing({ spanProcessor, serviceName = 'flow-run-gateway',
   prisma.setTracerProvider(provider);
   prisma.enable();
   const tracer = provider.getTracer('flow-run-gateway');
+  // The statements the service sends without Prisma (src/database/row-reader.ts), as
+  // spans like Prisma's own: the query text, never its parameters.
+  traceStatements((text, run) =>
+    tracer.startActiveSpan('db_query', { kind: SpanKind.CLIENT, attributes: { 'db.system.name': 'postgresql', 'db.query.text': text } }, (span) =>
+      endingSpan(span, run, () => false),
+    ),
+  );
 
   const graphqlPlugin = useOpenTelemetry(
     // Neither variables nor results: they may hold a run's state (personal data). The
@@ -113,6 +121,7 @@ export function createTracing({ spanProcessor, serviceName = 'flow-run-gateway',
     },
     async shutdown() {
       prisma.disable();
+      traceStatements(undefined);
       try {
         await provider.shutdown();
       } finally {
