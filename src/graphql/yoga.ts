@@ -4,6 +4,7 @@ import type { GraphQLContext } from './context.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ContextFactory } from './context-factory.js';
 import { graphiqlPageHeaders, renderGraphiQLPage } from './graphiql-page.js';
+import { compiledExecution } from './compiled-execution.js';
 import { countOperations, queryLimits } from './limits.js';
 import { maskError } from './errors.js';
 import { schema } from './schema.js';
@@ -55,7 +56,7 @@ export function createGraphQLServer({ contextFor, graphiqlHeaders, graphiql = tr
     maskedErrors: { maskError },
     // Several operations in one request, but not a thousand.
     batching: { limit: 10 },
-    plugins: [...queryLimits(), countOperations(metrics), graphiqlPageHeaders(), ...plugins],
+    plugins: [...queryLimits(), countOperations(metrics), graphiqlPageHeaders(), compiledExecution(), ...plugins],
     // Yoga's own page loads GraphiQL from a CDN; this one only from the service.
     renderGraphiQL: renderGraphiQLPage,
     graphiql: graphiql && {
