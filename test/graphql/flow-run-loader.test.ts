@@ -105,8 +105,10 @@ describe.each(databaseTargets())('flowRun(id:) fields read together on $name', (
       a: { id: a!.id, flow: { name: a!.flowName } },
     });
     console.log(`[${target.name}] flowRun(id:) with and without a nested list under flow → ${statements} statement(s)`);
-    // One statement per way of asking: the nested list's (Prisma's read) and the plain one.
-    expect(statements).toBe(2);
+    // One statement per way of asking: the nested list's (Prisma's read) and the plain one,
+    // plus, under compiled execution (graphql-jit), one for the nested list's totalCount,
+    // which Pothos then reads on its own instead of inside the relation's read.
+    expect(statements).toBe(3);
   });
 
   it('a batched request of 3 operations, each with flowRun(id:), is one statement', async () => {
