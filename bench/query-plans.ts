@@ -303,10 +303,10 @@ async function workloadPlans(organizationId: string, apiKey: string, flowIds: st
   const add = async (workload: string, who: string, sql: string, params: unknown[], paramsOf = () => params, rollback = false) => {
     rows.push({ workload, who, sql, params, measured: await measure(sql, paramsOf, rollback) });
   };
-  const compiledAndPrisma = async (workload: string, args: FlowRunReadArgs) => {
+  const compiledAndPrisma = async (workload: string, args: FlowRunReadArgs, label = 'now (compiled)') => {
     const compiled = compileFlowRunRead(organizationId, args);
     if (!compiled) throw new Error(`${workload}: not compiled`);
-    await add(workload, 'now (compiled)', compiled.text, compiled.values);
+    await add(workload, label, compiled.text, compiled.values);
     const before = await prismaStatements(() => scoped.flowRun.findMany(args as Parameters<typeof scoped.flowRun.findMany>[0]));
     if (before.length !== 1) throw new Error(`${workload}: Prisma sent ${before.length} statements`);
     await add(workload, 'before (Prisma)', before[0].sql, before[0].params);
@@ -317,7 +317,11 @@ async function workloadPlans(organizationId: string, apiKey: string, flowIds: st
     await compiledAndPrisma(`page${first}, REST`, page(restSelect, first));
     await add(`page${first}, PostGraphile`, 'PostGraphile', postgraphilePage(first), [organizationId]);
   }
-  await compiledAndPrisma('byId', byId);
+  await compiledAndPrisma('byId', byId, 'compiled, where { id } take 1 (before the loader)');
+  // What flowRun(id:) sends now: the loader's `findByIds`, one statement for the ids asked together.
+  const loaderById = compileFlowRunRead(organizationId, { select: { ...restSelect, id: true }, where: { id: { in: [someRun[0].id] } } });
+  if (!loaderById) throw new Error('findByIds: not compiled');
+  await add('byId', 'now (compiled, the loader: id IN, no LIMIT)', loaderById.text, loaderById.values);
 
   // The reader reports its statements to onQuery as Prisma's query log does.
   const [count] = (await prismaStatements(() => tenant.reads.flowRuns.countAll())).filter(({ sql }) => /"FlowRunCount"/.test(sql));
