@@ -1,15 +1,14 @@
 // The fixed GraphQL operations the REST surface runs, built from the resource
 // definitions, parsed and validated once each (one per resource, kind and include set).
 import { type DocumentNode, type ExecutionResult, execute, parse, validate } from 'graphql';
-import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
 import type { GraphQLContext } from '../graphql/context.js';
+import { compiledOperation, executeCompiled } from '../graphql/compiled-execution.js';
 import { schema } from '../graphql/schema.js';
 import { isIncludable, type Payload, type ResourceDefinition, resourceOfType, actionOf, nestedListOf } from './routes.js';
 
 export type OperationKind = 'one' | 'list' | 'create' | 'update' | 'remove' | `action:${string}` | `nested:${string}`;
 
 const cache = new Map<string, DocumentNode>();
-const compiledCache = new Map<string, CompiledQuery | null>();
 
 function selection(resource: ResourceDefinition, include: string[]): string {
   const nested = resource.relationships
@@ -71,10 +70,8 @@ function source(resource: ResourceDefinition, kind: OperationKind, include: stri
   }
 }
 
-const keyOf = (resource: ResourceDefinition, kind: OperationKind, include: string[]) => `${resource.type}:${kind}:${[...include].sort().join(',')}`;
-
 export function operationDocument(resource: ResourceDefinition, kind: OperationKind, include: string[] = []): DocumentNode {
-  const key = keyOf(resource, kind, include);
+  const key = `${resource.type}:${kind}:${[...include].sort().join(',')}`;
   let document = cache.get(key);
   if (!document) {
     document = parse(source(resource, kind, include));
@@ -100,29 +97,13 @@ export async function runOperation(
   around?: AroundOperation,
 ): Promise<ExecutionResult> {
   const document = operationDocument(resource, kind, include);
-  const reads = kind === 'one' || kind === 'list' || kind.startsWith('nested:');
-  const run = reads ? readOperation(keyOf(resource, kind, include), document) : undefined;
+  // Compiled like the operations at /graphql (src/graphql/compiled-execution.ts).
+  const compiled = compiledOperation(schema, document);
   const executeIt = () =>
-    run
-      ? (run.query(undefined, context, variables) as Promise<ExecutionResult>)
+    compiled
+      ? executeCompiled(compiled, document, context, variables)
       : execute({ schema, document, variableValues: variables, contextValue: context });
   if (!around) return executeIt();
-  return around(`${reads ? 'query' : 'mutation'}.${resource.type}.${kind}`, async () => executeIt());
-}
-
-/**
- * A query the surface sends on every read, compiled once into a function (graphql-jit):
- * the same resolvers, without graphql-js's per-field interpretation of the document.
- * Mutations keep graphql-js: they are written once per request, and their payloads' error
- * unions are where the two executors are likeliest to part.
- */
-function readOperation(key: string, document: DocumentNode): CompiledQuery | undefined {
-  let compiled = compiledCache.get(key);
-  if (compiled === undefined) {
-    const result = compileQuery(schema, document);
-    compiled = isCompiledQuery(result) ? result : null;
-    if (!compiled) throw new Error(`REST operation ${key} does not compile: ${JSON.stringify(result)}`);
-    compiledCache.set(key, compiled);
-  }
-  return compiled ?? undefined;
+  const type = kind === 'one' || kind === 'list' || kind.startsWith('nested:') ? 'query' : 'mutation';
+  return around(`${type}.${resource.type}.${kind}`, async () => executeIt());
 }
