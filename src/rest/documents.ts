@@ -20,11 +20,11 @@ export interface Rendering {
 /** `2024-08-20T10:45:05.123Z` → `2024-08-20T10:45:05+00:00` (UTC, whole seconds). */
 export function formatTimestamp(value: unknown): unknown {
   if (value == null) return value;
-  // What the DateTime scalar serialises (toISOString): cut, not parsed again.
-  if (typeof value === 'string' && value.length === 24 && value[23] === 'Z' && value[19] === '.') return `${value.slice(0, 19)}+00:00`;
-  const date = new Date(value as string);
+  // The DateTime scalar hands the Date itself over: printed once, cut, not copied first.
+  const date = value instanceof Date ? value : new Date(value as string);
   if (Number.isNaN(date.getTime())) return value;
-  return date.toISOString().replace(/\.\d{3}Z$/, '+00:00');
+  const iso = date.toISOString();
+  return iso.length === 24 ? `${iso.slice(0, 19)}+00:00` : iso.replace(/\.\d{3}Z$/, '+00:00');
 }
 
 function resourceObject(resource: ResourceDefinition, node: Node, rendering: Rendering, included?: Included): ResourceObject {
@@ -48,7 +48,7 @@ function resourceObject(resource: ResourceDefinition, node: Node, rendering: Ren
       object.data = related ? { type: include.type, id: String(related.id) } : null;
       // Included even when a sparse fieldset leaves the relationship out (JSON:API allows
       // the missing linkage then).
-      if (related) included.add(resourceObject(resourceOfType(include.type), related, rendering));
+      if (related && !included.has(include.type, related.id)) included.add(resourceObject(resourceOfType(include.type), related, rendering));
     }
     if (wanted(relationship.name)) relationships[relationship.name] = object;
   }
@@ -64,6 +64,9 @@ function resourceObject(resource: ResourceDefinition, node: Node, rendering: Ren
 /** Included resources, each once, in the order first met. */
 class Included {
   private readonly byKey = new Map<string, ResourceObject>();
+  has(type: string, id: unknown) {
+    return this.byKey.has(`${type}:${String(id)}`);
+  }
   add(object: ResourceObject) {
     const key = `${object.type}:${object.id}`;
     if (!this.byKey.has(key)) this.byKey.set(key, object);
