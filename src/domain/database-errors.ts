@@ -15,7 +15,8 @@ function sqlStateOf(error: Prisma.PrismaClientKnownRequestError): string | undef
 }
 
 export function isUniqueViolation(error: unknown): boolean {
-  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return false;
+  // A statement sent without Prisma (the row reader) fails with the driver's own error.
+  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return (error as { code?: unknown } | null)?.code === '23505';
   return error.code === 'P2002' || sqlStateOf(error) === '23505';
 }
 

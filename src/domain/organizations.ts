@@ -102,7 +102,7 @@ interface KeyCaches {
   noted: LRUCache<string, true>;
 }
 const keyCaches = new WeakMap<PrismaClient, KeyCaches>();
-const scopedClients = new WeakMap<PrismaClient, Map<string, Pick<Tenant, 'db' | 'reads'>>>();
+const scopedClients = new WeakMap<PrismaClient, Map<string, Pick<Tenant, 'db' | 'reads' | 'statement'>>>();
 
 /**
  * Sets how long this database's valid keys are remembered (API_KEY_CACHE_TTL_MS): the
@@ -161,7 +161,7 @@ async function noteUse(prisma: PrismaClient, caches: KeyCaches, keyId: string, n
 }
 
 /** One scoped client per organization: building a Prisma extension per request is not free. */
-function scopedClientOf(prisma: PrismaClient, organizationId: string): Pick<Tenant, 'db' | 'reads'> {
+function scopedClientOf(prisma: PrismaClient, organizationId: string): Pick<Tenant, 'db' | 'reads' | 'statement'> {
   let clients = scopedClients.get(prisma);
   if (!clients) {
     clients = new Map();
@@ -170,7 +170,8 @@ function scopedClientOf(prisma: PrismaClient, organizationId: string): Pick<Tena
   let client = clients.get(organizationId);
   if (!client) {
     const db = scopeToOrganization(prisma, organizationId);
-    client = { db, reads: { flowRuns: flowRunReads(db, rowReaderOf(prisma), organizationId) } };
+    const reader = rowReaderOf(prisma);
+    client = { db, reads: { flowRuns: flowRunReads(db, reader, organizationId) }, ...(reader && { statement: reader }) };
     clients.set(organizationId, client);
   }
   return client;

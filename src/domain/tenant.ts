@@ -1,6 +1,7 @@
 // Who is acting: the organization behind the API key and what the key may do, plus the
 // services the rules need from outside (time, and where to announce changes).
 import type { FlowRunReads } from '../database/flow-run-reads.js';
+import type { RowReader } from '../database/row-reader.js';
 import type { TenantClient } from '../database/tenant.js';
 import { DomainError } from './errors.js';
 import type { WebhookUrlPolicy } from './webhook-urls.js';
@@ -24,6 +25,11 @@ export interface Tenant extends DomainServices {
   access: Access;
   /** Every query through this client is confined to the organization. */
   db: TenantClient;
+  /**
+   * Runs one statement without Prisma (rows as arrays), for the one-statement trigger,
+   * whose SQL carries its own organization conditions. Absent, Prisma's raw query runs it.
+   */
+  statement?: RowReader;
   /** Hand-written reads for the hottest queries, confined to the organization like `db`. */
   reads: { flowRuns: FlowRunReads };
 }

@@ -81,7 +81,7 @@ export async function triggerInOneStatement(tenant: Tenant, trigger: Trigger): P
     // ended meanwhile still looks running there. The one-running-per-thread index is
     // checked against what is committed now, so the run is inserted as running unless
     // that index already holds one (ON CONFLICT), and only then as queued.
-    const rows = await tenant.db.$queryRaw<(Row | KeyedRow)[]>`
+    const statement = Prisma.sql`
       WITH thread AS (
         SELECT id FROM "MessageThread"
         WHERE id = ${messageThreadId}::uuid AND "organizationId" = ${organizationId}::uuid
@@ -125,6 +125,9 @@ export async function triggerInOneStatement(tenant: Tenant, trigger: Trigger): P
       SELECT "id"::text, "organizationId"::text, "flowId"::text, "messageThreadId"::text, "state", "initialMessage",
              "status"::text, "cost", "sequence", "expiresAt", "createdAt", "updatedAt"${keyColumns}
       FROM ${fromRun}`;
+    const rows = tenant.statement
+      ? (await tenant.statement(statement.text, statement.values)).map((values) => rowOf(values, idempotency !== undefined))
+      : await tenant.db.$queryRaw<(Row | KeyedRow)[]>(statement);
     const [row] = rows;
     if (!row) return undefined;
     if (!idempotency) return { created: row as Row };
@@ -137,4 +140,36 @@ export async function triggerInOneStatement(tenant: Tenant, trigger: Trigger): P
     if (isUniqueViolation(error)) return undefined;
     throw error;
   }
+}
+
+const RUN_COLUMNS = [
+  'id',
+  'organizationId',
+  'flowId',
+  'messageThreadId',
+  'state',
+  'initialMessage',
+  'status',
+  'cost',
+  'sequence',
+  'expiresAt',
+  'createdAt',
+  'updatedAt',
+] as const;
+
+/**
+ * The statement's row as Prisma's raw query returns it: its columns by name, in the order
+ * the final SELECT lists them, `sequence` a BigInt (the drivers give int8 as text).
+ */
+function rowOf(values: unknown[], keyed: boolean): Row | KeyedRow {
+  const row: Record<string, unknown> = {};
+  RUN_COLUMNS.forEach((column, index) => {
+    row[column] = values[index];
+  });
+  if (row.sequence != null) row.sequence = BigInt(row.sequence as string | number | bigint);
+  if (keyed) {
+    row.keyRequestHash = values[RUN_COLUMNS.length];
+    row.keyFlowRunId = values[RUN_COLUMNS.length + 1];
+  }
+  return row as Row | KeyedRow;
 }
