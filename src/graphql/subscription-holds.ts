@@ -40,6 +40,11 @@ export function holdSubscriptions(registry: SubscriptionRegistry): Plugin<GraphQ
         onSubscribeError: () => hold.release(),
       };
     },
+    // A subscription asked for without an event stream (Accept: application/json) is
+    // answered 406 and never read: end it, or its place (and its listener) would stay taken.
+    onResultProcess({ result, resultProcessor }) {
+      if (!resultProcessor && isAsyncIterable(result)) void Promise.resolve(result[Symbol.asyncIterator]().return?.()).catch(() => {});
+    },
   };
 }
 

@@ -16,7 +16,7 @@ import { type AppOptions, createApp } from '../../src/http/app.ts';
 import { serve, type RunningServer } from '../../src/http/serve.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
 import { redisAnswers, TEST_REDIS } from '../support/redis.ts';
-import { type LiveSubscription, sleep, subscribeSse, subscribeWs, untilListening, within, wsClient } from './live-support.ts';
+import { FLOW_RUN_CHANGED, type LiveSubscription, sleep, subscribeSse, subscribeWs, untilListening, within, wsClient } from './live-support.ts';
 
 const noRedis = (await redisAnswers()) ? undefined : `Redis does not answer at ${TEST_REDIS.url}`;
 if (noRedis) console.log(`subscription-keys.test.ts: revocation through Redis skipped: ${noRedis}`);
@@ -118,6 +118,21 @@ describe.each(databaseTargets())('subscriptions and their API key on $name', (ta
       await ws.close();
       const afterWs = await untilTaken(server, 'SSE');
       expect([afterSse.inbox.ended, afterWs.inbox.ended]).toEqual([false, false]);
+    });
+
+    it('holds no place for a subscription asked for without an event stream (406 NOT_ACCEPTABLE)', async () => {
+      const { server } = await start({ maxSubscriptionsPerKey: 1 });
+      for (let i = 0; i < 3; i++) {
+        const response = await fetch(`http://127.0.0.1:${server.port}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json', authorization: org.key },
+          body: JSON.stringify({ query: FLOW_RUN_CHANGED, variables: { messageThreadId: randomUUID() } }),
+        });
+        expect(response.status).toBe(406);
+        expect(((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0].extensions.code).toBe('NOT_ACCEPTABLE');
+      }
+      const sub = await subscribe(server, 'SSE', org.key);
+      expect(sub.inbox.ended).toBe(false);
     });
 
     /** Subscribes over `transport` until one is taken (the freed place may take a moment to come back). */
