@@ -9,7 +9,7 @@ import { type Database, EmbeddedDatabaseBusyError, openDatabase } from './databa
 import { pendingMigrations } from './database/migrations.js';
 import { seedDemoIfEmpty } from './demo-data.js';
 import { type FlowRunChange, systemClock } from './domain/flow-run-changes.js';
-import { configureKeyCache, forgetAllApiKeys, forgetApiKeys } from './domain/organizations.js';
+import { configureKeyCache } from './domain/organizations.js';
 import { deliveryQueueStats } from './domain/webhook-deliveries.js';
 import { listenForRevocations } from './events/api-key-revocations.js';
 import { createFlowRunChangeBus } from './events/flow-run-change-bus.js';
@@ -58,17 +58,6 @@ const db = await openDatabase({
 opened = db;
 
 configureKeyCache(db.prisma, { ttlMs: config.apiKeyCacheTtlMs });
-// With Redis, a key revoked or rotated out anywhere is forgotten here within a second.
-const revocations = config.redisUrl
-  ? listenForRevocations({
-      redisUrl: config.redisUrl,
-      onRevoked: (ids) => forgetApiKeys(db.prisma, ids),
-      onListening: () => {
-        forgetAllApiKeys(db.prisma);
-        logger.info('listening for API key revocations');
-      },
-    })
-  : undefined;
 const changeBus = createFlowRunChangeBus({ redisUrl: config.redisUrl, metrics });
 const webhookUrls = { allowPrivate: config.webhookAllowPrivateUrls };
 const webhooks = startWebhookWorker(db.prisma, {
@@ -116,9 +105,22 @@ const app = createApp({
   }),
   requestTimeoutMs: config.requestTimeoutMs,
   maxSubscriptionsPerKey: config.maxSubscriptionsPerKey,
+  apiKeyCacheTtlMs: config.apiKeyCacheTtlMs,
   // Any origin only for the embedded demo, which is for trying it out; otherwise exactly CORS_ORIGINS.
   corsOrigins: config.corsOrigins.length ? config.corsOrigins : db.kind === 'embedded' ? ['*'] : [],
 });
+// With Redis, a key revoked or rotated out anywhere is forgotten here within a second, and
+// its open subscriptions end.
+const revocations = config.redisUrl
+  ? listenForRevocations({
+      redisUrl: config.redisUrl,
+      onRevoked: (ids) => void app.apiKeysChanged(ids),
+      onListening: () => {
+        void app.apiKeysChanged();
+        logger.info('listening for API key revocations');
+      },
+    })
+  : undefined;
 const server = await serve(app, config.port, config.host);
 const metricsServer =
   config.metricsPort === undefined

@@ -117,6 +117,18 @@ export async function listApiKeys(prisma: PrismaClient, organizationId: string):
   return rows.map(summaryOf);
 }
 
+/**
+ * Of the given keys, those that can still be used at `now`, with when each expires (null:
+ * not before it is revoked). Revoked, expired and deleted keys are left out.
+ */
+export async function usableApiKeys(prisma: PrismaClient, keyIds: readonly string[], now: Date): Promise<Map<string, Date | null>> {
+  const rows = await prisma.apiKey.findMany({
+    where: { id: { in: [...keyIds] }, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] },
+    select: { id: true, expiresAt: true },
+  });
+  return new Map(rows.map((row) => [row.id, row.expiresAt]));
+}
+
 /** Why a key cannot be revoked or rotated: it does not exist, or is no longer usable. */
 function unusable(keyId: string, row: SummaryRow | null, now: Date): DomainError | undefined {
   if (!row) return new DomainError('NOT_FOUND', `API key ${keyId} not found`);

@@ -67,6 +67,7 @@ export async function authenticate(
       tenant: {
         organizationId: apiKey.organizationId,
         apiKeyId: apiKey.id,
+        apiKeyExpiresAt: apiKey.expiresAt,
         access: apiKey.scope,
         ...scopedClientOf(prisma, apiKey.organizationId),
       },

@@ -22,6 +22,8 @@ export interface Tenant extends DomainServices {
   organizationId: string;
   /** The API key the request came with: who acted, for the audit log. */
   apiKeyId: string;
+  /** When that key stops being accepted; null: not before it is revoked. */
+  apiKeyExpiresAt: Date | null;
   access: Access;
   /** Every query through this client is confined to the organization. */
   db: TenantClient;

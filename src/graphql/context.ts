@@ -19,4 +19,10 @@ export interface GraphQLContext {
    * Absent in the JSON:API adapter's contexts.
    */
   request?: Request;
+  /**
+   * How the transport ends a subscription whose API key stopped being valid (revoked,
+   * expired): WebSocket closes the connection with 4403. Without it (SSE), the stream
+   * gets an UNAUTHENTICATED error and completes (src/graphql/subscription-holds.ts).
+   */
+  endForRefusedKey?(): void;
 }

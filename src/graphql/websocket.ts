@@ -2,15 +2,15 @@
 // executed through the same yoga instance, so plugins, masking and context are shared.
 // It has the guards HTTP has: the same body limit per message, the key checked once at
 // `connection_init` (4401 without one, 4403 when it is refused), every operation counted
-// against the key's rate, a cap on the key's concurrent subscriptions, and the request
-// deadline on queries and mutations.
+// against the key's rate, and the request deadline on queries and mutations. Subscriptions
+// take their key's places like SSE ones (src/graphql/subscription-holds.ts); when the key
+// stops being valid (revoked, expired), the connection is closed with 4403.
 import type { Server } from 'node:http';
-import { type DocumentNode, type ExecutionArgs, type ExecutionResult, GraphQLError, getOperationAST } from 'graphql';
+import { type DocumentNode, type ExecutionArgs, type ExecutionResult, GraphQLError } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { DomainError } from '../domain/errors.js';
-import { hashApiKey } from '../domain/organizations.js';
 import type { Admission } from '../request/admission.js';
 import { apiKeyFrom } from '../request/authorization.js';
 import { MAX_BODY_BYTES } from '../request/body.js';
@@ -27,8 +27,6 @@ export interface WebSocketGuards {
   admit(headers: Headers, connection: ClientConnection): Promise<Admission>;
   /** The key's GraphQL context, or the domain's UNAUTHENTICATED. */
   contextFor: ContextFactory;
-  /** Subscriptions one key may hold open on this instance at once. */
-  maxSubscriptionsPerKey: number;
   /** Queries and mutations not answered by then get a REQUEST_TIMEOUT error. */
   timeoutMs: number;
 }
@@ -36,9 +34,6 @@ export interface WebSocketGuards {
 interface Connection {
   headers: Headers;
   remoteAddress?: string;
-  keyHash: string;
-  /** Ids of this connection's open subscriptions. */
-  subscriptions: Set<string>;
 }
 
 const coded = (message: string, code: string) => new GraphQLError(message, { extensions: { code } });
@@ -62,13 +57,6 @@ async function withDeadline(work: () => unknown, ms: number): Promise<unknown> {
 export function serveGraphQLOverWebSocket(server: Server, yoga: Yoga, guards: WebSocketGuards) {
   const sockets = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: MAX_BODY_BYTES });
   const connections = new WeakMap<object, Connection>();
-  const openPerKey = new Map<string, number>();
-  const release = (connection: Connection, id: string) => {
-    if (!connection.subscriptions.delete(id)) return;
-    const open = (openPerKey.get(connection.keyHash) ?? 1) - 1;
-    if (open > 0) openPerKey.set(connection.keyHash, open);
-    else openPerKey.delete(connection.keyHash);
-  };
 
   const disposable = useServer(
     {
@@ -91,10 +79,10 @@ export function serveGraphQLOverWebSocket(server: Server, yoga: Yoga, guards: We
           }
           throw error;
         }
-        connections.set(ctx, { headers, remoteAddress, keyHash: hashApiKey(key), subscriptions: new Set() });
+        connections.set(ctx, { headers, remoteAddress });
         return true;
       },
-      onSubscribe: async (ctx, id, params) => {
+      onSubscribe: async (ctx, _id, params) => {
         const connection = connections.get(ctx);
         // graphql-ws lets a subscription through only after onConnect accepted the connection.
         if (!connection) throw new Error('a subscription arrived on a connection that was never accepted');
@@ -102,7 +90,9 @@ export function serveGraphQLOverWebSocket(server: Server, yoga: Yoga, guards: We
         const refusal = refusalOf(await guards.admit(connection.headers, connection));
         if (refusal) return [refusal];
         const request = new Request('http://websocket/graphql', { headers: connection.headers });
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({ request, params });
+        // A key that stops being valid ends the connection, as one refused at connection_init.
+        const endForRefusedKey = () => ctx.extra.socket.close(CloseCode.Forbidden, 'Forbidden: the API key is not valid');
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({ request, params, endForRefusedKey });
         let document: DocumentNode;
         try {
           document = parse(params.query);
@@ -111,25 +101,10 @@ export function serveGraphQLOverWebSocket(server: Server, yoga: Yoga, guards: We
         }
         const errors = validate(schema, document);
         if (errors.length) return errors;
-        const operation = getOperationAST(document, params.operationName);
-        if (operation?.operation === 'subscription') {
-          const open = openPerKey.get(connection.keyHash) ?? 0;
-          if (open >= guards.maxSubscriptionsPerKey) {
-            return [
-              coded(
-                `this API key already holds ${guards.maxSubscriptionsPerKey} subscriptions, the most one key may hold; complete one first`,
-                'SUBSCRIPTION_LIMIT_REACHED',
-              ),
-            ];
-          }
-          openPerKey.set(connection.keyHash, open + 1);
-          connection.subscriptions.add(id);
-        }
         let contextValue: Awaited<ReturnType<typeof contextFactory>>;
         try {
           contextValue = await contextFactory();
         } catch (error) {
-          release(connection, id);
           return [maskError(error) as never];
         }
         return {
@@ -143,14 +118,6 @@ export function serveGraphQLOverWebSocket(server: Server, yoga: Yoga, guards: We
             subscribe,
           },
         };
-      },
-      onComplete: (ctx, id) => {
-        const connection = connections.get(ctx);
-        if (connection) release(connection, id);
-      },
-      onClose: (ctx) => {
-        const connection = connections.get(ctx);
-        if (connection) for (const id of [...connection.subscriptions]) release(connection, id);
       },
     },
     sockets,

@@ -8,6 +8,8 @@ import { compiledExecution } from './compiled-execution.js';
 import { countOperations, queryLimits } from './limits.js';
 import { maskError } from './errors.js';
 import { schema } from './schema.js';
+import { holdSubscriptions } from './subscription-holds.js';
+import type { SubscriptionRegistry } from './subscription-registry.js';
 
 export const EXAMPLE_OPERATIONS = `# Newest runs with their flow and thread
 query NewestRuns {
@@ -37,6 +39,8 @@ mutation Trigger($flowId: UUID!, $messageThreadId: UUID!) {
 export interface GraphQLServerOptions {
   contextFor: ContextFactory;
   metrics: Metrics;
+  /** Where every subscription, over SSE or WebSocket, takes a place of its API key. */
+  subscriptions: SubscriptionRegistry;
   /** Request headers GraphiQL starts with (the demo key on the demo database). */
   graphiqlHeaders?: Record<string, string>;
   /** Serve GraphiQL at GET /graphql (default true). */
@@ -45,8 +49,11 @@ export interface GraphQLServerOptions {
   plugins?: Plugin[];
 }
 
-export function createGraphQLServer({ contextFor, graphiqlHeaders, graphiql = true, metrics, plugins = [] }: GraphQLServerOptions) {
-  return createYoga<Record<string, never>, GraphQLContext>({
+/** What a transport adds to the context (WebSocket: how to end a subscription whose key stopped being valid). */
+type TransportContext = Pick<GraphQLContext, 'endForRefusedKey'>;
+
+export function createGraphQLServer({ contextFor, graphiqlHeaders, graphiql = true, metrics, subscriptions, plugins = [] }: GraphQLServerOptions) {
+  return createYoga<TransportContext, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
@@ -56,7 +63,8 @@ export function createGraphQLServer({ contextFor, graphiqlHeaders, graphiql = tr
     maskedErrors: { maskError },
     // Several operations in one request, but not a thousand.
     batching: { limit: 10 },
-    plugins: [...queryLimits(), countOperations(metrics), graphiqlPageHeaders(), compiledExecution(), ...plugins],
+    // Subscriptions take their key's place after the limits: a refused one never holds one.
+    plugins: [...queryLimits(), countOperations(metrics), graphiqlPageHeaders(), compiledExecution(), holdSubscriptions(subscriptions), ...plugins],
     // Yoga's own page loads GraphiQL from a CDN; this one only from the service.
     renderGraphiQL: renderGraphiQLPage,
     graphiql: graphiql && {

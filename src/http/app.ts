@@ -3,9 +3,12 @@
 // own, src/http/metrics-endpoint.ts). Tests call `app.fetch(request)`
 // without opening a port; src/http/serve.ts serves it (and WebSocket subscriptions).
 import type { Database } from '../database/client.js';
+import { usableApiKeys } from '../domain/api-keys.js';
+import { DEFAULT_KEY_CACHE_TTL_MS, forgetAllApiKeys, forgetApiKeys } from '../domain/organizations.js';
 import { defaultServices, type DomainServices } from '../domain/tenant.js';
 import type { FlowRunChangeFeed } from '../graphql/context.js';
 import { createContextFactory } from '../graphql/context-factory.js';
+import { createSubscriptionRegistry } from '../graphql/subscription-registry.js';
 import type { WebSocketGuards } from '../graphql/websocket.js';
 import { createGraphQLServer } from '../graphql/yoga.js';
 import { type Logger, logger as defaultLogger } from '../observability/logger.js';
@@ -46,8 +49,13 @@ export interface AppOptions {
   /** OpenTelemetry, when on (src/observability/tracing.ts): spans per request, execution and SQL statement. */
   tracing?: Tracing;
   requestTimeoutMs?: number;
-  /** Subscriptions one API key may hold open over WebSocket on an instance at once (default 100). */
+  /** Subscriptions one API key may hold open on an instance at once, over SSE and WebSocket together (default 100). */
   maxSubscriptionsPerKey?: number;
+  /**
+   * API_KEY_CACHE_TTL_MS: how long a key revoked without news keeps working here. Open
+   * subscriptions' keys are rechecked twice within it, so theirs end within it too.
+   */
+  apiKeyCacheTtlMs?: number;
   /** Origins browsers may call from (`*` for any); none by default. */
   corsOrigins?: readonly string[];
 }
@@ -59,6 +67,13 @@ export interface App {
   metrics: Metrics;
   /** Completes every open subscription, for a clean stop. */
   endSubscriptions(): void;
+  /**
+   * News that keys were revoked or rotated elsewhere (their ids), or that news may have
+   * been missed (no ids: Redis was away): the keys are forgotten, and the subscriptions of
+   * those no longer valid end. Resolves once they are rechecked (a recheck that failed is
+   * logged; the periodic one tries again).
+   */
+  apiKeysChanged(apiKeyIds?: readonly string[]): Promise<void>;
   /** From now on /readyz answers 503: load balancers stop sending new requests. */
   beginStopping(): void;
   /** What GraphQL over WebSocket checks, as HTTP requests are checked here. */
@@ -70,15 +85,25 @@ export function createApp(options: AppOptions): App {
   const metrics = options.metrics ?? createMetrics({ poolStats: db.poolStats });
   const contextFor = createContextFactory(db.prisma, services, changeFeed);
   const { tracing } = options;
+  const logger = options.logger ?? defaultLogger;
+  const subscriptions = createSubscriptionRegistry({
+    maxPerKey: options.maxSubscriptionsPerKey ?? 100,
+    usableKeys: (ids, now) => usableApiKeys(db.prisma, ids, now),
+    clock: services.clock,
+    recheckEveryMs: (options.apiKeyCacheTtlMs ?? DEFAULT_KEY_CACHE_TTL_MS) / 2,
+    onRecheckFailed: (error) => recheckFailed(error),
+  });
+  // The subscriptions go on; the next periodic recheck tries again.
+  const recheckFailed = (error: unknown) => logger.warn({ err: error }, 'the API keys of open subscriptions could not be rechecked');
   const graphql = createGraphQLServer({
     contextFor,
     graphiqlHeaders,
     graphiql: options.graphiql,
     metrics,
+    subscriptions,
     plugins: tracing ? [tracing.graphqlPlugin] : [],
   });
   const admit = createAdmission({ prisma: db.prisma, rateLimiter, clientLimits: options.clientLimits });
-  const logger = options.logger ?? defaultLogger;
   const answerMetrics = options.metricsRoute === false ? undefined : metricsEndpoint(metrics, options.metricsToken);
   const graphiqlAssets = options.graphiql === false ? undefined : createGraphiQLAssets();
   let stopping = false;
@@ -123,13 +148,17 @@ export function createApp(options: AppOptions): App {
     graphql,
     metrics,
     endSubscriptions: () => changeFeed?.endSubscriptions?.(),
+    async apiKeysChanged(apiKeyIds) {
+      if (apiKeyIds) forgetApiKeys(db.prisma, apiKeyIds);
+      else forgetAllApiKeys(db.prisma);
+      await subscriptions.recheck(apiKeyIds).catch(recheckFailed);
+    },
     beginStopping: () => {
       stopping = true;
     },
     websocketGuards: {
       admit: (headers, connection) => admit(new Request('http://websocket/graphql', { headers }), 'graphql', connection),
       contextFor,
-      maxSubscriptionsPerKey: options.maxSubscriptionsPerKey ?? 100,
       timeoutMs: options.requestTimeoutMs ?? 30_000,
     },
     fetch: traced(

@@ -5,6 +5,8 @@
 // short here). Both need PostgreSQL (the embedded database belongs to one process), the
 // first one Redis too: they skip, with a notice, where those are missing.
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import type { Client } from 'graphql-ws';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueApiKey, revokeApiKey } from '../../src/domain/api-keys.ts';
@@ -12,6 +14,7 @@ import { cliActor } from '../../src/domain/audit-log.ts';
 import { createTestTenant, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
 import { redisAnswers, TEST_REDIS } from '../support/redis.ts';
 import { findLogLine, serviceEnvironment, startServerProcess, type ServerProcess } from '../support/server-process.ts';
+import { type LiveSubscription, subscribeSse, subscribeWs, triggerOperation, wsClient } from './live-support.ts';
 
 const DATABASE_URL = process.env.TEST_DATABASE_URL;
 const noDatabase = DATABASE_URL ? undefined : 'TEST_DATABASE_URL is not set (two instances need a shared PostgreSQL database)';
@@ -87,6 +90,71 @@ function runCli(args: string[], env: Record<string, string>): Promise<{ code: nu
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+async function graphql(server: ServerProcess, key: string, query: string, variables: Record<string, unknown>) {
+  const response = await fetch(`${server.base}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: key },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: any; errors?: unknown };
+  expect(body.errors).toBeUndefined();
+  return body.data;
+}
+
+/**
+ * A new key of the organization with a WebSocket subscription on the first server and an
+ * SSE one on the second, each to a thread of its own, and listening: a run triggered on
+ * its thread (with `writeKey`) reached it.
+ */
+async function subscribedKey(db: TestDatabase, servers: ServerProcess[], org: TestTenant, writeKey: string) {
+  const { key, apiKey } = await issueApiKey(db.prisma, { organizationId: org.organizationId, access: 'read', actor: cliActor('test') });
+  const createFlow = 'mutation($i: CreateFlowInput!) { createFlow(input: $i) { flow { id } } }';
+  const flowId = (await graphql(servers[0], writeKey, createFlow, { i: { name: `subscribed-${apiKey.id}` } })).createFlow.flow.id as string;
+  const clients: Client[] = [];
+  async function listening(server: ServerProcess, transport: 'SSE' | 'WebSocket'): Promise<LiveSubscription> {
+    const createThread = 'mutation($i: CreateMessageThreadInput!) { createMessageThread(input: $i) { messageThread { id } } }';
+    const thread = await graphql(server, writeKey, createThread, { i: { channel: 'web', identifier: `subscribed-${randomUUID()}` } });
+    const variables = { messageThreadId: thread.createMessageThread.messageThread.id as string };
+    let sub: LiveSubscription;
+    if (transport === 'SSE') sub = await subscribeSse(fetch, key, variables, `${server.base}/graphql`);
+    else {
+      const client = wsClient(server.port, key);
+      clients.push(client);
+      sub = subscribeWs(client, variables);
+    }
+    for (let attempt = 0; sub.inbox.changes().length === 0; attempt++) {
+      if (attempt === 60 || sub.inbox.ended) throw new Error(`${transport} subscription not listening: ${JSON.stringify(sub.inbox.items)}`);
+      await graphql(server, writeKey, triggerOperation.query, { i: { flowId, ...variables, state: {}, initialMessage: {} } });
+      await sub.inbox.until(() => sub.inbox.changes().length > 0, 500).catch(() => {});
+    }
+    return sub;
+  }
+  const ws = await listening(servers[0], 'WebSocket');
+  const sse = await listening(servers[1], 'SSE');
+  return {
+    apiKey,
+    ws,
+    sse,
+    async close() {
+      await sse.close();
+      await Promise.all(clients.map((client) => client.dispose()));
+    },
+  };
+}
+
+/** The WebSocket closed with 4403; the SSE stream got UNAUTHENTICATED and then `complete`. Resolves to when both had. */
+async function untilEndedAsRefused(ws: LiveSubscription, sse: LiveSubscription, ms: number): Promise<number> {
+  await Promise.all([
+    ws.inbox.until(() => ws.inbox.ended, ms, 'the WebSocket to close'),
+    sse.inbox.until(() => sse.inbox.ended, ms, 'the SSE stream to end'),
+  ]);
+  const endedAt = Date.now();
+  expect((ws.inbox.endError as { code?: number }).code).toBe(4403);
+  expect(sse.inbox.items.at(-1)?.errors?.map((error) => error.extensions?.code)).toEqual(['UNAUTHENTICATED']);
+  expect(sse.inbox.completed).toBe(true);
+  return endedAt;
 }
 
 async function stopAll(servers: ServerProcess[]) {
@@ -168,6 +236,21 @@ describe.skipIf(!!noRedis)('a key revoked through the CLI, with Redis', () => {
     for (const latency of latencies) expect(latency).toBeLessThanOrEqual(1_000);
     for (const server of servers) expect((await status(server, newKey)).status).toBe(200);
   }, 180_000);
+  it('ends the key’s open subscriptions on both instances within a second: WebSocket closed with 4403, SSE an UNAUTHENTICATED error then complete', async () => {
+    const writer = await issueApiKey(db.prisma, { organizationId: org.organizationId, access: 'write', actor: cliActor('test') });
+    const subscribed = await subscribedKey(db, servers, org, writer.key);
+    try {
+      const committed = untilCommitted(db.url!, subscribed.apiKey.id);
+      const ended = untilEndedAsRefused(subscribed.ws, subscribed.sse, 120_000);
+      const cli = await runCli(['key', 'revoke', subscribed.apiKey.id], { DATABASE_URL: db.url!, REDIS_URL: TEST_REDIS.url });
+      expect(cli.code).toBe(0);
+      const latency = (await ended) - (await committed);
+      console.log(`[key revocation, Redis] open subscriptions (WebSocket and SSE) ended ${latency} ms after the commit`);
+      expect(latency).toBeLessThanOrEqual(1_000);
+    } finally {
+      await subscribed.close();
+    }
+  }, 180_000);
 });
 
 describe.skipIf(!!noDatabase)('a revoked key without Redis', () => {
@@ -210,5 +293,21 @@ describe.skipIf(!!noDatabase)('a revoked key without Redis', () => {
     refusals.forEach((refusal, i) => {
       expect(refusal.firstRefusedAt - rememberedBy[i]).toBeLessThanOrEqual(CACHE_TTL_MS + 1_000);
     });
+  }, 120_000);
+
+  it('ends the key’s open subscriptions on both instances within the cache time: WebSocket closed with 4403, SSE an UNAUTHENTICATED error then complete', async () => {
+    const writer = await issueApiKey(db.prisma, { organizationId: org.organizationId, access: 'write', actor: cliActor('test') });
+    const subscribed = await subscribedKey(db, servers, org, writer.key);
+    try {
+      const ended = untilEndedAsRefused(subscribed.ws, subscribed.sse, 60_000);
+      const revoked = await revokeApiKey(db.prisma, subscribed.apiKey.id, cliActor('test'));
+      const latency = (await ended) - revoked.revokedAt!.getTime();
+      console.log(
+        `[key revocation, no Redis, API_KEY_CACHE_TTL_MS=${CACHE_TTL_MS}] open subscriptions (WebSocket and SSE) ended ${latency} ms after the revocation`,
+      );
+      expect(latency).toBeLessThanOrEqual(CACHE_TTL_MS);
+    } finally {
+      await subscribed.close();
+    }
   }, 120_000);
 });

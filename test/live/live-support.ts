@@ -59,6 +59,8 @@ export class Inbox {
   readonly items: Received[] = [];
   ended = false;
   endError: unknown;
+  /** The server said the subscription is complete (SSE `event: complete`, graphql-ws `complete`). */
+  completed = false;
   private listeners = new Set<() => void>();
 
   push(item: Received) {
@@ -161,7 +163,10 @@ export function readEventStream(response: Response, inbox: Inbox): Promise<void>
           else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
         }
         if (event === 'next' && data.length) inbox.push(JSON.parse(data.join('\n')) as Received);
-        if (event === 'complete') return;
+        if (event === 'complete') {
+          inbox.completed = true;
+          return;
+        }
       }
     }
   };
@@ -220,7 +225,10 @@ export function subscribeWs(client: Client, variables: Record<string, unknown>, 
     {
       next: (value) => inbox.push(value as Received),
       error: (error) => inbox.end(error ?? new Error('error')),
-      complete: () => inbox.end(),
+      complete: () => {
+        inbox.completed = true;
+        inbox.end();
+      },
     },
   );
   return {
