@@ -67,15 +67,21 @@ export function serveGraphQLOverWebSocket(server: Server, yoga: Yoga, guards: We
         const headers = new Headers(typeof given === 'string' ? { authorization: given } : {});
         const key = apiKeyFrom(headers);
         const socket = ctx.extra.socket;
-        if (!key) return void socket.close(CloseCode.Unauthorized, 'Unauthorized: send the API key as Authorization');
+        // Closing alone is not a refusal to graphql-ws: whatever onConnect returns but false
+        // acknowledges the connection, and a subscribe sent meanwhile would be run.
+        const refuse = (code: number, reason: string) => {
+          socket.close(code, reason);
+          return false;
+        };
+        if (!key) return refuse(CloseCode.Unauthorized, 'Unauthorized: send the API key as Authorization');
         const remoteAddress = ctx.extra.request.socket.remoteAddress;
         const refusal = refusalOf(await guards.admit(headers, { remoteAddress }));
-        if (refusal) return void socket.close(CloseCode.Forbidden, `Forbidden: ${refusal.message}`.slice(0, 120));
+        if (refusal) return refuse(CloseCode.Forbidden, `Forbidden: ${refusal.message}`.slice(0, 120));
         try {
           await guards.contextFor(headers);
         } catch (error) {
           if (error instanceof DomainError && error.code === 'UNAUTHENTICATED') {
-            return void socket.close(CloseCode.Forbidden, 'Forbidden: the API key is not valid');
+            return refuse(CloseCode.Forbidden, 'Forbidden: the API key is not valid');
           }
           throw error;
         }
