@@ -8,6 +8,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from './generated/prisma/client.js';
 import { applyMigrations, type SqlSession } from './migrations.js';
+import { boundPreparedStatements } from './prepared-statements.js';
 import { lockDataDir } from './process-lock.js';
 import { embeddedRowReader, postgresRowReader, registerRowReader } from './row-reader.js';
 
@@ -76,6 +77,8 @@ async function openPostgres(databaseUrl: string, options: DatabaseOptions): Prom
   const pool = new pg.Pool({ connectionString: databaseUrl, max: options.poolSize ?? 10, connectionTimeoutMillis: 3_000 });
   // An idle client that loses its server must not crash the process; the pool replaces it.
   pool.on('error', () => {});
+  // Before any statement: the named ones it keeps prepared are bounded from the first.
+  pool.on('connect', (client) => boundPreparedStatements(client));
   const sql: SqlSession = {
     async exec(text) {
       await pool.query(text);
@@ -97,8 +100,8 @@ async function openPostgres(databaseUrl: string, options: DatabaseOptions): Prom
     }
   }
   // Named statements let each connection keep its prepared plans: PostgreSQL spends more
-  // time planning Prisma's page query than running it. Names come from the SQL text,
-  // whose shapes are few and fixed by the code.
+  // time planning Prisma's page query than running it. Names come from the SQL text; a
+  // connection keeps the ones it used last, up to a bound (src/database/prepared-statements.ts).
   const prisma = createPrisma(
     new PrismaPg(pool, { statementNameGenerator: (query) => `s${createHash('sha1').update(query.sql).digest('base64url')}` }),
     options,

@@ -2,7 +2,9 @@
 // hand-written read paths (src/database/flow-run-reads.ts) use it where Prisma's query
 // building and result mapping cost more than the statement itself.
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import pg from 'pg';
+import { PREPARED_STATEMENTS_PER_CONNECTION } from './prepared-statements.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 
 /** Runs one statement; each row comes back as an array of its columns' values. */
@@ -56,9 +58,18 @@ const types = {
     oid === TIMESTAMPTZ && format !== 'binary' ? parseTimestamptz : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
+// The names of the texts read most recently, so that a read does not hash its text again.
+const statementNames = new WeakMap<RowReader, LRUCache<string, string>>();
+
+/** How many statement names the reader remembers (tests). */
+export function rememberedStatementNames(reader: RowReader): number {
+  return statementNames.get(reader)?.size ?? 0;
+}
+
 export function postgresRowReader(pool: pg.Pool, onQuery: OnQuery): RowReader {
-  // Named statements keep their plans per connection, as Prisma's do (src/database/client.ts).
-  const names = new Map<string, string>();
+  // Named statements keep their plans per connection, as Prisma's do, and as many as
+  // src/database/prepared-statements.ts lets a connection keep.
+  const names = new LRUCache<string, string>({ max: PREPARED_STATEMENTS_PER_CONNECTION });
   const nameOf = (text: string) => {
     let name = names.get(text);
     if (!name) {
@@ -67,11 +78,13 @@ export function postgresRowReader(pool: pg.Pool, onQuery: OnQuery): RowReader {
     }
     return name;
   };
-  return async (text, values) => {
+  const reader: RowReader = async (text, values) => {
     onQuery?.(text, JSON.stringify(values));
     const result = await traced(text, () => pool.query<unknown[]>({ name: nameOf(text), text, values, rowMode: 'array', types }));
     return result.rows;
   };
+  statementNames.set(reader, names);
+  return reader;
 }
 
 interface PGliteLike {

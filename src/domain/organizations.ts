@@ -103,7 +103,18 @@ interface KeyCaches {
   noted: LRUCache<string, true>;
 }
 const keyCaches = new WeakMap<PrismaClient, KeyCaches>();
-const scopedClients = new WeakMap<PrismaClient, Map<string, Pick<Tenant, 'db' | 'reads' | 'statement'>>>();
+type ScopedClient = Pick<Tenant, 'db' | 'reads' | 'statement'>;
+const scopedClients = new WeakMap<PrismaClient, LRUCache<string, ScopedClient>>();
+/**
+ * Organizations whose scoped client is kept, the most recently authenticated. One pushed
+ * out is built again on its next authentication (its keys remembered meanwhile keep theirs).
+ */
+export const SCOPED_CLIENTS_PER_DATABASE = 1_000;
+
+/** How many organizations' scoped clients are kept for this database (tests). */
+export function scopedClientCount(prisma: PrismaClient): number {
+  return scopedClients.get(prisma)?.size ?? 0;
+}
 
 /**
  * Sets how long this database's valid keys are remembered (API_KEY_CACHE_TTL_MS): the
@@ -162,10 +173,10 @@ async function noteUse(prisma: PrismaClient, caches: KeyCaches, keyId: string, n
 }
 
 /** One scoped client per organization: building a Prisma extension per request is not free. */
-function scopedClientOf(prisma: PrismaClient, organizationId: string): Pick<Tenant, 'db' | 'reads' | 'statement'> {
+function scopedClientOf(prisma: PrismaClient, organizationId: string): ScopedClient {
   let clients = scopedClients.get(prisma);
   if (!clients) {
-    clients = new Map();
+    clients = new LRUCache({ max: SCOPED_CLIENTS_PER_DATABASE });
     scopedClients.set(prisma, clients);
   }
   let client = clients.get(organizationId);

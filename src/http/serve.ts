@@ -1,7 +1,8 @@
 // Serves the app over HTTP (and GraphQL subscriptions over WebSocket) and stops it the way
 // a deploy needs: readiness fails at once, the listener closes after a delay that lets a
-// load balancer stop routing, every request on a connection already accepted is answered,
-// and only connections with no request pending are closed.
+// load balancer stop routing and once the connections queued on it are accepted, every
+// request on a connection accepted is answered, and only connections with no request
+// pending are closed.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { type AddressInfo, Server as NetServer, type Socket } from 'node:net';
 import { createServerAdapter, type ServerAdapterNodeContext } from '@whatwg-node/server';
@@ -20,6 +21,8 @@ export interface RunningServer {
 
 const isEventStream = (request: IncomingMessage) => (request.headers.accept ?? '').includes('text/event-stream');
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+/** Resolves right after the event loop's next poll phase, where it accepts connections and reads sockets. */
+const afterPoll = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export async function serve(app: App, port: number, host?: string): Promise<RunningServer> {
   // The connection's peer is where the request came from (see src/http/client-limits.ts).
@@ -33,6 +36,7 @@ export async function serve(app: App, port: number, host?: string): Promise<Runn
   const unanswered = new Set<ServerResponse>();
   // Connections and how many requests each is answering: one with none is idle.
   const connections = new Map<Socket, number>();
+  let accepted = 0;
 
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     const socket = request.socket;
@@ -54,6 +58,7 @@ export async function serve(app: App, port: number, host?: string): Promise<Runn
     void adapter(request, response);
   });
   server.on('connection', (socket: Socket) => {
+    accepted++;
     connections.set(socket, 0);
     socket.once('close', () => connections.delete(socket));
   });
@@ -65,12 +70,29 @@ export async function serve(app: App, port: number, host?: string): Promise<Runn
   /**
    * Closes the connections with no request pending. A request whose bytes arrived while
    * the event loop was busy is not parsed yet, and its connection looks idle: the check
-   * waits for the loop's next poll phase (setImmediate runs right after it), so those
-   * requests are seen, and answered, instead of reset.
+   * waits for the loop's next poll phase, so those requests are seen, and answered,
+   * instead of reset.
    */
   async function closeIdleConnections() {
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await afterPoll();
     for (const [socket, requests] of connections) if (requests === 0) socket.destroy();
+  }
+
+  /**
+   * Accepts the connections the kernel has queued on the listener, which closing it would
+   * reset. Node takes one of them per turn of the event loop (30 queued connections took
+   * 30 turns on Node 20), and a turn of a busy loop is long: under load, connections that
+   * clients made seconds before wait there. Returns once two poll phases in a row
+   * accepted nothing, so the queue was empty at the second (setImmediate runs right after
+   * a poll phase; the first may follow the poll phase under way), or at the deadline.
+   */
+  async function acceptQueued(deadline: number) {
+    for (;;) {
+      const before = accepted;
+      await afterPoll();
+      await afterPoll();
+      if (accepted === before || Date.now() >= deadline) return;
+    }
   }
 
   return {
@@ -81,12 +103,13 @@ export async function serve(app: App, port: number, host?: string): Promise<Runn
       // Answers already under way that have not sent their headers close their connection.
       for (const response of unanswered) if (!response.headersSent) response.shouldKeepAlive = false;
       if (delayMs > 0) await sleep(delayMs);
+      const deadline = Date.now() + graceMs;
+      await acceptQueued(deadline);
       // net.Server's close, not http.Server's: since Node 19 the latter also closes every
       // connection it deems idle at once, including those with a request not yet parsed.
       const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
       await closeIdleConnections();
       await websocket.close();
-      const deadline = Date.now() + graceMs;
       while (inFlight > 0 && Date.now() < deadline) {
         await Promise.race([new Promise<void>((resolve) => (drained = resolve)), sleep(Math.min(100, deadline - Date.now()))]);
         // A kept-alive connection that finished its last request meanwhile is idle now.
