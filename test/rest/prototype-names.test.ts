@@ -87,6 +87,67 @@ describe.each(databaseTargets())('names of Object.prototype on the JSON:API surf
     expect(answers.unexpected).toEqual([]);
   });
 
+  it('with query parameters on POST (create and action) and on a nested list: 400 INVALID_QUERY_PARAMETER', async () => {
+    const answers = new Answers();
+    for (const name of NAMES) {
+      const encoded = encodeURIComponent(name);
+      for (const resource of RESOURCES) {
+        const base = `/public/v2/${resource.paths[0]}`;
+        for (const query of [`include=${encoded}`, `fields[${encoded}]=id`, `fields[${resource.type}]=${encoded}`, `${encoded}=1`]) {
+          for (const access of ['read', 'write'] as const) {
+            const created = await call(app, 'POST', `${base}?${query}`, {
+              key: keys[access],
+              body: { data: { type: resource.type, attributes: {} } },
+            });
+            answers.check(created, 400, 'INVALID_QUERY_PARAMETER', `POST ${base}?${query} (${access})`);
+            for (const action of resource.actionPayloads.keys()) {
+              const acted = await call(app, 'POST', `${base}/${ID}/${action}?${query}`, { key: keys[access] });
+              answers.check(acted, 400, 'INVALID_QUERY_PARAMETER', `POST ${base}/${ID}/${action}?${query} (${access})`);
+            }
+            for (const list of resource.nestedListDefinitions.keys()) {
+              const listed = await call(app, 'GET', `${base}/${ID}/${list}?${query}`, { key: keys[access] });
+              answers.check(listed, 400, 'INVALID_QUERY_PARAMETER', `GET ${base}/${ID}/${list}?${query} (${access})`);
+            }
+          }
+        }
+      }
+    }
+    expect(answers.unexpected).toEqual([]);
+  });
+
+  it('as a value where the API expects one of its own names (an event, a channel, a message type) or a member of a JSON attribute: never a 500', async () => {
+    const write = (method: string, url: string, body: unknown) => call(app, method, url, { key: keys.write, body });
+    const flow = await write('POST', '/public/v2/flows', { data: { type: 'flows', attributes: { name: 'Prototype names' } } });
+    const answers = new Answers();
+    for (const name of NAMES) {
+      const member = JSON.parse(`{${JSON.stringify(name)}: 1}`);
+      const endpoint = await write('POST', '/public/v2/webhook-endpoints', {
+        data: { type: 'webhookEndpoints', attributes: { url: 'https://example.com/hook', events: [name] } },
+      });
+      answers.check(endpoint, 400, 'VALIDATION_FAILED', `webhook endpoint events [${name}]`);
+      const thread = await write('POST', '/public/v2/message-threads', {
+        data: { type: 'messageThreads', attributes: { channel: name, identifier: 'x' } },
+      });
+      answers.check(thread, 400, 'VALIDATION_FAILED', `message thread channel ${name}`);
+      const web = await write('POST', '/public/v2/message-threads', {
+        data: { type: 'messageThreads', attributes: { channel: 'web', identifier: `prototype-${NAMES.indexOf(name)}` } },
+      });
+      expect(web.status, web.text).toBe(201);
+      const run = (attributes: Record<string, unknown>) =>
+        write('POST', '/public/v2/flow-runs', {
+          data: {
+            type: 'flowRuns',
+            attributes: { flowId: flow.json.data.id, messageThreadId: web.json.data.id, state: {}, initialMessage: {}, ...attributes },
+          },
+        });
+      answers.check(await run({ initialMessage: { type: name, text: 'hi' } }), 400, 'VALIDATION_FAILED', `initialMessage type ${name}`);
+      // Members of the free-form state and of a message are the client's to name: taken.
+      const stored = await run({ state: member, initialMessage: { ...member, type: 'text', text: 'hi' } });
+      expect(stored.status, `state member ${name}: ${stored.text}`).toBe(201);
+    }
+    expect(answers.unexpected).toEqual([]);
+  });
+
   it('as an attribute or a document member on POST and PATCH: 400 VALIDATION_FAILED', async () => {
     const answers = new Answers();
     for (const resource of RESOURCES) {
