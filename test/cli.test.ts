@@ -241,6 +241,21 @@ describe.each(databaseTargets())('cli on $name', (target) => {
     expect(result.stderr).not.toMatch(STACK_FRAME);
     expect(result.stdout).not.toMatch(UUID);
   });
+
+  it('refuses an organization name with a control character (an ESC) with exit code 1, printing none and writing nothing', async () => {
+    const result = await runCli(['org', 'create', 'Acme\u001b[2J'], database());
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/name: must be 1 to 200 characters, none of them control characters/);
+    expect(result.stderr).not.toMatch(STACK_FRAME);
+    expect(result.stdout + result.stderr).not.toContain('\u001b');
+    expect(result.stdout).not.toMatch(UUID);
+    const db = await openAfterwards();
+    try {
+      expect(await db.prisma.organization.count({ where: { name: { contains: '\u001b' } } })).toBe(0);
+    } finally {
+      await closeAfterwards(db);
+    }
+  });
 });
 
 describe('cli usage and the embedded database lock', () => {

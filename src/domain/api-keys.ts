@@ -7,6 +7,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { PrismaClient } from '../database/generated/prisma/client.js';
 import { recordAuditEvent } from './audit-log.js';
 import { DomainError } from './errors.js';
+import { checkedName } from './names.js';
 import type { Access } from './tenant.js';
 
 const KEY_PREFIX = 'frg_';
@@ -50,15 +51,7 @@ export interface NewApiKey {
   actor: string;
 }
 
-function checkedName(name: string | undefined): string | null {
-  if (name === undefined) return null;
-  const trimmed = name.trim();
-  // Names end up in tab-separated listings and terminals: no control characters.
-  if (!trimmed || trimmed.length > MAX_NAME_LENGTH || /\p{Cc}/u.test(trimmed)) {
-    throw new DomainError('VALIDATION_FAILED', `name: must be 1 to ${MAX_NAME_LENGTH} characters, none of them control characters`, ['name']);
-  }
-  return trimmed;
-}
+const keyName = (name: string | undefined): string | null => (name === undefined ? null : checkedName(name, MAX_NAME_LENGTH));
 
 type Transaction = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
 
@@ -96,7 +89,7 @@ async function insertKey(tx: Transaction, input: Omit<NewApiKey, 'name'> & { nam
 
 /** Creates a key; the returned `key` is the only time it is ever seen. */
 export async function issueApiKey(prisma: PrismaClient, input: NewApiKey): Promise<{ key: string; apiKey: ApiKeySummary }> {
-  const name = checkedName(input.name);
+  const name = keyName(input.name);
   if (input.expiresAt && !(input.expiresAt.getTime() > Date.now())) {
     throw new DomainError('VALIDATION_FAILED', 'expiresAt: must be in the future', ['expiresAt']);
   }

@@ -46,20 +46,23 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   return false;
 }
 
-// JSON and GraphQL strings may hold the NUL character (U+0000); PostgreSQL text and jsonb
-// can not store it, and says so with these SQLSTATEs (22021 invalid byte sequence, 22P05
-// untranslatable character, 22P02 invalid text representation). The value came from
-// the client: a 400 like any other invalid value, not a 500.
-const UNSTORABLE_VALUE_STATES = new Set(['22021', '22P05', '22P02']);
+// A value the database refuses is a client's value the checks before it let through:
+// SQLSTATE class 22 (data exception: out of range, malformed, a character it can not
+// store) is a 400 like any other invalid value, not a 500. JSON and GraphQL strings may
+// hold U+0000, which PostgreSQL text and jsonb can not store (22021 invalid byte
+// sequence, 22P05 untranslatable character, 22P02 invalid text representation).
+const UNSTORABLE_CHARACTER_STATES = new Set(['22021', '22P05', '22P02']);
 
-function isUnstorableValue(error: unknown): boolean {
+/** The SQLSTATE of class 22 behind a failure, if there is one. */
+function dataExceptionOf(error: unknown): string | undefined {
   for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
-    // Model queries report PostgreSQL's code under the adapter's cause; raw queries (P2010) as meta.code.
+    // Model queries report PostgreSQL's code under the adapter's cause; raw queries (P2010)
+    // as meta.code; statements sent without Prisma (the row reader) as the driver's code.
     const meta = (current as { meta?: { code?: unknown; driverAdapterError?: { cause?: { originalCode?: unknown } } } }).meta;
     const state = meta?.driverAdapterError?.cause?.originalCode ?? meta?.code ?? (current as { code?: unknown }).code;
-    if (typeof state === 'string' && UNSTORABLE_VALUE_STATES.has(state)) return true;
+    if (typeof state === 'string' && /^22[0-9A-Z]{3}$/.test(state)) return state;
   }
-  return false;
+  return undefined;
 }
 
 /** The domain's error for a database failure that is not a bug: unreachable, or a value it can not store. */
@@ -67,8 +70,12 @@ export function asDomainError(error: unknown): DomainError | undefined {
   if (isDatabaseUnavailable(error)) {
     return new DomainError('DATABASE_UNAVAILABLE', 'the database is unavailable at the moment; retry shortly');
   }
-  if (isUnstorableValue(error)) {
+  const state = dataExceptionOf(error);
+  if (state !== undefined && UNSTORABLE_CHARACTER_STATES.has(state)) {
     return new DomainError('VALIDATION_FAILED', 'a text or JSON value holds a character that can not be stored (such as \\u0000)');
+  }
+  if (state !== undefined) {
+    return new DomainError('VALIDATION_FAILED', 'a value is out of the range the database can store, or not in a form it reads');
   }
   return undefined;
 }

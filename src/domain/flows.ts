@@ -7,6 +7,7 @@ import { deleteUnlessItHasRuns } from './deletion.js';
 import { notFound } from './errors.js';
 import { assertCanWrite, type Tenant } from './tenant.js';
 import { inTransaction } from './transactions.js';
+import { storableTimestamp } from './timestamps.js';
 import { parseInput } from './validation.js';
 
 export type { Flow };
@@ -22,7 +23,7 @@ const flowFields = {
     .int('must be a whole number of minutes')
     .min(1, 'must be at least 1 minute')
     .max(MAX_SESSION_TIMEOUT, `must be at most ${MAX_SESSION_TIMEOUT} minutes`),
-  publishedAt: z.date().nullable(),
+  publishedAt: storableTimestamp.nullable(),
   unpublishedChanges: z.boolean(),
   flowGenerationId: z.uuid('must be a UUID').nullable(),
 };

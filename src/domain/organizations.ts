@@ -9,16 +9,15 @@ import { rowReaderOf } from '../database/row-reader.js';
 import { scopeToOrganization } from '../database/tenant.js';
 import { hashApiKey, issueApiKey } from './api-keys.js';
 import { DomainError } from './errors.js';
+import { checkedName } from './names.js';
 import { type Access, type DomainServices, defaultServices, type Tenant } from './tenant.js';
 
 export { hashApiKey };
 
+const MAX_NAME_LENGTH = 200;
+
 export async function createOrganization(prisma: PrismaClient, name: string) {
-  const trimmed = name.trim();
-  if (!trimmed || trimmed.length > 200) {
-    throw new DomainError('VALIDATION_FAILED', 'name: must be 1 to 200 characters', ['name']);
-  }
-  return prisma.organization.create({ data: { id: randomUUID(), name: trimmed } });
+  return prisma.organization.create({ data: { id: randomUUID(), name: checkedName(name, MAX_NAME_LENGTH) } });
 }
 
 /**

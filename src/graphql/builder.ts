@@ -3,11 +3,12 @@
 import SchemaBuilder from '@pothos/core';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
-import { DateTimeResolver, JSONObjectResolver, JSONResolver, UUIDResolver } from 'graphql-scalars';
+import { JSONObjectResolver, JSONResolver, UUIDResolver } from 'graphql-scalars';
 import type PrismaTypes from '../database/generated/pothos-types.js';
 import { getDatamodel } from '../database/generated/pothos-types.js';
 import type { PrismaClient } from '../database/generated/prisma/client.js';
 import type { GraphQLContext } from './context.js';
+import { DateTime } from './date-time.js';
 
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
@@ -38,7 +39,7 @@ export const builder = new SchemaBuilder<{
   },
 });
 
-builder.addScalarType('DateTime', DateTimeResolver);
+builder.addScalarType('DateTime', DateTime);
 builder.addScalarType('UUID', UUIDResolver);
 builder.addScalarType('JSONObject', JSONObjectResolver);
 builder.addScalarType('JSON', JSONResolver);

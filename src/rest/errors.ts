@@ -92,7 +92,7 @@ export function restErrors(errors: ErrorObject[]): RestError {
 }
 
 export const statusOfCode = (code: unknown): number | undefined =>
-  typeof code === 'string' && code in ERROR_CODES ? STATUS_BY_KIND[ERROR_CODES[code as ErrorCode]] : undefined;
+  typeof code === 'string' && Object.hasOwn(ERROR_CODES, code) ? STATUS_BY_KIND[ERROR_CODES[code as ErrorCode]] : undefined;
 
 /** Turns a dotted input path (`initialMessage.template.id`) into a JSON pointer under `base`. */
 export function pointerFrom(field: string, base = '/data/attributes'): string {

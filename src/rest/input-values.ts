@@ -31,7 +31,7 @@ const SCALARS: Record<string, string> = {
 
 // A scalar added to the schema needs its wording here: found at start-up, not by a client.
 for (const type of Object.values(schema.getTypeMap())) {
-  if (isScalarType(type) && !(type.name in SCALARS)) throw new Error(`src/rest/input-values.ts: no wording for scalar ${type.name}`);
+  if (isScalarType(type) && !Object.hasOwn(SCALARS, type.name)) throw new Error(`src/rest/input-values.ts: no wording for scalar ${type.name}`);
 }
 
 /** What a value of `type` must be; `field` may narrow an enum to the values it accepts. */
@@ -47,7 +47,7 @@ export function expectation(type: GraphQLInputType, field?: GraphQLInputField): 
 }
 
 function scalarWording(name: string): string {
-  const wording = SCALARS[name];
+  const wording = Object.hasOwn(SCALARS, name) ? SCALARS[name] : undefined;
   // The start-up check above makes this unreachable for the schema's scalars.
   if (wording === undefined) throw new Error(`src/rest/input-values.ts: no wording for scalar ${name}`);
   return wording;

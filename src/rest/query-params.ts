@@ -100,10 +100,11 @@ function parseInclude(value: string | null, resource: ResourceDefinition, invali
 function parseFilter(given: [string, string][], resource: ResourceDefinition, invalid: Invalid) {
   const filters = given.filter(([name]) => name.startsWith('filter['));
   if (!filters.length) return undefined;
-  const fields = resource.filterType?.getFields() ?? {};
+  // A Map: the name is the client's, and may be `constructor` or `__proto__`.
+  const fields = new Map(Object.entries(resource.filterType?.getFields() ?? {}));
   const filter: Record<string, unknown> = {};
   for (const [name, value] of filters) {
-    const field = fields[name.slice('filter['.length, -1)];
+    const field = fields.get(name.slice('filter['.length, -1));
     if (!field) {
       invalid(name, `unknown filter "${name}" for ${resource.type}`);
       continue;

@@ -64,6 +64,12 @@ interface ResourceConfig {
   nestedLists?: Record<string, { field: string; type: string }>;
 }
 
+/** An action on one resource: its mutation and the payload that mutation answers with. */
+export interface ActionDefinition {
+  mutation: string;
+  payload?: Payload;
+}
+
 /** A read-only list under a resource: its JSON:API type and attributes, read from the schema. */
 export interface NestedList {
   field: string;
@@ -95,10 +101,10 @@ export interface ResourceDefinition extends ResourceConfig {
   createPayload?: Payload;
   /** When the update mutation answers with a payload rather than the resource. */
   updatePayload?: Payload;
-  /** The payloads of the actions, by path segment. */
-  actionPayloads: Record<string, { mutation: string; payload?: Payload }>;
-  /** The nested lists, by path segment. */
-  nestedListDefinitions: Record<string, NestedList>;
+  /** The payloads of the actions, by path segment (a Map: a segment is client input, and may be `__proto__`). */
+  actionPayloads: Map<string, ActionDefinition>;
+  /** The nested lists, by path segment (a Map, as above). */
+  nestedListDefinitions: Map<string, NestedList>;
   /** `filter[...]` names: the fields of the list query's `filter` argument, if it has one. */
   filterType?: GraphQLInputObjectType;
   /** The list query's argument types as written in an operation, e.g. `[FlowRunOrder!]`. */
@@ -264,7 +270,7 @@ function define(config: ResourceConfig): ResourceDefinition {
   const updateInputType = inputType(config.updateInput);
   const headerFields = Object.keys(config.createHeaders ?? {});
   for (const field of headerFields) {
-    if (!(field in createInputType.getFields())) throw new Error(`${config.createInput} has no field ${field}`);
+    if (!Object.hasOwn(createInputType.getFields(), field)) throw new Error(`${config.createInput} has no field ${field}`);
   }
 
   const createAttributes = Object.keys(createInputType.getFields()).filter((name) => !headerFields.includes(name));
@@ -281,10 +287,10 @@ function define(config: ResourceConfig): ResourceDefinition {
     nullableAttributes: nullableOf([...new Set([...createAttributes, ...updateAttributes])], type, createInputType),
     createPayload: payloadOf(rootField('Mutation', config.create), config.graphqlType, config.createResponseHeaders),
     updatePayload: payloadOf(rootField('Mutation', config.update), config.graphqlType),
-    nestedListDefinitions: Object.fromEntries(
+    nestedListDefinitions: new Map(
       Object.entries(config.nestedLists ?? {}).map(([segment, list]) => [segment, nestedList(type, list.field, list.type)]),
     ),
-    actionPayloads: Object.fromEntries(
+    actionPayloads: new Map(
       Object.entries(config.actions ?? {}).map(([segment, mutation]) => [
         segment,
         { mutation, payload: payloadOf(rootField('Mutation', mutation), config.graphqlType) },
@@ -293,7 +299,7 @@ function define(config: ResourceConfig): ResourceDefinition {
     filterType: isInputObjectType(filterType) ? filterType : undefined,
     listArgTypes: Object.fromEntries(list.args.map((arg) => [arg.name, String(arg.type)])),
     sortFields: isEnumType(orderFieldType) ? orderFieldType.getValues().map((value) => value.name) : [],
-    hasUnfilteredCount: isObjectType(connection) && 'totalUnfilteredCount' in connection.getFields(),
+    hasUnfilteredCount: isObjectType(connection) && Object.hasOwn(connection.getFields(), 'totalUnfilteredCount'),
   };
 }
 
@@ -343,15 +349,15 @@ export type IncludableRelationship = RelationshipDefinition & Required<Pick<Rela
 export const isIncludable = (relationship: RelationshipDefinition): relationship is IncludableRelationship => relationship.include !== undefined;
 
 /** An action a route named (matchRoute only names defined ones). */
-export function actionOf(resource: ResourceDefinition, name: string): ResourceDefinition['actionPayloads'][string] {
-  const action = resource.actionPayloads[name];
+export function actionOf(resource: ResourceDefinition, name: string): ActionDefinition {
+  const action = resource.actionPayloads.get(name);
   if (!action) throw new Error(`${resource.type} has no action ${name}`);
   return action;
 }
 
 /** A nested list a route named (matchRoute only names defined ones). */
 export function nestedListOf(resource: ResourceDefinition, name: string): NestedList {
-  const list = resource.nestedListDefinitions[name];
+  const list = resource.nestedListDefinitions.get(name);
   if (!list) throw new Error(`${resource.type} has no nested list ${name}`);
   return list;
 }
@@ -397,8 +403,8 @@ export function matchRoute(pathname: string): Route | undefined {
     return undefined;
   }
   if (subpath === undefined) return { kind: 'item', resource, path, id };
-  if (subpath in resource.actionPayloads) return { kind: 'action', resource, path, id, action: subpath };
-  if (subpath in resource.nestedListDefinitions) return { kind: 'nested', resource, path, id, list: subpath };
+  if (resource.actionPayloads.has(subpath)) return { kind: 'action', resource, path, id, action: subpath };
+  if (resource.nestedListDefinitions.has(subpath)) return { kind: 'nested', resource, path, id, list: subpath };
   return undefined;
 }
 

@@ -53,8 +53,8 @@ describe.each(databaseTargets())('OpenAPI description on $name', (target) => {
         for (const method of ALLOWED_METHODS.item) expected.push(`${method} ${BASE_PATH}/${segment}/{id}`);
       }
       // Actions and nested lists, under the canonical spelling.
-      for (const action of Object.keys(resource.actionPayloads)) expected.push(`POST ${BASE_PATH}/${resource.paths[0]}/{id}/${action}`);
-      for (const list of Object.keys(resource.nestedListDefinitions)) expected.push(`GET ${BASE_PATH}/${resource.paths[0]}/{id}/${list}`);
+      for (const action of resource.actionPayloads.keys()) expected.push(`POST ${BASE_PATH}/${resource.paths[0]}/{id}/${action}`);
+      for (const list of resource.nestedListDefinitions.keys()) expected.push(`GET ${BASE_PATH}/${resource.paths[0]}/{id}/${list}`);
     }
     expected.push(`GET ${BASE_PATH}/openapi.json`);
     const described = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, item]) =>

@@ -5,6 +5,7 @@ import { MAX_JSON_NESTING } from '../../domain/flow-run-input.js';
 import { FLOW_RUN_STATUSES, TERMINAL_STATUSES } from '../../domain/flow-run-status.js';
 import { effectiveStatus, effectiveStatusWhere } from '../../domain/session-timeouts.js';
 import { countAllFlowRuns } from '../../domain/flow-run-counts.js';
+import { checkedTimestamp } from '../../domain/timestamps.js';
 import { acceptingOnly } from '../accepted-values.js';
 import { builder } from '../builder.js';
 import { flowRunLoader } from '../flow-run-loader.js';
@@ -67,7 +68,7 @@ export function flowRunWhere(filter: Filter, now: Date) {
     ...(filter?.flowId && { flowId: filter.flowId }),
     ...(filter?.messageThreadId && { messageThreadId: filter.messageThreadId }),
     ...(filter?.status?.length && effectiveStatusWhere(filter.status, now)),
-    ...(filter?.updatedSince && { updatedAt: { gte: filter.updatedSince } }),
+    ...(filter?.updatedSince && { updatedAt: { gte: checkedTimestamp(filter.updatedSince, ['filter', 'updatedSince']) } }),
   };
 }
 

@@ -172,7 +172,7 @@ export function buildPaths(): Record<string, Schema> {
   }
   for (const resource of RESOURCES) {
     const idParameter = parameter('id', { type: 'string', format: 'uuid' }, undefined, 'path');
-    for (const [segment, { mutation }] of Object.entries(resource.actionPayloads)) {
+    for (const [segment, { mutation }] of resource.actionPayloads) {
       const description = schema.getMutationType()?.getFields()[mutation]?.description;
       paths[`${BASE_PATH}/${resource.paths[0]}/{id}/${segment}`] = {
         post: {
@@ -191,7 +191,7 @@ export function buildPaths(): Record<string, Schema> {
         },
       };
     }
-    for (const [segment, list] of Object.entries(resource.nestedListDefinitions)) {
+    for (const [segment, list] of resource.nestedListDefinitions) {
       const page = (name: string) => parameter(`page[${name}]`, { type: 'integer', minimum: 1 });
       paths[`${BASE_PATH}/${resource.paths[0]}/{id}/${segment}`] = {
         get: {
