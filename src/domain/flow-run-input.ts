@@ -18,19 +18,25 @@ const nonEmptyString = z.string().min(1, 'must be a non-empty string');
 export const MAX_JSON_NESTING = 32;
 
 /**
- * Refuses a value nested deeper than MAX_JSON_NESTING. It walks with a stack of its own,
- * not by recursion, so that no depth can overflow the check itself; it stops at the first
- * member too deep.
+ * Refuses a value nested deeper than MAX_JSON_NESTING, and a member named `__proto__`:
+ * JSON.parse makes it an ordinary member, but every copy on its way to the database
+ * (zod's, Prisma's) assigns it, which sets a prototype instead, and the member would be
+ * lost without a word. It walks with a stack of its own, not by recursion, so that no
+ * depth can overflow the check itself; it stops at the first member refused.
  */
 export function assertNestingWithinLimit(value: unknown, path: InputPath): void {
-  const pending: [unknown, number][] = [[value, 1]];
+  const pending: [unknown, InputPath][] = [[value, path]];
   for (let next = pending.pop(); next; next = pending.pop()) {
-    const [member, level] = next;
+    const [member, at] = next;
     if (typeof member !== 'object' || member === null) continue;
-    if (level > MAX_JSON_NESTING) {
+    if (at.length - path.length + 1 > MAX_JSON_NESTING) {
       throw new DomainError('VALIDATION_FAILED', `${path.join('.')}: must not be nested more than ${MAX_JSON_NESTING} levels deep`, path);
     }
-    for (const child of Object.values(member)) pending.push([child, level + 1]);
+    if (Object.hasOwn(member, '__proto__')) {
+      const named = [...at, '__proto__'];
+      throw new DomainError('VALIDATION_FAILED', `${named.join('.')}: a member may not be named "__proto__"`, named);
+    }
+    for (const [name, child] of Object.entries(member)) pending.push([child, [...at, Array.isArray(member) ? Number(name) : name]]);
   }
 }
 

@@ -141,9 +141,20 @@ describe.each(databaseTargets())('names of Object.prototype on the JSON:API surf
           },
         });
       answers.check(await run({ initialMessage: { type: name, text: 'hi' } }), 400, 'VALIDATION_FAILED', `initialMessage type ${name}`);
-      // Members of the free-form state and of a message are the client's to name: taken.
-      const stored = await run({ state: member, initialMessage: { ...member, type: 'text', text: 'hi' } });
-      expect(stored.status, `state member ${name}: ${stored.text}`).toBe(201);
+      // Members of the free-form state and of a message are the client's to name: taken
+      // and kept, but for __proto__, which every copy on the way would drop: refused.
+      const message = JSON.parse(`{${JSON.stringify(name)}: 1, "type": "text", "text": "hi"}`);
+      for (const attributes of [{ state: member }, { initialMessage: message }]) {
+        const stored = await run(attributes);
+        if (name === '__proto__') {
+          answers.check(stored, 400, 'VALIDATION_FAILED', `a member ${name} in ${Object.keys(attributes)[0]}`);
+          continue;
+        }
+        expect(stored.status, `a member ${name}: ${stored.text}`).toBe(201);
+        const read = await call(app, 'GET', `/public/v2/flow-runs/${stored.json.data.id}`, { key: keys.write });
+        const kept = read.json.data.attributes.state ?? {};
+        if ('state' in attributes) expect(Object.hasOwn(kept, name), `state member ${name} kept: ${read.text}`).toBe(true);
+      }
     }
     expect(answers.unexpected).toEqual([]);
   });
