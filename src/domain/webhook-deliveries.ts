@@ -74,7 +74,23 @@ export async function claimDueDeliveries(prisma: PrismaClient, now: Date, limit:
               delivery."eventType", delivery."flowRun", delivery."occurredAt", delivery."createdAt", delivery.attempts`;
 }
 
-export type AttemptOutcome = { delivered: true; responseStatus: number } | { delivered: false; responseStatus?: number; error: string };
+/**
+ * Why an attempt failed, as the client is told (the delivery's `lastError`): a category,
+ * never the socket's or TLS library's own words, nor an address. Those would make
+ * deliveries a scanner of the private network (which ports are open, which names resolve,
+ * what certificates answer); the detail goes to the log only.
+ * - `refused`: no connection was made (the name did not resolve, the connection was refused
+ *   or reset, or the address is not a public one)
+ * - `timed out`: no complete answer within the attempt's time
+ * - `TLS failed`: the TLS handshake failed (not TLS on that port, a certificate not trusted
+ *   or not for that name)
+ * - `HTTP <status>`: an answer that is not 2xx (redirects included: they are not followed)
+ */
+export type AttemptFailure = 'refused' | 'timed out' | 'TLS failed' | `HTTP ${number}`;
+
+export type AttemptOutcome =
+  | { delivered: true; responseStatus: number }
+  | { delivered: false; responseStatus?: number; error: AttemptFailure /** For the log only. */; detail?: string };
 
 export type AttemptResult = 'delivered' | 'retrying' | 'failed';
 
@@ -97,7 +113,7 @@ export async function recordAttempt(
     return 'delivered';
   }
   const givenUp = now.getTime() - delivery.occurredAt.getTime() >= policy.windowMs;
-  const lastError = outcome.error.slice(0, 500);
+  const lastError = outcome.error;
   return prisma.$transaction(
     async (tx) => {
       await tx.webhookDelivery.update({

@@ -64,7 +64,10 @@ export function startWebhookWorker(prisma: PrismaClient, options: WebhookWorkerO
             endpointId: delivery.endpointId,
             attempts: delivery.attempts,
             result,
+            url: delivery.url,
             error: 'error' in outcome ? outcome.error : undefined,
+            // What the client is not told (src/domain/webhook-deliveries.ts, AttemptFailure).
+            detail: 'detail' in outcome ? outcome.detail : undefined,
           },
           'webhook attempt failed',
         );

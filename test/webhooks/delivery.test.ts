@@ -4,6 +4,7 @@
 // in order even when attempts fail; an outage of the receiver loses nothing; an endpoint
 // failing for the whole retry window is turned off; /metrics counts it all.
 import { Webhook } from 'standardwebhooks';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { FlowRunChange } from '../../src/domain/flow-run-changes.ts';
 import { systemClock } from '../../src/domain/flow-run-changes.ts';
@@ -14,6 +15,7 @@ import { startWebhookWorker, type WebhookWorker } from '../../src/jobs/webhook-w
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { sendWebhook } from '../../src/webhooks/send.ts';
 import { call } from '../rest/support.ts';
+import { sendGraphQL } from '../support/graphql.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
 import { type ReceivedWebhook, startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
@@ -288,9 +290,40 @@ describe.each(databaseTargets())('webhook delivery on $name', (target) => {
     const send = (url: string) => sendWebhook(url, {}, '{}', { timeoutMs: 2_000, allowPrivate: false });
     // localhost resolves to a loopback address now, whatever it did when the endpoint was saved.
     const byName = await send(`https://localhost:${receiver.port}/webhooks`);
-    expect(byName).toMatchObject({ delivered: false, error: expect.stringContaining('refused to connect') });
-    expect(await send(`https://127.0.0.1:${receiver.port}/webhooks`)).toMatchObject({ delivered: false, error: expect.stringContaining('loopback') });
-    expect(await send(receiver.url)).toMatchObject({ delivered: false, error: expect.stringContaining('https') });
+    expect(byName).toMatchObject({ delivered: false, error: 'refused', detail: expect.stringContaining('refused to connect') });
+    expect(await send(`https://127.0.0.1:${receiver.port}/webhooks`)).toMatchObject({
+      delivered: false,
+      error: 'refused',
+      detail: expect.stringContaining('loopback'),
+    });
+    expect(await send(receiver.url)).toMatchObject({ delivered: false, error: 'refused', detail: expect.stringContaining('https') });
     expect(receiver.received).toHaveLength(0);
+  });
+
+  it("tells a client only the category of an attempt's failure, on both surfaces; the log has the detail", async () => {
+    const closedPort = await new Promise<number>((resolve) => {
+      const probe = createNetServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const down = await newEndpoint(['flowRun.triggered'], `http://127.0.0.1:${closedPort}/hooks`);
+    const failing = await newEndpoint(['flowRun.triggered']);
+    receiver.answer = () => 503;
+    startWorker({ ...fastRetries, baseDelayMs: 60_000, maxDelayMs: 60_000 });
+    await trigger(await newThread());
+    const lastErrorOf = async (endpointId: string) => (await db.prisma.webhookDelivery.findFirst({ where: { endpointId } }))?.lastError;
+    await expect.poll(() => lastErrorOf(down.id), { timeout: 10_000 }).toBe('refused');
+    await expect.poll(() => lastErrorOf(failing.id), { timeout: 10_000 }).toBe('HTTP 503');
+    const listed = await call(app, 'GET', `/public/v2/webhook-endpoints/${down.id}/deliveries`, { key: org.key });
+    expect(listed.json.data[0].attributes).toMatchObject({ status: 'pending', attempts: 1, lastResponseStatus: null, lastError: 'refused' });
+    expect(JSON.stringify(listed.json)).not.toMatch(/ECONNREFUSED|127\.0\.0\.1:/);
+    const graphql = await sendGraphQL<
+      { webhookEndpoint: { deliveries: { edges: { node: { lastError: string; lastResponseStatus: number } }[] } } },
+      unknown
+    >(app, org.key, `query ($id: UUID!) { webhookEndpoint(id: $id) { deliveries { edges { node { lastError lastResponseStatus } } } } }`, {
+      id: failing.id,
+    });
+    expect(graphql.data?.webhookEndpoint.deliveries.edges).toEqual([{ node: { lastError: 'HTTP 503', lastResponseStatus: 503 } }]);
   });
 });

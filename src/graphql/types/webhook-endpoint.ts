@@ -37,7 +37,11 @@ const WebhookDelivery = builder.prismaObject('WebhookDelivery', {
       nullable: true,
       description: "The HTTP status of the last attempt's answer; null before any, or when none came (timeout, refused connection).",
     }),
-    lastError: t.exposeString('lastError', { nullable: true, description: 'Why the last attempt failed, when it did.' }),
+    lastError: t.exposeString('lastError', {
+      nullable: true,
+      description:
+        'Why the last attempt failed, when it did, as a category: `refused` (no connection: the name did not resolve, the connection was refused or reset, or the address is not public), `timed out`, `TLS failed`, or `HTTP <status>` for an answer that is not 2xx. Or why the delivery was given up without an attempt.',
+    }),
     nextAttemptAt: t.field({
       type: 'DateTime',
       nullable: true,
