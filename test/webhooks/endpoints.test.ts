@@ -3,6 +3,7 @@
 // address checked), read-only keys refused, and no organization seeing another's endpoints.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultServices } from '../../src/domain/tenant.ts';
+import { MAX_WEBHOOK_ENDPOINTS } from '../../src/domain/webhook-endpoints.ts';
 import { checkWebhookUrl } from '../../src/domain/webhook-urls.ts';
 import { createApp, type App } from '../../src/http/app.ts';
 import { createKey, createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
@@ -277,6 +278,37 @@ describe.each(databaseTargets())('webhook endpoints on $name', (target) => {
     );
     expect(graphql.data).toEqual({ webhookEndpoint: null, webhookEndpoints: { totalCount: 0 } });
     expect((await db.prisma.webhookEndpoint.findUniqueOrThrow({ where: { id } })).enabled).toBe(true);
+  });
+
+  it(`caps an organization at ${MAX_WEBHOOK_ENDPOINTS} endpoints, also under concurrent creates: 409 LIMIT_REACHED on both surfaces`, async () => {
+    const capped = await createTestTenant(db, 'write', 'Capped hooks org');
+    const attempts = await Promise.all(
+      Array.from({ length: MAX_WEBHOOK_ENDPOINTS + 5 }, () =>
+        call(app, 'POST', PATH, { key: capped.key, body: endpointBody({ url: PUBLIC_URL, events: ['flowRun.triggered'] }) }),
+      ),
+    );
+    const statuses = attempts.map((attempt) => attempt.status).sort();
+    expect(statuses).toEqual([...Array(MAX_WEBHOOK_ENDPOINTS).fill(201), ...Array(5).fill(409)]);
+    const refused = attempts.find((attempt) => attempt.status === 409)!;
+    expect(refused.json.errors[0]).toMatchObject({ code: 'LIMIT_REACHED', status: '409' });
+    expect(refused.json.errors[0].detail).toContain(`at most ${MAX_WEBHOOK_ENDPOINTS} webhook endpoints`);
+    expect(await db.prisma.webhookEndpoint.count({ where: { organizationId: capped.organizationId } })).toBe(MAX_WEBHOOK_ENDPOINTS);
+
+    const graphql = await sendGraphQL<{ createWebhookEndpoint: { secret: string | null; errors: { __typename: string; code: string }[] } }, unknown>(
+      app,
+      capped.key,
+      `mutation { createWebhookEndpoint(input: { url: "${PUBLIC_URL}", events: ["flowRun.triggered"] }) { secret errors { __typename ... on MutationError { code } } } }`,
+    );
+    expect(graphql.data?.createWebhookEndpoint).toEqual({ secret: null, errors: [{ __typename: 'LimitReachedError', code: 'LIMIT_REACHED' }] });
+    // Another organization is not held back, and deleting one makes room again.
+    expect((await call(app, 'POST', PATH, { key: other.key, body: endpointBody({ url: PUBLIC_URL, events: ['flowRun.triggered'] }) })).status).toBe(
+      201,
+    );
+    const id = attempts.find((attempt) => attempt.status === 201)!.json.data.id;
+    expect((await call(app, 'DELETE', `${PATH}/${id}`, { key: capped.key })).status).toBe(204);
+    expect((await call(app, 'POST', PATH, { key: capped.key, body: endpointBody({ url: PUBLIC_URL, events: ['flowRun.triggered'] }) })).status).toBe(
+      201,
+    );
   });
 
   it('serves the same on GraphQL, each mutation answering with a payload', async () => {

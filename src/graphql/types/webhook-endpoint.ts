@@ -153,7 +153,7 @@ const secretOf = (t: Parameters<Parameters<typeof mutationPayload<EndpointWithSe
   t.string({ ...secretField, nullable: true, resolve: (payload) => payload.secret ?? null });
 
 const CreateWebhookEndpointPayload = mutationPayload<EndpointWithSecret>('CreateWebhookEndpoint', {
-  errors: ['VALIDATION_FAILED'],
+  errors: ['VALIDATION_FAILED', 'LIMIT_REACHED'],
   fields: (t) => ({ webhookEndpoint: endpointField(t as never), secret: secretOf(t) }),
 });
 
