@@ -44,27 +44,91 @@ export interface ClaimedDelivery {
 }
 
 /**
- * Claims up to `limit` due deliveries of enabled endpoints for one attempt each: their
- * next attempt moves to the end of a lease, so no other worker takes them meanwhile, and
- * an attempt cut short (the instance died) is made again once the lease ends. Workers on
- * several instances skip each other's rows (SKIP LOCKED). A delivery waits while an
- * earlier one of the same run to the same endpoint is pending: a run's events arrive in order.
+ * How many attempts one worker may have under way: in all, to one endpoint, and for one
+ * organization. The last two keep one organization's endpoints that hang (each attempt
+ * taking the whole timeout) from taking every slot: they hold at most `perOrganization`,
+ * the others' deliveries take the rest.
  */
-export async function claimDueDeliveries(prisma: PrismaClient, now: Date, limit: number, policy: RetryPolicy): Promise<ClaimedDelivery[]> {
+export interface ClaimLimits {
+  total: number;
+  perEndpoint: number;
+  perOrganization: number;
+}
+
+export const DEFAULT_CLAIM_LIMITS: ClaimLimits = { total: 32, perEndpoint: 4, perOrganization: 8 };
+
+/** The attempts a worker has under way now, by endpoint and by organization. */
+export interface AttemptsUnderWay {
+  total: number;
+  byEndpoint: ReadonlyMap<string, number>;
+  byOrganization: ReadonlyMap<string, number>;
+}
+
+const countsJson = (counts: ReadonlyMap<string, number>) => JSON.stringify(Object.fromEntries(counts));
+
+/**
+ * Claims due deliveries of enabled endpoints for one attempt each, within the limits given
+ * what is under way: their next attempt moves to the end of a lease, so no other worker
+ * takes them meanwhile, and an attempt cut short (the instance died) is made again once the
+ * lease ends. Workers on several instances skip each other's rows (SKIP LOCKED). A delivery
+ * waits while an earlier one of the same run to the same endpoint is pending: a run's
+ * events arrive in order.
+ *
+ * Fair: each endpoint's due deliveries are taken in order, up to its room; then each
+ * organization's, round robin over its endpoints, up to its room; then round robin over
+ * the organizations (every organization's first before any one's second), oldest first
+ * within a round. The limits hold per worker: with several instances, each has its own.
+ */
+export async function claimDueDeliveries(
+  prisma: PrismaClient,
+  now: Date,
+  limits: ClaimLimits,
+  underWay: AttemptsUnderWay,
+  policy: RetryPolicy,
+): Promise<ClaimedDelivery[]> {
+  const room = limits.total - underWay.total;
+  if (room <= 0) return [];
   const leaseEnd = new Date(now.getTime() + policy.leaseMs);
   return prisma.$queryRaw<ClaimedDelivery[]>`
-    WITH due AS (
+    WITH endpoint_room AS (
+      SELECT endpoint.id,
+             ${limits.perEndpoint}::int - COALESCE((${countsJson(underWay.byEndpoint)}::jsonb ->> endpoint.id::text)::int, 0) AS room
+      FROM "WebhookEndpoint" AS endpoint
+      WHERE endpoint.enabled
+    ), candidate AS (
+      SELECT pick.*
+      FROM endpoint_room
+      CROSS JOIN LATERAL (
+        SELECT delivery.id, delivery."organizationId", delivery."nextAttemptAt", delivery.sequence,
+               row_number() OVER (ORDER BY delivery."nextAttemptAt", delivery.sequence) AS endpoint_round
+        FROM "WebhookDelivery" AS delivery
+        WHERE delivery."endpointId" = endpoint_room.id AND delivery.status = 'pending'
+          AND delivery."nextAttemptAt" <= ${now}::timestamptz
+          AND NOT EXISTS (
+            SELECT 1 FROM "WebhookDelivery" AS earlier
+            WHERE earlier."endpointId" = delivery."endpointId" AND earlier."flowRunId" = delivery."flowRunId"
+              AND earlier.status = 'pending' AND earlier.sequence < delivery.sequence
+          )
+        ORDER BY delivery."nextAttemptAt", delivery.sequence
+        LIMIT endpoint_room.room
+      ) AS pick
+      WHERE endpoint_room.room > 0
+    ), ranked AS (
+      SELECT candidate.id, candidate."nextAttemptAt", candidate.sequence,
+             COALESCE((${countsJson(underWay.byOrganization)}::jsonb ->> candidate."organizationId"::text)::int, 0)
+               + row_number() OVER (PARTITION BY candidate."organizationId"
+                                    ORDER BY candidate.endpoint_round, candidate."nextAttemptAt", candidate.sequence) AS organization_round
+      FROM candidate
+    ), chosen AS (
+      SELECT ranked.id FROM ranked
+      WHERE ranked.organization_round <= ${limits.perOrganization}::int
+      ORDER BY ranked.organization_round, ranked."nextAttemptAt", ranked.sequence
+      LIMIT ${room}::int
+    ), due AS (
       SELECT delivery.id FROM "WebhookDelivery" AS delivery
-      JOIN "WebhookEndpoint" AS endpoint ON endpoint.id = delivery."endpointId" AND endpoint.enabled
-      WHERE delivery.status = 'pending' AND delivery."nextAttemptAt" <= ${now}::timestamptz
-        AND NOT EXISTS (
-          SELECT 1 FROM "WebhookDelivery" AS earlier
-          WHERE earlier."endpointId" = delivery."endpointId" AND earlier."flowRunId" = delivery."flowRunId"
-            AND earlier.status = 'pending' AND earlier.sequence < delivery.sequence
-        )
-      ORDER BY delivery."nextAttemptAt", delivery.sequence
-      LIMIT ${limit}
-      FOR UPDATE OF delivery SKIP LOCKED
+      WHERE delivery.id IN (SELECT chosen.id FROM chosen) AND delivery.status = 'pending'
+        AND delivery."nextAttemptAt" <= ${now}::timestamptz
+      FOR UPDATE SKIP LOCKED
     )
     UPDATE "WebhookDelivery" AS delivery
     SET "nextAttemptAt" = ${leaseEnd}::timestamptz, attempts = delivery.attempts + 1
@@ -73,6 +137,8 @@ export async function claimDueDeliveries(prisma: PrismaClient, now: Date, limit:
     RETURNING delivery.id::text, delivery."organizationId"::text, delivery."endpointId"::text, endpoint.url, endpoint.secret,
               delivery."eventType", delivery."flowRun", delivery."occurredAt", delivery."createdAt", delivery.attempts`;
 }
+
+export type AttemptResult = 'delivered' | 'retrying' | 'failed';
 
 /**
  * Why an attempt failed, as the client is told (the delivery's `lastError`): a category,
@@ -91,8 +157,6 @@ export type AttemptFailure = 'refused' | 'timed out' | 'TLS failed' | `HTTP ${nu
 export type AttemptOutcome =
   | { delivered: true; responseStatus: number }
   | { delivered: false; responseStatus?: number; error: AttemptFailure /** For the log only. */; detail?: string };
-
-export type AttemptResult = 'delivered' | 'retrying' | 'failed';
 
 /** Records an attempt's outcome; returns what became of the delivery. */
 export async function recordAttempt(
