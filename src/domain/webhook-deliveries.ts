@@ -180,8 +180,9 @@ export async function recordAttempt(
   const lastError = outcome.error;
   return prisma.$transaction(
     async (tx) => {
-      await tx.webhookDelivery.update({
-        where: { id: delivery.id },
+      // Only while pending: a delivery dropped meanwhile keeps its status and reason.
+      await tx.webhookDelivery.updateMany({
+        where: { id: delivery.id, status: 'pending' },
         data: {
           lastResponseStatus: outcome.responseStatus ?? null,
           lastError,
@@ -219,6 +220,50 @@ async function disableFailingEndpoint(tx: Transaction, endpointId: string, since
     where: { endpointId, status: 'pending' },
     data: { status: 'failed', lastError: 'the endpoint was turned off for failing' },
   });
+}
+
+/**
+ * The most deliveries one endpoint may have pending. An endpoint that is down piles up
+ * every event for the whole retry window; beyond this many the oldest are dropped: they
+ * are the nearest to being given up anyway, and the newest tell the current state of the
+ * runs.
+ */
+export const MAX_PENDING_DELIVERIES_PER_ENDPOINT = 10_000;
+
+const droppedReason = (max: number) => `dropped: more than ${max} deliveries were pending for this endpoint, and this was among the oldest`;
+
+/**
+ * Drops the oldest pending deliveries of every endpoint that has more than `max`, keeping
+ * its newest `max`; returns how many it dropped, by endpoint. Several workers may run it at
+ * once: each drops only what is still pending.
+ */
+export async function dropOverflowingDeliveries(
+  prisma: PrismaClient,
+  max = MAX_PENDING_DELIVERIES_PER_ENDPOINT,
+): Promise<{ endpointId: string; organizationId: string; dropped: number }[]> {
+  const rows = await prisma.$queryRaw<{ endpointId: string; organizationId: string; dropped: bigint }[]>`
+    WITH crowded AS (
+      SELECT delivery."endpointId" FROM "WebhookDelivery" AS delivery
+      WHERE delivery.status = 'pending'
+      GROUP BY delivery."endpointId"
+      HAVING count(*) > ${max}::int
+    ), overflow AS (
+      SELECT oldest.id FROM crowded
+      CROSS JOIN LATERAL (
+        SELECT delivery.id FROM "WebhookDelivery" AS delivery
+        WHERE delivery."endpointId" = crowded."endpointId" AND delivery.status = 'pending'
+        ORDER BY delivery.sequence DESC
+        OFFSET ${max}::int
+      ) AS oldest
+    ), dropped AS (
+      UPDATE "WebhookDelivery" AS delivery
+      SET status = 'dropped', "lastError" = ${droppedReason(max)}
+      FROM overflow
+      WHERE delivery.id = overflow.id AND delivery.status = 'pending'
+      RETURNING delivery."endpointId", delivery."organizationId"
+    )
+    SELECT "endpointId"::text, "organizationId"::text, count(*) AS dropped FROM dropped GROUP BY "endpointId", "organizationId"`;
+  return rows.map((row) => ({ ...row, dropped: Number(row.dropped) }));
 }
 
 export interface DeliveryQueueStats {

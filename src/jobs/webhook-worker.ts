@@ -13,6 +13,7 @@ import {
   type ClaimLimits,
   claimDueDeliveries,
   DEFAULT_CLAIM_LIMITS,
+  dropOverflowingDeliveries,
   type RetryPolicy,
   recordAttempt,
 } from '../domain/webhook-deliveries.js';
@@ -35,6 +36,8 @@ export interface WebhookWorkerOptions {
   limits?: ClaimLimits;
   /** Told of each attempt's result (metrics). */
   onAttempt?: (result: AttemptResult) => void;
+  /** Told how many pending deliveries it dropped (an endpoint had too many; metrics). */
+  onDropped?: (count: number) => void;
 }
 
 export interface WebhookWorker {
@@ -99,7 +102,25 @@ export function startWebhookWorker(prisma: PrismaClient, options: WebhookWorkerO
     }
   }
 
+  // How often the queue of each endpoint is held to its bound.
+  const OVERFLOW_CHECK_MS = 10_000;
+  let overflowCheckedAt = Number.NEGATIVE_INFINITY;
+  async function dropOverflow() {
+    const now = options.clock.now().getTime();
+    if (now - overflowCheckedAt < OVERFLOW_CHECK_MS) return;
+    overflowCheckedAt = now;
+    try {
+      for (const { endpointId, organizationId, dropped } of await dropOverflowingDeliveries(prisma)) {
+        logger.warn({ endpointId, organizationId, dropped }, 'webhook endpoint had too many pending deliveries; the oldest were dropped');
+        options.onDropped?.(dropped);
+      }
+    } catch (error) {
+      logger.warn({ err: error }, 'could not hold the webhook queues to their bound; the next check tries again');
+    }
+  }
+
   async function claimAndSend() {
+    await dropOverflow();
     do {
       lookAgain = false;
       while (!stopped && inFlight.size < limits.total) {

@@ -8,7 +8,7 @@ import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { FlowRunChange } from '../../src/domain/flow-run-changes.ts';
 import { systemClock } from '../../src/domain/flow-run-changes.ts';
-import { deliveryQueueStats, type RetryPolicy } from '../../src/domain/webhook-deliveries.ts';
+import { deliveryQueueStats, MAX_PENDING_DELIVERIES_PER_ENDPOINT, type RetryPolicy } from '../../src/domain/webhook-deliveries.ts';
 import { WEBHOOK_EVENT_TYPES } from '../../src/domain/webhook-events.ts';
 import { createApp, type App } from '../../src/http/app.ts';
 import { startWebhookWorker, type WebhookWorker } from '../../src/jobs/webhook-worker.ts';
@@ -44,6 +44,7 @@ describe.each(databaseTargets())('webhook delivery on $name', (target) => {
       timeoutMs: 2_000,
       allowPrivateUrls: true,
       onAttempt: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
+      onDropped: (count) => metrics.webhookDeliveriesDropped.inc(count),
     });
   }
 
@@ -284,6 +285,52 @@ describe.each(databaseTargets())('webhook delivery on $name', (target) => {
     const drained = await (await app.fetch(new Request('http://test/metrics'))).text();
     expect(drained).toMatch(/^webhook_queue_depth 0$/m);
     expect(drained).toMatch(/^webhook_oldest_pending_age_seconds 0$/m);
+  });
+
+  it(`keeps at most ${MAX_PENDING_DELIVERIES_PER_ENDPOINT} deliveries pending per endpoint: the oldest beyond are dropped, visibly and counted`, async () => {
+    const endpoint = await newEndpoint(['flowRun.triggered']);
+    const overflow = 50;
+    // An endpoint that has been down a while: its backlog, every delivery waiting for a retry.
+    await db.prisma.$executeRaw`
+      INSERT INTO "WebhookDelivery" (id, "organizationId", "endpointId", "eventType", "flowRunId", "flowRun", "occurredAt", "createdAt", "nextAttemptAt")
+      SELECT gen_random_uuid(), ${org.organizationId}::uuid, ${endpoint.id}::uuid, 'flowRun.triggered', gen_random_uuid(), '{}'::jsonb,
+             now() - make_interval(secs => n.total - n.i), now() - make_interval(secs => n.total - n.i), now() + interval '1 hour'
+      FROM (SELECT i, ${MAX_PENDING_DELIVERIES_PER_ENDPOINT + overflow}::int AS total FROM generate_series(1, ${MAX_PENDING_DELIVERIES_PER_ENDPOINT + overflow}::int) AS i) AS n
+      ORDER BY n.i`;
+    const dropped = async () => (await metrics.webhookDeliveriesDropped.get()).values.reduce((sum, value) => sum + value.value, 0);
+    const droppedBefore = await dropped();
+    startWorker();
+    const countOf = (status: 'pending' | 'dropped') => db.prisma.webhookDelivery.count({ where: { endpointId: endpoint.id, status } });
+    await expect.poll(() => countOf('dropped'), { timeout: 15_000 }).toBe(overflow);
+    expect(await countOf('pending')).toBe(MAX_PENDING_DELIVERIES_PER_ENDPOINT);
+    // The oldest went: every dropped one came before every one still pending.
+    const [order] = await db.prisma.$queryRaw<{ newestDropped: bigint; oldestPending: bigint }[]>`
+      SELECT max(sequence) FILTER (WHERE status = 'dropped') AS "newestDropped", min(sequence) FILTER (WHERE status = 'pending') AS "oldestPending"
+      FROM "WebhookDelivery" WHERE "endpointId" = ${endpoint.id}::uuid`;
+    expect(order.newestDropped < order.oldestPending).toBe(true);
+    expect(await dropped()).toBe(droppedBefore + overflow);
+    // The client sees them at the end of the list (newest first), with the reason.
+    const listed = await sendGraphQL<
+      { webhookEndpoint: { deliveries: { edges: { node: { status: string; lastError: string; nextAttemptAt: null } }[] } } },
+      unknown
+    >(
+      app,
+      org.key,
+      `query ($id: UUID!) { webhookEndpoint(id: $id) { deliveries(offset: ${MAX_PENDING_DELIVERIES_PER_ENDPOINT}, first: 100) { edges { node { status lastError nextAttemptAt } } } } }`,
+      { id: endpoint.id },
+    );
+    expect(listed.errors).toBeUndefined();
+    const nodes = listed.data!.webhookEndpoint.deliveries.edges.map((edge) => edge.node);
+    expect(nodes).toHaveLength(overflow);
+    expect(nodes[0]).toEqual({
+      status: 'dropped',
+      lastError: `dropped: more than ${MAX_PENDING_DELIVERIES_PER_ENDPOINT} deliveries were pending for this endpoint, and this was among the oldest`,
+      nextAttemptAt: null,
+    });
+    expect(nodes.every((node) => node.status === 'dropped' && node.lastError === nodes[0].lastError)).toBe(true);
+    const rest = await call(app, 'GET', `/public/v2/webhook-endpoints/${endpoint.id}/deliveries?page[number]=101&page[size]=100`, { key: org.key });
+    expect(rest.status).toBe(200);
+    expect(rest.json.data[0].attributes).toMatchObject({ status: 'dropped', lastError: nodes[0].lastError });
   });
 
   it('refuses, when it connects, an address that is not public (a host name may resolve elsewhere by now)', async () => {

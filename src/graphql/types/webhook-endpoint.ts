@@ -22,6 +22,9 @@ const WebhookDeliveryStatus = builder.enumType('WebhookDeliveryStatus', {
     pending: { description: 'Not delivered yet: the next attempt is due at nextAttemptAt.' },
     delivered: { description: 'The endpoint answered 2xx.' },
     failed: { description: 'Given up: retried for 24 hours without success, or its endpoint was turned off for failing.' },
+    dropped: {
+      description: 'Given up unsent: its endpoint had more than 10,000 deliveries pending, and this was among the oldest (lastError says so).',
+    },
   } as const,
 });
 
