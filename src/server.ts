@@ -74,6 +74,7 @@ const webhooks = startWebhookWorker(db.prisma, {
   timeoutMs: config.webhookTimeoutMs,
   allowPrivateUrls: config.webhookAllowPrivateUrls,
   onAttempt: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
+  onDropped: (count) => metrics.webhookDeliveriesDropped.inc(count),
 });
 const changes = {
   publish(committed: readonly FlowRunChange[]) {

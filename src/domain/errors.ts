@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   IDEMPOTENCY_KEY_REUSED: 'conflict',
   IDEMPOTENT_RUN_DELETED: 'conflict',
   CONCURRENT_CHANGE: 'conflict',
+  LIMIT_REACHED: 'conflict',
   REFERENCED_RESOURCE_NOT_FOUND: 'unprocessable',
   DATABASE_UNAVAILABLE: 'unavailable',
 } as const satisfies Record<string, ErrorKind>;

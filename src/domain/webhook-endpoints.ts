@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { WebhookEndpoint } from '../database/generated/prisma/client.js';
 import { apiKeyActor, type AuditAction, recordAuditEvent } from './audit-log.js';
 import { isRecordNotFound } from './database-errors.js';
-import { notFound } from './errors.js';
+import { DomainError, notFound } from './errors.js';
 import { assertCanWrite, type Tenant } from './tenant.js';
 import { inTransaction } from './transactions.js';
 import { parseInput } from './validation.js';
@@ -13,6 +13,13 @@ import { WEBHOOK_EVENT_TYPES } from './webhook-events.js';
 import { checkWebhookUrl, strictUrlPolicy } from './webhook-urls.js';
 
 export type { WebhookEndpoint };
+
+/**
+ * The most endpoints an organization may have (enabled or not): every one is a stream of
+ * requests this service makes on the organization's behalf, sharing the delivery workers
+ * with every other organization.
+ */
+export const MAX_WEBHOOK_ENDPOINTS = 20;
 
 /** Standard Webhooks' secret format: `whsec_` and the base64 of the key (here 32 random bytes). */
 export const newSigningSecret = () => `whsec_${randomBytes(32).toString('base64')}`;
@@ -79,6 +86,16 @@ export async function createWebhookEndpoint(tenant: Tenant, input: CreateWebhook
   const url = await checkWebhookUrl(data.url, tenant.webhookUrls ?? strictUrlPolicy);
   const secret = newSigningSecret();
   const endpoint = await inTransaction(tenant.db, async (tx) => {
+    // Creations of one organization queue up here, so that two at once cannot both see
+    // room for one more. NO KEY UPDATE: rows that merely refer to the organization (a
+    // trigger's run) are not held up by it.
+    await tx.$queryRaw`SELECT 1 FROM "Organization" WHERE id = ${tenant.organizationId}::uuid FOR NO KEY UPDATE`;
+    if ((await tx.webhookEndpoint.count()) >= MAX_WEBHOOK_ENDPOINTS) {
+      throw new DomainError(
+        'LIMIT_REACHED',
+        `an organization may have at most ${MAX_WEBHOOK_ENDPOINTS} webhook endpoints; delete one to add another`,
+      );
+    }
     const created = await tx.webhookEndpoint.create({
       data: { ...data, url, secret, id: randomUUID(), organizationId: tenant.organizationId },
     });

@@ -26,16 +26,30 @@ export const systemLookup = async (hostname: string) => (await dnsLookup(hostnam
 
 const invalid = (message: string) => new DomainError('VALIDATION_FAILED', `url: ${message}`, ['url']);
 
+// Global unicast IPv6: the only IPv6 block handed out for the public internet. Everything
+// outside it (::/8 with its IPv4-compatible ::a.b.c.d forms, NAT64's 64:ff9b::/96, the
+// unique-local fc00::/7, link-local, multicast, ...) is refused, and ipaddr.js's range()
+// names the special blocks inside it (6to4, Teredo, documentation, benchmarking, ORCHID, ...).
+const GLOBAL_UNICAST = ipaddr.parseCIDR('2000::/3');
+
 /** Why an address may not be a webhook's target, or undefined when it is a public one. */
 export function forbiddenAddressReason(address: string): string | undefined {
   if (!ipaddr.isValid(address)) return `${address} is not an IP address`;
-  let parsed = ipaddr.parse(address);
-  if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) {
-    parsed = (parsed as ipaddr.IPv6).toIPv4Address();
-  }
-  const range = parsed.range();
-  // Everything but ordinary public unicast: private, loopback, link-local, unique-local,
-  // carrier-grade NAT, multicast, reserved, NAT64 and the like.
+  const parsed = ipaddr.parse(address);
+  if (parsed.kind() === 'ipv4') return ipv4Reason(address, parsed as ipaddr.IPv4);
+  const ipv6 = parsed as ipaddr.IPv6;
+  // ::ffff:a.b.c.d is the IPv4 address itself as an IPv6 socket writes it: judged as one.
+  if (ipv6.isIPv4MappedAddress()) return ipv4Reason(address, ipv6.toIPv4Address());
+  const range = ipv6.range();
+  // 6to4, Teredo and the like tunnel to an IPv4 address they carry: refused whatever it is.
+  if (range !== 'unicast') return `${address} is a ${range} address`;
+  return ipv6.match(GLOBAL_UNICAST) ? undefined : `${address} is not a global unicast address`;
+}
+
+function ipv4Reason(address: string, ipv4: ipaddr.IPv4): string | undefined {
+  const range = ipv4.range();
+  // Everything but ordinary public unicast: private, loopback, link-local, carrier-grade
+  // NAT, multicast, documentation, benchmarking, reserved and the like.
   return range === 'unicast' ? undefined : `${address} is a ${range} address`;
 }
 
@@ -66,23 +80,23 @@ export async function checkWebhookUrl(raw: string, policy: WebhookUrlPolicy): Pr
 
 async function assertPublicHost(hostname: string, policy: WebhookUrlPolicy): Promise<void> {
   const literal = literalAddress(hostname);
-  let addresses: string[];
   if (literal) {
-    addresses = [literal];
-  } else {
-    try {
-      addresses = await (policy.lookup ?? systemLookup)(hostname);
-    } catch {
-      throw invalid(`the host name ${hostname} does not resolve`);
-    }
-    if (!addresses.length) throw invalid(`the host name ${hostname} does not resolve`);
+    // The client wrote the address: saying what it is tells nothing it does not know.
+    const reason = forbiddenAddressReason(literal);
+    if (reason) throw invalid(`must point at a public address; ${reason}`);
+    return;
+  }
+  let addresses: string[] = [];
+  try {
+    addresses = await (policy.lookup ?? systemLookup)(hostname);
+  } catch {
+    // Answered as a name resolving to a private address is: which internal names exist is
+    // not the client's to learn.
   }
   // Every address: a name resolving to one public and one private address would otherwise
-  // reach the private one whenever the connection picks it.
-  for (const address of addresses) {
-    const reason = forbiddenAddressReason(address);
-    if (reason) {
-      throw invalid(`must point at a public address; ${literal ? '' : `${hostname} resolves to `}${reason}`);
-    }
+  // reach the private one whenever the connection picks it. What a name resolves to is never
+  // told: the refusal would map the private network for whoever asks.
+  if (!addresses.length || addresses.some((address) => forbiddenAddressReason(address))) {
+    throw invalid(`must point at a public address; the host name ${hostname} must resolve, and only to public addresses`);
   }
 }

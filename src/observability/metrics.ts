@@ -79,6 +79,11 @@ export function createMetrics(options: MetricsOptions = {}) {
     labelNames: ['outcome'] as const,
     registers: [registry],
   });
+  const webhookDeliveriesDropped = new Counter({
+    name: 'webhook_deliveries_dropped_total',
+    help: 'Pending webhook deliveries this instance dropped because their endpoint had more than 10,000 pending (the oldest go).',
+    registers: [registry],
+  });
   if (options.webhookQueue) {
     const webhookQueue = options.webhookQueue;
     // One query per scrape serves both gauges.
@@ -117,6 +122,7 @@ export function createMetrics(options: MetricsOptions = {}) {
     rateLimited,
     changePublishFailures,
     webhookDeliveries,
+    webhookDeliveriesDropped,
   };
 }
 

@@ -4,16 +4,18 @@
 // in order even when attempts fail; an outage of the receiver loses nothing; an endpoint
 // failing for the whole retry window is turned off; /metrics counts it all.
 import { Webhook } from 'standardwebhooks';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { FlowRunChange } from '../../src/domain/flow-run-changes.ts';
 import { systemClock } from '../../src/domain/flow-run-changes.ts';
-import { deliveryQueueStats, type RetryPolicy } from '../../src/domain/webhook-deliveries.ts';
+import { deliveryQueueStats, MAX_PENDING_DELIVERIES_PER_ENDPOINT, type RetryPolicy } from '../../src/domain/webhook-deliveries.ts';
 import { WEBHOOK_EVENT_TYPES } from '../../src/domain/webhook-events.ts';
 import { createApp, type App } from '../../src/http/app.ts';
 import { startWebhookWorker, type WebhookWorker } from '../../src/jobs/webhook-worker.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { sendWebhook } from '../../src/webhooks/send.ts';
 import { call } from '../rest/support.ts';
+import { sendGraphQL } from '../support/graphql.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
 import { type ReceivedWebhook, startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
@@ -42,6 +44,7 @@ describe.each(databaseTargets())('webhook delivery on $name', (target) => {
       timeoutMs: 2_000,
       allowPrivateUrls: true,
       onAttempt: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
+      onDropped: (count) => metrics.webhookDeliveriesDropped.inc(count),
     });
   }
 
@@ -284,13 +287,90 @@ describe.each(databaseTargets())('webhook delivery on $name', (target) => {
     expect(drained).toMatch(/^webhook_oldest_pending_age_seconds 0$/m);
   });
 
+  it(`keeps at most ${MAX_PENDING_DELIVERIES_PER_ENDPOINT} deliveries pending per endpoint: the oldest beyond are dropped, visibly and counted`, async () => {
+    const endpoint = await newEndpoint(['flowRun.triggered']);
+    const overflow = 50;
+    // An endpoint that has been down a while: its backlog, every delivery waiting for a retry.
+    await db.prisma.$executeRaw`
+      INSERT INTO "WebhookDelivery" (id, "organizationId", "endpointId", "eventType", "flowRunId", "flowRun", "occurredAt", "createdAt", "nextAttemptAt")
+      SELECT gen_random_uuid(), ${org.organizationId}::uuid, ${endpoint.id}::uuid, 'flowRun.triggered', gen_random_uuid(), '{}'::jsonb,
+             now() - make_interval(secs => n.total - n.i), now() - make_interval(secs => n.total - n.i), now() + interval '1 hour'
+      FROM (SELECT i, ${MAX_PENDING_DELIVERIES_PER_ENDPOINT + overflow}::int AS total FROM generate_series(1, ${MAX_PENDING_DELIVERIES_PER_ENDPOINT + overflow}::int) AS i) AS n
+      ORDER BY n.i`;
+    const dropped = async () => (await metrics.webhookDeliveriesDropped.get()).values.reduce((sum, value) => sum + value.value, 0);
+    const droppedBefore = await dropped();
+    startWorker();
+    const countOf = (status: 'pending' | 'dropped') => db.prisma.webhookDelivery.count({ where: { endpointId: endpoint.id, status } });
+    await expect.poll(() => countOf('dropped'), { timeout: 15_000 }).toBe(overflow);
+    expect(await countOf('pending')).toBe(MAX_PENDING_DELIVERIES_PER_ENDPOINT);
+    // The oldest went: every dropped one came before every one still pending.
+    const [order] = await db.prisma.$queryRaw<{ newestDropped: bigint; oldestPending: bigint }[]>`
+      SELECT max(sequence) FILTER (WHERE status = 'dropped') AS "newestDropped", min(sequence) FILTER (WHERE status = 'pending') AS "oldestPending"
+      FROM "WebhookDelivery" WHERE "endpointId" = ${endpoint.id}::uuid`;
+    expect(order.newestDropped < order.oldestPending).toBe(true);
+    expect(await dropped()).toBe(droppedBefore + overflow);
+    // The client sees them at the end of the list (newest first), with the reason.
+    const listed = await sendGraphQL<
+      { webhookEndpoint: { deliveries: { edges: { node: { status: string; lastError: string; nextAttemptAt: null } }[] } } },
+      unknown
+    >(
+      app,
+      org.key,
+      `query ($id: UUID!) { webhookEndpoint(id: $id) { deliveries(offset: ${MAX_PENDING_DELIVERIES_PER_ENDPOINT}, first: 100) { edges { node { status lastError nextAttemptAt } } } } }`,
+      { id: endpoint.id },
+    );
+    expect(listed.errors).toBeUndefined();
+    const nodes = listed.data!.webhookEndpoint.deliveries.edges.map((edge) => edge.node);
+    expect(nodes).toHaveLength(overflow);
+    expect(nodes[0]).toEqual({
+      status: 'dropped',
+      lastError: `dropped: more than ${MAX_PENDING_DELIVERIES_PER_ENDPOINT} deliveries were pending for this endpoint, and this was among the oldest`,
+      nextAttemptAt: null,
+    });
+    expect(nodes.every((node) => node.status === 'dropped' && node.lastError === nodes[0].lastError)).toBe(true);
+    const rest = await call(app, 'GET', `/public/v2/webhook-endpoints/${endpoint.id}/deliveries?page[number]=101&page[size]=100`, { key: org.key });
+    expect(rest.status).toBe(200);
+    expect(rest.json.data[0].attributes).toMatchObject({ status: 'dropped', lastError: nodes[0].lastError });
+  });
+
   it('refuses, when it connects, an address that is not public (a host name may resolve elsewhere by now)', async () => {
     const send = (url: string) => sendWebhook(url, {}, '{}', { timeoutMs: 2_000, allowPrivate: false });
     // localhost resolves to a loopback address now, whatever it did when the endpoint was saved.
     const byName = await send(`https://localhost:${receiver.port}/webhooks`);
-    expect(byName).toMatchObject({ delivered: false, error: expect.stringContaining('refused to connect') });
-    expect(await send(`https://127.0.0.1:${receiver.port}/webhooks`)).toMatchObject({ delivered: false, error: expect.stringContaining('loopback') });
-    expect(await send(receiver.url)).toMatchObject({ delivered: false, error: expect.stringContaining('https') });
+    expect(byName).toMatchObject({ delivered: false, error: 'refused', detail: expect.stringContaining('refused to connect') });
+    expect(await send(`https://127.0.0.1:${receiver.port}/webhooks`)).toMatchObject({
+      delivered: false,
+      error: 'refused',
+      detail: expect.stringContaining('loopback'),
+    });
+    expect(await send(receiver.url)).toMatchObject({ delivered: false, error: 'refused', detail: expect.stringContaining('https') });
     expect(receiver.received).toHaveLength(0);
+  });
+
+  it("tells a client only the category of an attempt's failure, on both surfaces; the log has the detail", async () => {
+    const closedPort = await new Promise<number>((resolve) => {
+      const probe = createNetServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const down = await newEndpoint(['flowRun.triggered'], `http://127.0.0.1:${closedPort}/hooks`);
+    const failing = await newEndpoint(['flowRun.triggered']);
+    receiver.answer = () => 503;
+    startWorker({ ...fastRetries, baseDelayMs: 60_000, maxDelayMs: 60_000 });
+    await trigger(await newThread());
+    const lastErrorOf = async (endpointId: string) => (await db.prisma.webhookDelivery.findFirst({ where: { endpointId } }))?.lastError;
+    await expect.poll(() => lastErrorOf(down.id), { timeout: 10_000 }).toBe('refused');
+    await expect.poll(() => lastErrorOf(failing.id), { timeout: 10_000 }).toBe('HTTP 503');
+    const listed = await call(app, 'GET', `/public/v2/webhook-endpoints/${down.id}/deliveries`, { key: org.key });
+    expect(listed.json.data[0].attributes).toMatchObject({ status: 'pending', attempts: 1, lastResponseStatus: null, lastError: 'refused' });
+    expect(JSON.stringify(listed.json)).not.toMatch(/ECONNREFUSED|127\.0\.0\.1:/);
+    const graphql = await sendGraphQL<
+      { webhookEndpoint: { deliveries: { edges: { node: { lastError: string; lastResponseStatus: number } }[] } } },
+      unknown
+    >(app, org.key, `query ($id: UUID!) { webhookEndpoint(id: $id) { deliveries { edges { node { lastError lastResponseStatus } } } } }`, {
+      id: failing.id,
+    });
+    expect(graphql.data?.webhookEndpoint.deliveries.edges).toEqual([{ node: { lastError: 'HTTP 503', lastResponseStatus: 503 } }]);
   });
 });

@@ -3,6 +3,7 @@
 // address checked), read-only keys refused, and no organization seeing another's endpoints.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultServices } from '../../src/domain/tenant.ts';
+import { MAX_WEBHOOK_ENDPOINTS } from '../../src/domain/webhook-endpoints.ts';
 import { checkWebhookUrl } from '../../src/domain/webhook-urls.ts';
 import { createApp, type App } from '../../src/http/app.ts';
 import { createKey, createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
@@ -31,7 +32,7 @@ describe('webhook URL rules', () => {
   it.each([
     ['http://93.184.215.14/hooks', 'must be an https URL'],
     ['https://127.0.0.1/hooks', 'loopback'],
-    ['https://localhost:8443/hooks', 'localhost resolves to 127.0.0.1 is a loopback address'],
+    ['https://localhost:8443/hooks', 'the host name localhost must resolve, and only to public addresses'],
     ['https://10.0.0.7/hooks', 'private'],
     ['https://192.168.1.1/', 'private'],
     ['https://169.254.169.254/latest/meta-data', 'linkLocal'],
@@ -39,9 +40,9 @@ describe('webhook URL rules', () => {
     ['https://[fe80::1]/hooks', 'linkLocal'],
     ['https://[::ffff:10.0.0.1]/hooks', 'private'],
     ['https://0.0.0.0/', 'unspecified'],
-    ['https://mixed.test/hooks', 'mixed.test resolves to 10.1.2.3 is a private address'],
-    ['https://rebind.test/hooks', 'linkLocal'],
-    ['https://nowhere.test/hooks', 'does not resolve'],
+    ['https://mixed.test/hooks', 'the host name mixed.test must resolve, and only to public addresses'],
+    ['https://rebind.test/hooks', 'only to public addresses'],
+    ['https://nowhere.test/hooks', 'the host name nowhere.test must resolve, and only to public addresses'],
     ['not a url', 'must be an absolute URL'],
     ['ftp://public.test/', 'must be an https URL'],
     ['https://user:pw@public.test/', 'user name or password'],
@@ -52,6 +53,73 @@ describe('webhook URL rules', () => {
     );
     expect(refusal?.code).toBe('VALIDATION_FAILED');
     expect(refusal?.message).toContain(reason);
+  });
+
+  // Only global unicast IPv6 (2000::/3) outside its special ranges; IPv4 embedded in an
+  // IPv6 address is judged as the IPv4 address it carries, never let through for its form.
+  it.each([
+    'https://[::127.0.0.1]/x',
+    'https://[::10.0.0.1]/x',
+    'https://[::8.8.8.8]/x',
+    'https://[::ffff:127.0.0.1]/x',
+    'https://[::ffff:192.168.0.1]/x',
+    'https://[64:ff9b::a00:1]/x',
+    'https://[64:ff9b::808:808]/x',
+    'https://[64:ff9b:1::1]/x',
+    'https://[2002:a00:1::1]/x',
+    'https://[2002:7f00:1::1]/x',
+    'https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/x',
+    'https://[2001:db8::1]/x',
+    'https://[3fff::1]/x',
+    'https://[2001:2::1]/x',
+    'https://[2001:10::1]/x',
+    'https://[fc00::1]/x',
+    'https://[fd12:3456::1]/x',
+    'https://[fec0::1]/x',
+    'https://[ff02::1]/x',
+    'https://[100::1]/x',
+    'https://[5f00::1]/x',
+    'https://[::]/x',
+    'https://[1::1]/x',
+    'https://[4000::1]/x',
+    'https://192.0.2.1/x',
+    'https://100.64.0.1/x',
+  ])('%s is refused: not a public address', async (url) => {
+    const refusal = await checkWebhookUrl(url, strict).then(
+      () => undefined,
+      (error: Error & { code?: string }) => error,
+    );
+    expect(refusal?.code).toBe('VALIDATION_FAILED');
+    expect(refusal?.message).toContain('must point at a public address');
+  });
+
+  it('accepts global unicast IPv6 and IPv4-mapped public IPv4', async () => {
+    for (const url of [
+      'https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/x',
+      'https://[2a00:1450:4001:82a::200e]/x',
+      'https://[::ffff:93.184.215.14]/x',
+    ]) {
+      await expect(checkWebhookUrl(url, strict)).resolves.toBe(url.replace('::ffff:93.184.215.14', '::ffff:5db8:d70e'));
+    }
+  });
+
+  it('never tells what a host name resolves to, nor whether it resolves at all', async () => {
+    const messages: string[] = [];
+    for (const url of ['https://localhost:8443/hooks', 'https://mixed.test/hooks', 'https://rebind.test/hooks', 'https://nowhere.test/hooks']) {
+      messages.push(
+        await checkWebhookUrl(url, strict).then(
+          () => '',
+          (error: Error) => error.message,
+        ),
+      );
+    }
+    for (const message of messages) {
+      expect(message).not.toMatch(/127\.0\.0\.1|::1|10\.1\.2\.3|169\.254|loopback|private|linkLocal/);
+    }
+    // A name that resolves to a private address and one that does not resolve read alike.
+    expect(messages.map((message) => message.replace(/https:\/\/[^ ]+|[a-z]+\.test|localhost/g, 'HOST'))).toEqual(
+      Array(4).fill(messages[0].replace(/localhost/g, 'HOST')),
+    );
   });
 
   it('accepts https URLs whose every address is public', async () => {
@@ -157,7 +225,7 @@ describe.each(databaseTargets())('webhook endpoints on $name', (target) => {
       [{ url: PUBLIC_URL, events: ['flowRun.exploded'] }, '/data/attributes/events/0', 'must each be one of'],
       [{ url: 'https://127.0.0.1/x', events: ['flowRun.triggered'] }, '/data/attributes/url', 'loopback'],
       [{ url: 'http://public.test/x', events: ['flowRun.triggered'] }, '/data/attributes/url', 'https'],
-      [{ url: 'https://mixed.test/x', events: ['flowRun.triggered'] }, '/data/attributes/url', '10.1.2.3'],
+      [{ url: 'https://mixed.test/x', events: ['flowRun.triggered'] }, '/data/attributes/url', 'only to public addresses'],
     ];
     for (const [attributes, pointer, detail] of cases) {
       const refused = await call(app, 'POST', PATH, { key: org.key, body: endpointBody(attributes) });
@@ -210,6 +278,37 @@ describe.each(databaseTargets())('webhook endpoints on $name', (target) => {
     );
     expect(graphql.data).toEqual({ webhookEndpoint: null, webhookEndpoints: { totalCount: 0 } });
     expect((await db.prisma.webhookEndpoint.findUniqueOrThrow({ where: { id } })).enabled).toBe(true);
+  });
+
+  it(`caps an organization at ${MAX_WEBHOOK_ENDPOINTS} endpoints, also under concurrent creates: 409 LIMIT_REACHED on both surfaces`, async () => {
+    const capped = await createTestTenant(db, 'write', 'Capped hooks org');
+    const attempts = await Promise.all(
+      Array.from({ length: MAX_WEBHOOK_ENDPOINTS + 5 }, () =>
+        call(app, 'POST', PATH, { key: capped.key, body: endpointBody({ url: PUBLIC_URL, events: ['flowRun.triggered'] }) }),
+      ),
+    );
+    const statuses = attempts.map((attempt) => attempt.status).sort();
+    expect(statuses).toEqual([...Array(MAX_WEBHOOK_ENDPOINTS).fill(201), ...Array(5).fill(409)]);
+    const refused = attempts.find((attempt) => attempt.status === 409)!;
+    expect(refused.json.errors[0]).toMatchObject({ code: 'LIMIT_REACHED', status: '409' });
+    expect(refused.json.errors[0].detail).toContain(`at most ${MAX_WEBHOOK_ENDPOINTS} webhook endpoints`);
+    expect(await db.prisma.webhookEndpoint.count({ where: { organizationId: capped.organizationId } })).toBe(MAX_WEBHOOK_ENDPOINTS);
+
+    const graphql = await sendGraphQL<{ createWebhookEndpoint: { secret: string | null; errors: { __typename: string; code: string }[] } }, unknown>(
+      app,
+      capped.key,
+      `mutation { createWebhookEndpoint(input: { url: "${PUBLIC_URL}", events: ["flowRun.triggered"] }) { secret errors { __typename ... on MutationError { code } } } }`,
+    );
+    expect(graphql.data?.createWebhookEndpoint).toEqual({ secret: null, errors: [{ __typename: 'LimitReachedError', code: 'LIMIT_REACHED' }] });
+    // Another organization is not held back, and deleting one makes room again.
+    expect((await call(app, 'POST', PATH, { key: other.key, body: endpointBody({ url: PUBLIC_URL, events: ['flowRun.triggered'] }) })).status).toBe(
+      201,
+    );
+    const id = attempts.find((attempt) => attempt.status === 201)!.json.data.id;
+    expect((await call(app, 'DELETE', `${PATH}/${id}`, { key: capped.key })).status).toBe(204);
+    expect((await call(app, 'POST', PATH, { key: capped.key, body: endpointBody({ url: PUBLIC_URL, events: ['flowRun.triggered'] }) })).status).toBe(
+      201,
+    );
   });
 
   it('serves the same on GraphQL, each mutation answering with a payload', async () => {

@@ -65,6 +65,10 @@ const ERROR_TYPES = {
     description: 'The run an earlier trigger with this idempotency key created has been deleted.',
   },
   ConcurrentChangeError: { codes: ['CONCURRENT_CHANGE'], description: 'Something changed meanwhile; retrying may succeed.' },
+  LimitReachedError: {
+    codes: ['LIMIT_REACHED'],
+    description: 'The organization has as many of these as it may have; delete one first.',
+  },
 } as const satisfies Record<string, { codes: readonly ErrorCode[]; description: string }>;
 
 type ErrorTypeName = keyof typeof ERROR_TYPES;

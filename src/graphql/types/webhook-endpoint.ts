@@ -22,6 +22,9 @@ const WebhookDeliveryStatus = builder.enumType('WebhookDeliveryStatus', {
     pending: { description: 'Not delivered yet: the next attempt is due at nextAttemptAt.' },
     delivered: { description: 'The endpoint answered 2xx.' },
     failed: { description: 'Given up: retried for 24 hours without success, or its endpoint was turned off for failing.' },
+    dropped: {
+      description: 'Given up unsent: its endpoint had more than 10,000 deliveries pending, and this was among the oldest (lastError says so).',
+    },
   } as const,
 });
 
@@ -37,7 +40,11 @@ const WebhookDelivery = builder.prismaObject('WebhookDelivery', {
       nullable: true,
       description: "The HTTP status of the last attempt's answer; null before any, or when none came (timeout, refused connection).",
     }),
-    lastError: t.exposeString('lastError', { nullable: true, description: 'Why the last attempt failed, when it did.' }),
+    lastError: t.exposeString('lastError', {
+      nullable: true,
+      description:
+        'Why the last attempt failed, when it did, as a category: `refused` (no connection: the name did not resolve, the connection was refused or reset, or the address is not public), `timed out`, `TLS failed`, or `HTTP <status>` for an answer that is not 2xx. Or why the delivery was given up without an attempt.',
+    }),
     nextAttemptAt: t.field({
       type: 'DateTime',
       nullable: true,
@@ -149,7 +156,7 @@ const secretOf = (t: Parameters<Parameters<typeof mutationPayload<EndpointWithSe
   t.string({ ...secretField, nullable: true, resolve: (payload) => payload.secret ?? null });
 
 const CreateWebhookEndpointPayload = mutationPayload<EndpointWithSecret>('CreateWebhookEndpoint', {
-  errors: ['VALIDATION_FAILED'],
+  errors: ['VALIDATION_FAILED', 'LIMIT_REACHED'],
   fields: (t) => ({ webhookEndpoint: endpointField(t as never), secret: secretOf(t) }),
 });
 
