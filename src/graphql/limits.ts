@@ -25,6 +25,7 @@ import {
   isObjectType,
   Kind,
   type OperationDefinitionNode,
+  parse,
   type SelectionSetNode,
   valueFromAST,
 } from 'graphql';
@@ -55,7 +56,7 @@ const coded = {
   ],
 };
 
-export function queryLimits(): Plugin[] {
+export function queryLimits(schema: GraphQLSchema): Plugin[] {
   const armor = new EnvelopArmor({
     maxDepth: { n: QUERY_LIMITS.maxDepth, ignoreIntrospection: true, ...coded },
     maxAliases: { n: QUERY_LIMITS.maxAliases, ...coded },
@@ -68,7 +69,7 @@ export function queryLimits(): Plugin[] {
     // Introspection is open to key holders; hiding field suggestions would only hinder them.
     blockFieldSuggestion: { enabled: false },
   });
-  return [...(armor.protect().plugins as Plugin[]), beforeExecution, refuseEmptyBatch];
+  return [...(armor.protect().plugins as Plugin[]), beforeExecution, batchCostLimit(schema), refuseEmptyBatch];
 }
 
 /**
@@ -361,6 +362,44 @@ const costLimitExceeded = (why: string) =>
   createGraphQLError(`Query cost limit of ${QUERY_LIMITS.maxCost} exceeded: ${why}`, {
     extensions: { code: 'COST_LIMIT_EXCEEDED', http: { status: 400 } },
   });
+
+/**
+ * A batch is one request: its operations' costs add up against the one limit, so ten
+ * operations each within it cannot ask for ten times as much. Weighed as the request is
+ * parsed, before any of them runs. An operation that cannot be parsed or weighed adds
+ * nothing here: it is refused on its own.
+ */
+function batchCostLimit(schema: GraphQLSchema): Plugin {
+  return {
+    onRequestParse: () => ({
+      onRequestParseDone({ requestParserResult }) {
+        if (!Array.isArray(requestParserResult) || requestParserResult.length < 2) return;
+        const costs = requestParserResult.map((params) => batchedOperationCost(schema, params) ?? 0);
+        const total = costs.reduce((sum, cost) => sum + cost, 0);
+        if (total > QUERY_LIMITS.maxCost) {
+          throw costLimitExceeded(
+            `this batch of ${costs.length} operations costs ${total} in all (${costs.join(' + ')}); the limit is for the whole request. ` +
+              'Send fewer operations at once, or ask for smaller pages.',
+          );
+        }
+      },
+    }),
+  };
+}
+
+function batchedOperationCost(schema: GraphQLSchema, params: unknown): number | undefined {
+  const { query, variables, operationName } = (params ?? {}) as { query?: unknown; variables?: unknown; operationName?: unknown };
+  if (typeof query !== 'string') return undefined;
+  let document: DocumentNode;
+  try {
+    // The same token limit as the operation's own parse, so weighing it costs no more.
+    document = parse(query, { maxTokens: QUERY_LIMITS.maxTokens });
+  } catch {
+    return undefined;
+  }
+  const values = variables && typeof variables === 'object' && !Array.isArray(variables) ? (variables as Variables) : undefined;
+  return queryCost(schema, document, values, typeof operationName === 'string' ? operationName : undefined);
+}
 
 // Yoga limits the size of a batch but answers an empty one with an empty array.
 const refuseEmptyBatch: Plugin = {

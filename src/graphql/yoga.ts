@@ -56,7 +56,7 @@ export function createGraphQLServer({ contextFor, graphiqlHeaders, graphiql = tr
     maskedErrors: { maskError },
     // Several operations in one request, but not a thousand.
     batching: { limit: 10 },
-    plugins: [...queryLimits(), countOperations(metrics), graphiqlPageHeaders(), compiledExecution(), ...plugins],
+    plugins: [...queryLimits(schema), countOperations(metrics), graphiqlPageHeaders(), compiledExecution(), ...plugins],
     // Yoga's own page loads GraphiQL from a CDN; this one only from the service.
     renderGraphiQL: renderGraphiQLPage,
     graphiql: graphiql && {
