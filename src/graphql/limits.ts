@@ -69,7 +69,7 @@ export function queryLimits(schema: GraphQLSchema): Plugin[] {
     // Introspection is open to key holders; hiding field suggestions would only hinder them.
     blockFieldSuggestion: { enabled: false },
   });
-  return [...(armor.protect().plugins as Plugin[]), beforeExecution, batchCostLimit(schema), refuseEmptyBatch];
+  return [...(armor.protect().plugins as Plugin[]), beforeExecution, batchCostLimit(schema), refuseEmptyBatch, refuseUnreadableParameters];
 }
 
 /**
@@ -412,6 +412,25 @@ const refuseEmptyBatch: Plugin = {
       }
     },
   }),
+};
+
+// Yoga reads a GET request's `variables` and `extensions` with JSON.parse and lets its
+// SyntaxError through, which is masked as the service's own fault: it is the client's,
+// as a POST body that is not JSON is.
+const refuseUnreadableParameters: Plugin = {
+  onRequestParse({ request, requestParser, setRequestParser }) {
+    if (request.method !== 'GET' || !requestParser) return;
+    setRequestParser(async (incoming) => {
+      try {
+        return await requestParser(incoming);
+      } catch (error) {
+        if (!(error instanceof SyntaxError)) throw error;
+        throw createGraphQLError('The variables or extensions parameter of a GET request is not JSON.', {
+          extensions: { http: { status: 400 }, code: 'BAD_REQUEST' },
+        });
+      }
+    });
+  },
 };
 
 // The label is the first root field: a name from the schema, never one a client chose.

@@ -6,7 +6,7 @@
 // used to reach the database (more than its 65,535 bind parameters: INTERNAL_SERVER_ERROR)
 // and an order of 20,000 keys was accepted. Paging arguments a connection cannot take
 // (first: -1, after with before, ...) are refused with a code too, as are variables of
-// the wrong type.
+// the wrong type and GET parameters that are not JSON.
 import { getNullableType, isInputObjectType, isListType, parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FLOW_RUN_STATUSES } from '../../src/domain/flow-run-status.ts';
@@ -16,7 +16,7 @@ import { queryCost } from '../../src/graphql/limits.ts';
 import { schema } from '../../src/graphql/schema.ts';
 import { maxItemsOf } from '../../src/graphql/types/lists.ts';
 import { databaseTargets, openTestDatabase, createTestTenant, type TestDatabase } from '../support/database.ts';
-import { createFixture, graphqlErrorProblems, graphqlRequest, leaksIn, type RawResponse, rest, restErrorProblems } from './support.ts';
+import { createFixture, graphqlErrorProblems, graphqlRequest, leaksIn, type RawResponse, rest, restErrorProblems, send } from './support.ts';
 
 /** `n` statuses, each status in turn. */
 const statuses = (n: number) => Array.from({ length: n }, (_, i) => FLOW_RUN_STATUSES[i % FLOW_RUN_STATUSES.length]);
@@ -245,6 +245,19 @@ describe.each(databaseTargets())('list inputs and paging arguments on $name', (t
     it('first: 0, and last with before, are served', async () => {
       await served({ query: '{ flowRuns(first: 0) { totalCount } }' });
       await served({ query: `{ flowRuns(last: 1, before: "${cursor}") { totalCount } }` });
+    });
+  });
+
+  describe('GET parameters that are not JSON', () => {
+    it.each(['variables=%7B', 'extensions=x'])('%s is a 400 BAD_REQUEST, not a server fault', async (parameter) => {
+      const response = await send(app, {
+        method: 'GET',
+        path: `/graphql?query=%7B__typename%7D&${parameter}`,
+        headers: { accept: 'application/json', authorization: key },
+      });
+      expect(response.status, response.text).toBe(400);
+      expect(graphqlErrorProblems(response)).toEqual([]);
+      expect((response.json as GraphQLBody).errors?.map((error) => error.extensions?.code)).toEqual(['BAD_REQUEST']);
     });
   });
 
