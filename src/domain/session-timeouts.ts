@@ -25,7 +25,8 @@ export function effectiveStatus(run: { status: FlowRunStatus; expiresAt: Date | 
 export function effectiveStatusWhere(statuses: readonly FlowRunStatus[], now: Date): Prisma.FlowRunWhereInput {
   const alive = { status: 'running' as const, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] };
   const expired = { status: 'running' as const, expiresAt: { lte: now } };
-  const others = statuses.filter((status) => status !== 'running');
+  // A status named twice is asked for once.
+  const others = [...new Set(statuses.filter((status) => status !== 'running'))];
   return {
     OR: [
       ...(others.length ? [{ status: { in: others } }] : []),

@@ -64,7 +64,14 @@ export function createGraphQLServer({ contextFor, graphiqlHeaders, graphiql = tr
     // Several operations in one request, but not a thousand.
     batching: { limit: 10 },
     // Subscriptions take their key's place after the limits: a refused one never holds one.
-    plugins: [...queryLimits(), countOperations(metrics), graphiqlPageHeaders(), compiledExecution(), holdSubscriptions(subscriptions), ...plugins],
+    plugins: [
+      ...queryLimits(schema),
+      countOperations(metrics),
+      graphiqlPageHeaders(),
+      compiledExecution(),
+      holdSubscriptions(subscriptions),
+      ...plugins,
+    ],
     // Yoga's own page loads GraphiQL from a CDN; this one only from the service.
     renderGraphiQL: renderGraphiQLPage,
     graphiql: graphiql && {

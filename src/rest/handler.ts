@@ -186,14 +186,18 @@ function pointingAtHeaders(error: unknown, headers: Record<string, string>): unk
 
 /**
  * A refused filter value (the domain names it as the input member filter.NAME) came from
- * the query parameter filter[NAME]: the error names that parameter, with the code every
- * other refused query parameter has.
+ * the query parameter filter[NAME], and a refused order (the argument orderBy) from sort:
+ * the error names that parameter, with the code every other refused query parameter has.
  */
-function pointingAtFilterParameters(error: unknown): unknown {
+function pointingAtQueryParameters(error: unknown): unknown {
   if (!(error instanceof RestError)) return error;
   const base = pointerFrom('filter');
+  const orderBy = pointerFrom('orderBy');
   const errors = error.errors.map((object) => {
     const pointer = (object.source as { pointer?: string } | undefined)?.pointer;
+    if (pointer === orderBy) {
+      return { ...object, code: 'INVALID_QUERY_PARAMETER', detail: object.detail.replace(/^orderBy: /, 'sort: '), source: { parameter: 'sort' } };
+    }
     const name = pointer?.startsWith(`${base}/`) ? pointer.slice(base.length + 1) : undefined;
     if (!name) return object;
     const parameter = `filter[${name}]`;
@@ -217,7 +221,7 @@ async function list(route: Route, url: URL, context: GraphQLContext, around: Aro
   try {
     connection = resultOf(await runOperation(resource, 'list', params.include, variables, context, around));
   } catch (error) {
-    throw pointingAtFilterParameters(error);
+    throw pointingAtQueryParameters(error);
   }
   const total = Number(connection.totalCount);
   const maxPage = Math.max(1, Math.ceil(total / size));

@@ -1,8 +1,9 @@
 // The fixed GraphQL operations the REST surface runs, built from the resource
 // definitions, parsed and validated once each (one per resource, kind and include set).
-import { type DocumentNode, type ExecutionResult, execute, parse, validate } from 'graphql';
+import { type DocumentNode, type ExecutionResult, execute, GraphQLError, parse, validate } from 'graphql';
 import type { GraphQLContext } from '../graphql/context.js';
 import { compiledOperation, executeCompiled } from '../graphql/compiled-execution.js';
+import { argumentProblemOf } from '../graphql/limits.js';
 import { schema } from '../graphql/schema.js';
 import { isIncludable, type Payload, type ResourceDefinition, resourceOfType, actionOf, nestedListOf } from './routes.js';
 
@@ -97,6 +98,9 @@ export async function runOperation(
   around?: AroundOperation,
 ): Promise<ExecutionResult> {
   const document = operationDocument(resource, kind, include);
+  // A list from the query string (filter[status], sort) meets the bound GraphQL's does.
+  const problem = argumentProblemOf(schema, document, variables);
+  if (problem) return { errors: [new GraphQLError(problem.message, { originalError: problem })] };
   // Compiled like the operations at /graphql (src/graphql/compiled-execution.ts).
   const compiled = compiledOperation(schema, document);
   const executeIt = () =>

@@ -60,7 +60,8 @@ describe.each(databaseTargets())('offset paging over GraphQL on $name', (target)
     const cursor = all.data!.flows.edges[1].cursor;
     for (const args of [`first: 2, after: "${cursor}", offset: 0`, `last: 2, before: "${cursor}", offset: 1`, 'last: 2, offset: 1']) {
       const refused = await flows(args);
-      expect(refused.data, args).toBeNull();
+      // Refused before execution, as the query limits are: no data at all.
+      expect(refused.data ?? null, args).toBeNull();
       expect(refused.errors, args).toEqual([
         expect.objectContaining({ extensions: expect.objectContaining({ code: 'PAGING_ARGUMENTS_CONFLICT', field: 'offset' }) }),
       ]);

@@ -100,6 +100,27 @@ const invalidUuid = fc.oneof(
   fc.uuid().map((id) => `${id}x`),
 );
 
+// Lists a client sizes itself: a status filter and an order, from empty to far past
+// their bounds (a status filter of 70,000 entries once answered 500), sometimes with a
+// value that is not one.
+const STATUSES = ['queued', 'running', 'finished', 'timeout', 'cancelled', 'exception'];
+const RUN_SORT_FIELDS = ['createdAt', 'updatedAt', 'cost', 'status'];
+const LIST_LENGTHS = [0, 1, 4, 5, 6, 7, 50, 1_000, 5_000, 20_000, 70_000];
+/** Lengths for lists written into a query (past ~1,000 the token limit refuses them first). */
+const INLINE_LIST_LENGTHS = [0, 1, 4, 5, 6, 7, 50, 300, 1_500];
+const cycled = <T>(values: readonly T[], length: number, odd?: T) =>
+  Array.from({ length }, (_, i) => (odd !== undefined && i === length - 1 ? odd : values[i % values.length]));
+/** A value of `arbitrary` one time in five, else undefined. */
+const sometimes = <T>(arbitrary: fc.Arbitrary<T>) => fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary });
+const statusList = (lengths: readonly number[]) =>
+  fc
+    .tuple(fc.constantFrom(...lengths), sometimes(fc.constantFrom('bogus', 'RUNNING', '')))
+    .map(([length, odd]) => cycled<string>(STATUSES, length, odd));
+const orderList = (lengths: readonly number[]) =>
+  fc
+    .tuple(fc.constantFrom(...lengths), sometimes(fc.constantFrom('state', 'id', 'bogus')))
+    .map(([length, odd]) => cycled<string>(RUN_SORT_FIELDS, length, odd).map((field, i) => ({ field, direction: i % 2 ? 'DESC' : 'ASC' })));
+
 /** Anything JSON can carry, nasty strings, deep nesting and huge values included. */
 const anyJson: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(null, true, false, 0, -1, 1.5, 2 ** 31, -(2 ** 53), 1e308, '', [], {}) },
@@ -345,11 +366,23 @@ const QUERY_VALUES: Record<string, string[]> = {
   'fields[flowRuns]': ['bogus', 'status,,cost', 'state,bogus', '*'],
   'fields[bogus]': ['x', ''],
   'fields[]': ['status'],
-  'filter[status]': ['bogus', 'running,bogus', ',', 'RUNNING'],
+  'filter[status]': ['bogus', 'running,bogus', ',', 'RUNNING', ...[7, 5_000, 70_000].map((n) => cycled(STATUSES, n).join(','))],
   'filter[flowId]': ['not-a-uuid', '', '00000000-0000-0000-0000-00000000000'],
   'filter[messageThreadId]': ['1', 'null'],
   'filter[bogus]': ['x'],
-  sort: ['bogus', '-bogus', '--createdAt', 'createdAt,', '+cost', 'state'],
+  sort: [
+    'bogus',
+    '-bogus',
+    '--createdAt',
+    'createdAt,',
+    '+cost',
+    'state',
+    ...[5, 2_000, 20_000].map((n) =>
+      cycled(RUN_SORT_FIELDS, n)
+        .map((field, i) => (i % 2 ? `-${field}` : field))
+        .join(','),
+    ),
+  ],
   'page[size][]': ['1'],
   page: ['1'],
   'page[offset]': ['10'],
@@ -466,8 +499,48 @@ const GRAPHQL_DOCUMENTS = [
   ),
 ];
 
+/** A list written into the query, on the top-level list or a nested one. */
+const inlineListDocument = fc
+  .oneof(
+    statusList(INLINE_LIST_LENGTHS).map((list) => `filter: { status: [${list.map((v) => v || '""')}] }`),
+    orderList(INLINE_LIST_LENGTHS).map((list) => `orderBy: [${list.map(({ field, direction }) => `{ field: ${field}, direction: ${direction} }`)}]`),
+  )
+  .chain((args) =>
+    fc.constantFrom(
+      `{ flowRuns(${args}) { totalCount } }`,
+      `{ flows(first: 2) { edges { node { flowRuns(${args}) { totalCount } } } } }`,
+      `{ messageThreads(first: 2) { edges { node { flowRuns(${args}, first: 1) { edges { node { id } } } } } } }`,
+    ),
+  );
+
+/** first, last, after, before and offset in any combination, some of them negative. */
+const pagingDocument = fc
+  .record(
+    {
+      first: fc.integer({ min: -5, max: 200 }),
+      last: fc.integer({ min: -5, max: 200 }),
+      after: fc.constantFrom('after: "R1BDOlM6MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAw"', 'after: "bogus"'),
+      before: fc.constantFrom('before: "R1BDOlM6MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAw"', 'before: ""'),
+      offset: fc.integer({ min: -2, max: 5 }),
+    },
+    { requiredKeys: [] },
+  )
+  .chain((args) => {
+    const written = Object.entries(args)
+      .map(([name, value]) => (typeof value === 'number' ? `${name}: ${value}` : value))
+      .join(', ');
+    const list = written ? `flowRuns(${written})` : 'flowRuns';
+    return fc.constantFrom(
+      `{ ${list} { totalCount } }`,
+      `{ ${list} { edges { node { id } } } }`,
+      `{ flows(first: 1) { edges { node { ${list} { totalCount edges { cursor } } } } } }`,
+    );
+  });
+
 const graphqlDocument = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(...GRAPHQL_DOCUMENTS) },
+  { weight: 2, arbitrary: inlineListDocument },
+  { weight: 2, arbitrary: pagingDocument },
   { weight: 2, arbitrary: fc.integer({ min: 11, max: 40 }).map(deepQuery) },
   { weight: 2, arbitrary: fc.integer({ min: 16, max: 300 }).map(aliases) },
   { weight: 1, arbitrary: fc.integer({ min: 6, max: 12 }).map(costly) },
@@ -492,6 +565,18 @@ function graphqlVariables(ctx: Ctx) {
       'query($f: FlowRunFilter) { flowRuns(filter: $f) { totalCount } }',
       'f',
       anyJson.filter((v) => v !== null && !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0)),
+    ],
+    ['query($s: [FlowRunStatus!]) { flowRuns(filter: { status: $s }) { totalCount } }', 's', statusList(LIST_LENGTHS)],
+    [
+      'query($f: FlowRunFilter) { flows(first: 2) { edges { node { flowRuns(filter: $f) { totalCount } } } } }',
+      'f',
+      statusList(LIST_LENGTHS).map((status) => ({ status })),
+    ],
+    ['query($o: [FlowRunOrder!]) { flowRuns(orderBy: $o, first: 2) { edges { node { id } } } }', 'o', orderList(LIST_LENGTHS)],
+    [
+      'query($o: [FlowRunOrder!]) { messageThreads(first: 2) { edges { node { flowRuns(orderBy: $o) { totalCount } } } } }',
+      'o',
+      orderList(LIST_LENGTHS),
     ],
     [
       'mutation($input: CreateFlowInput!) { createFlow(input: $input) { flow { id } } }',
@@ -555,8 +640,13 @@ function graphqlEnvelope(ctx: Ctx): fc.Arbitrary<RawRequest> {
     headers: { 'content-type': 'application/json', authorization: ctx.key, ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
+  const largePage = 'flowRuns(first: $n) { edges { node { id status cost flow { id name } messageThread { id channel } } } }';
   return fc.oneof(
     fc.integer({ min: 11, max: 60 }).map((n) => json(Array.from({ length: n }, () => op))),
+    // Operations each within the cost limit, together over it or not.
+    fc
+      .tuple(fc.integer({ min: 2, max: 10 }), fc.integer({ min: 1, max: 100 }))
+      .map(([n, size]) => json(Array.from({ length: n }, () => ({ query: `query ($n: Int) { ${largePage} }`, variables: { n: size } })))),
     fc
       .constantFrom<unknown>(
         [],
@@ -668,6 +758,9 @@ async function check(app: App, request: RawRequest, surface: 'rest' | 'graphql',
             tally.touched.add(Object.values(data[field] as Record<string, { id: string }>)[0].id);
         }
       } else problems.push(...graphqlErrorProblems({ ...response, json: body, text: JSON.stringify(body) ?? '' }));
+      // A GraphQL answer keeps 200 for a fault of the service: its code is what says so.
+      const codes = (body?.errors ?? []).map((error) => (error as { extensions?: { code?: unknown } })?.extensions?.code);
+      if (codes.includes('INTERNAL_SERVER_ERROR')) problems.push('INTERNAL_SERVER_ERROR (a server fault) for a client request');
     }
   }
   if (problems.length && process.env.FUZZ_REPORT_ONLY) {

@@ -331,6 +331,36 @@ describe.each(databaseTargets())('limits on $name', (target) => {
       expect(db.statements).toEqual([]);
     });
 
+    // The largest page of runs with their flows and threads costs 1,101 (11 × 100 + 1):
+    // four of them fit within the limit, five do not, whether in one operation or five.
+    const largePage = (size: string) =>
+      `flowRuns(first: ${size}) { edges { node { id status cost flow { id name } messageThread { id channel } } } }`;
+
+    it('the cost limit is for the whole batch: operations each within it but over it together are refused before any runs', async () => {
+      expect(queryCost(schema, parse(`{ ${largePage('100')} }`))).toBe(1_101);
+      const inline = Array.from({ length: 5 }, () => ({ query: `{ ${largePage('100')} }` }));
+      const inVariables = Array.from({ length: 5 }, () => ({ query: `query ($n: Int) { ${largePage('$n')} }`, variables: { n: 100 } }));
+      for (const batch of [inline, inVariables, Array.from({ length: 10 }, () => inline[0])]) {
+        db.statements.length = 0;
+        const response = await graphqlRequest(app, key, batch);
+        expect(response.status, response.text.slice(0, 300)).toBe(400);
+        expect(graphqlErrorProblems(response)).toEqual([]);
+        const errors = (response.json as { errors: { message: string; extensions?: { code?: string } }[] }).errors;
+        expect(errors.map((error) => error.extensions?.code)).toEqual(['COST_LIMIT_EXCEEDED']);
+        expect(errors[0].message).toMatch(new RegExp(`batch of ${batch.length} operations costs ${batch.length * 1_101}`));
+        expect(db.statements).toEqual([]);
+      }
+    });
+
+    it('a batch within the limit in all is answered one by one', async () => {
+      const batch = Array.from({ length: 4 }, () => ({ query: `query ($n: Int) { ${largePage('$n')} }`, variables: { n: 100 } }));
+      const response = await graphqlRequest(app, key, batch);
+      expect(response.status, response.text.slice(0, 300)).toBe(200);
+      const results = response.json as { data?: unknown; errors?: unknown }[];
+      expect(results).toHaveLength(4);
+      for (const result of results) expect(result.errors).toBeUndefined();
+    });
+
     it('an empty batch is a 400, not an empty answer', async () => {
       const response = await graphqlRequest(app, key, []);
       expect(response.status).toBe(400);

@@ -126,12 +126,23 @@ export function restErrorProblems(response: RawResponse): Problems {
   return problems;
 }
 
-/** A GraphQL error response: `errors` with a message each (and no data to speak of). */
+/**
+ * A GraphQL error response: `errors` with a message each (and no data to speak of), and
+ * each with an `extensions.code`, so that a client can tell one refusal from another
+ * without reading the message.
+ */
 export function graphqlErrorProblems(response: RawResponse): Problems {
   const body = response.json as { errors?: unknown } | undefined;
   const errors = body?.errors;
   if (!Array.isArray(errors) || errors.length === 0) return [`not a GraphQL error response: ${response.text.slice(0, 200)}`];
-  return (errors as { message?: unknown }[]).some((error) => typeof error?.message !== 'string') ? ['GraphQL error without a message'] : [];
+  const problems: Problems = [];
+  for (const error of errors as { message?: unknown; extensions?: { code?: unknown } }[]) {
+    if (typeof error?.message !== 'string') problems.push('GraphQL error without a message');
+    else if (typeof error.extensions?.code !== 'string' || !error.extensions.code) {
+      problems.push(`GraphQL error without extensions.code: ${error.message.slice(0, 200)}`);
+    }
+  }
+  return problems;
 }
 
 export interface TableSnapshot {

@@ -11,7 +11,7 @@ import { builder } from '../builder.js';
 import { flowRunLoader } from '../flow-run-loader.js';
 import { PAGE_SIZE } from '../limits.js';
 import type { GraphQLContext } from '../context.js';
-import { nodeConnection, offsetArgDescription, orderByWithTieBreak, orderInput, skipOffset } from './lists.js';
+import { atMost, nodeConnection, offsetArgDescription, orderByArgument, orderByWithTieBreak, orderInput, skipOffset } from './lists.js';
 import { mutationPayload, payloadField } from './payloads.js';
 
 export const FlowRunStatus = builder.enumType('FlowRunStatus', { values: FLOW_RUN_STATUSES });
@@ -49,7 +49,12 @@ export const FlowRunFilter = builder.inputType('FlowRunFilter', {
   fields: (t) => ({
     flowId: t.field({ type: 'UUID', required: false }),
     messageThreadId: t.field({ type: 'UUID', required: false }),
-    status: t.field({ type: [FlowRunStatus], required: false, description: 'Any of these statuses.' }),
+    status: t.field({
+      type: [FlowRunStatus],
+      required: false,
+      description: `Any of these statuses: at most ${FLOW_RUN_STATUSES.length} entries (a status named twice is asked for once).`,
+      extensions: atMost(FLOW_RUN_STATUSES.length),
+    }),
     updatedSince: t.field({
       type: 'DateTime',
       required: false,
@@ -96,7 +101,7 @@ export const flowRunOrderBy = (order: Order) => orderByWithTieBreak(order, { fie
 
 const flowRunListArgs = builder.args((t) => ({
   filter: t.field({ type: FlowRunFilter }),
-  orderBy: t.field({ type: [FlowRunOrder], description: 'Default: newest first.' }),
+  orderBy: t.field({ type: [FlowRunOrder], ...orderByArgument(FlowRunOrder) }),
 }));
 
 /** `flowRuns` of a flow or a thread: the same paging, filters and order as the top-level list. */

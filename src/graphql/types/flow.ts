@@ -3,7 +3,7 @@ import { createFlow, deleteFlow, flowWhere, updateFlow } from '../../domain/flow
 import { builder } from '../builder.js';
 import { PAGE_SIZE } from '../limits.js';
 import { FlowRunConnection, relatedFlowRuns } from './flow-run.js';
-import { nodeConnection, offsetArgDescription, orderByWithTieBreak, orderInput, skipOffset } from './lists.js';
+import { nodeConnection, offsetArgDescription, orderByArgument, orderByWithTieBreak, orderInput, skipOffset } from './lists.js';
 import { mutationPayload, payloadField } from './payloads.js';
 
 const Flow = builder.prismaObject('Flow', {
@@ -49,7 +49,7 @@ builder.queryFields((t) => ({
       maxSize: PAGE_SIZE.max,
       args: {
         filter: t.arg({ type: FlowFilter }),
-        orderBy: t.arg({ type: [FlowOrder], description: 'Default: newest first.' }),
+        orderBy: t.arg({ type: [FlowOrder], ...orderByArgument(FlowOrder) }),
         offset: t.arg.int({ description: offsetArgDescription('flows') }),
       },
       totalCount: (_connection, { filter }, { tenant }) => tenant.db.flow.count({ where: flowWhere(filter) }),

@@ -50,12 +50,25 @@ export const OrderDirection = builder.enumType('OrderDirection', {
 /** `<Model>OrderField` (the sortable fields) and `<Model>Order` (a field and a direction). */
 export function orderInput<Field extends string>(model: string, fields: readonly Field[]) {
   const OrderField = builder.enumType(`${model}OrderField`, { values: fields });
-  return builder.inputType(`${model}Order`, {
+  const Order = builder.inputType(`${model}Order`, {
     fields: (t) => ({
       field: t.field({ type: OrderField, required: true }),
       direction: t.field({ type: OrderDirection, required: true }),
     }),
   });
+  sortableFieldCounts.set(Order, fields.length);
+  return Order;
+}
+
+const sortableFieldCounts = new WeakMap<object, number>();
+
+/**
+ * The `orderBy` argument of a list of `Order`s: at most one key per sortable field (a
+ * field named twice orders no differently), so the order a database is handed stays small.
+ */
+export function orderByArgument(Order: ReturnType<typeof orderInput>) {
+  const keys = sortableFieldCounts.get(Order) ?? 0;
+  return { description: `Default: newest first. At most ${keys} keys, one per field.`, extensions: atMost(keys) };
 }
 
 /**
@@ -81,26 +94,75 @@ export const MAX_OFFSET = 1_000_000_000;
 export const offsetArgDescription = (things: string) =>
   `Skip this many ${things} from the start (page-number paging, with first), 0 to ${MAX_OFFSET}; ` + 'not combinable with after, before or last.';
 
+// ------------------------------------------------------------------- input bounds
+
+const MAX_ITEMS = 'maxItems';
+
+/**
+ * The `extensions` of a list argument or input field that takes at most `items` items.
+ * Every list a client sends has one (a test holds the schema to it); it is checked with
+ * the other arguments before an operation runs (src/graphql/limits.ts), so an
+ * oversized list is refused with VALIDATION_FAILED instead of reaching the database.
+ */
+export const atMost = (items: number) => ({ [MAX_ITEMS]: items });
+
+/** The bound `atMost` declared on an argument or input field, if any. */
+export function maxItemsOf(owner: { extensions?: Readonly<Record<string, unknown>> | null } | undefined): number | undefined {
+  const items = owner?.extensions?.[MAX_ITEMS];
+  return typeof items === 'number' ? items : undefined;
+}
+
+// ----------------------------------------------------------------- paging arguments
+
 interface PagingArgs {
+  first?: number | null;
+  last?: number | null;
   offset?: number | null;
   after?: string | null;
   before?: string | null;
-  last?: number | null;
 }
 
-/** Prisma's `skip` for an offset. It replaces the connection's own skip past the cursor row. */
-export function skipOffset({ offset, after, before, last }: PagingArgs) {
-  if (offset == null) return {};
+/**
+ * Why a connection can not take these paging arguments, or undefined. Checked with the
+ * other arguments before an operation runs, for every connection field in it, so that
+ * each combination is refused the same way, with a code, before anything is read (the
+ * connection plugin would refuse some later, with none, and a page asking only for its
+ * totalCount would never have looked).
+ */
+export function pagingProblem({ first, last, offset, after, before }: PagingArgs): DomainError | undefined {
+  for (const [name, size] of [
+    ['first', first],
+    ['last', last],
+  ] as const) {
+    if (size != null && size < 0) return new DomainError('VALIDATION_FAILED', `${name}: must be 0 or more`, [name]);
+  }
+  if (after != null && before != null) {
+    return new DomainError('PAGING_ARGUMENTS_CONFLICT', 'after can not be combined with before: page forwards or backwards', ['before']);
+  }
+  if (before != null && first != null) {
+    return new DomainError('PAGING_ARGUMENTS_CONFLICT', 'before can not be combined with first: page backwards with before and last', ['before']);
+  }
+  if (after != null && last != null) {
+    return new DomainError('PAGING_ARGUMENTS_CONFLICT', 'last can not be combined with after: page forwards with after and first', ['last']);
+  }
+  if (offset == null) return undefined;
   // A cursor would be returned again, and `last` counts from the end: offset counts from the start.
   if (after != null || before != null || last != null) {
-    throw new DomainError(
+    return new DomainError(
       'PAGING_ARGUMENTS_CONFLICT',
       'offset can not be combined with after, before or last: page with first and offset, or with cursors',
       ['offset'],
     );
   }
   if (offset < 0 || offset > MAX_OFFSET) {
-    throw new DomainError('VALIDATION_FAILED', `offset: must be from 0 to ${MAX_OFFSET}`, ['offset']);
+    return new DomainError('VALIDATION_FAILED', `offset: must be from 0 to ${MAX_OFFSET}`, ['offset']);
   }
-  return { skip: offset };
+  return undefined;
+}
+
+/** Prisma's `skip` for an offset. It replaces the connection's own skip past the cursor row. */
+export function skipOffset(args: PagingArgs) {
+  const problem = pagingProblem(args);
+  if (problem) throw problem;
+  return args.offset == null ? {} : { skip: args.offset };
 }

@@ -4,7 +4,7 @@ import { CHANNELS, createMessageThread, deleteMessageThread, messageThreadWhere,
 import { builder } from '../builder.js';
 import { PAGE_SIZE } from '../limits.js';
 import { FlowRunConnection, relatedFlowRuns } from './flow-run.js';
-import { nodeConnection, offsetArgDescription, orderByWithTieBreak, orderInput, skipOffset } from './lists.js';
+import { nodeConnection, offsetArgDescription, orderByArgument, orderByWithTieBreak, orderInput, skipOffset } from './lists.js';
 import { mutationPayload, payloadField } from './payloads.js';
 
 const Channel = builder.enumType('Channel', { values: CHANNELS });
@@ -53,7 +53,7 @@ builder.queryFields((t) => ({
       maxSize: PAGE_SIZE.max,
       args: {
         filter: t.arg({ type: MessageThreadFilter }),
-        orderBy: t.arg({ type: [MessageThreadOrder], description: 'Default: newest first.' }),
+        orderBy: t.arg({ type: [MessageThreadOrder], ...orderByArgument(MessageThreadOrder) }),
         offset: t.arg.int({ description: offsetArgDescription('threads') }),
       },
       totalCount: (_connection, { filter }, { tenant }) => tenant.db.messageThread.count({ where: messageThreadWhere(filter) }),

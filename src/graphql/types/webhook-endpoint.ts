@@ -12,10 +12,14 @@ import { WEBHOOK_EVENT_TYPES } from '../../domain/webhook-events.js';
 import type { WebhookEndpoint } from '../../database/generated/prisma/client.js';
 import { builder } from '../builder.js';
 import { PAGE_SIZE } from '../limits.js';
-import { nodeConnection, offsetArgDescription, orderByWithTieBreak, orderInput, skipOffset } from './lists.js';
+import { atMost, nodeConnection, offsetArgDescription, orderByArgument, orderByWithTieBreak, orderInput, skipOffset } from './lists.js';
 import { mutationPayload, payloadField } from './payloads.js';
 
 const EVENTS_DESCRIPTION = `Event types delivered to the endpoint, at least one of: ${WEBHOOK_EVENT_TYPES.join(', ')}.`;
+const EVENTS_INPUT = {
+  description: `${EVENTS_DESCRIPTION} Each at most once: at most ${WEBHOOK_EVENT_TYPES.length}.`,
+  extensions: atMost(WEBHOOK_EVENT_TYPES.length),
+};
 
 const WebhookDeliveryStatus = builder.enumType('WebhookDeliveryStatus', {
   values: {
@@ -109,7 +113,7 @@ builder.queryFields((t) => ({
       defaultSize: PAGE_SIZE.default,
       maxSize: PAGE_SIZE.max,
       args: {
-        orderBy: t.arg({ type: [WebhookEndpointOrder], description: 'Default: newest first.' }),
+        orderBy: t.arg({ type: [WebhookEndpointOrder], ...orderByArgument(WebhookEndpointOrder) }),
         offset: t.arg.int({ description: offsetArgDescription('endpoints') }),
       },
       totalCount: (_connection, _args, { tenant }) => tenant.db.webhookEndpoint.count(),
@@ -130,7 +134,7 @@ const CreateWebhookEndpointInput = builder.inputType('CreateWebhookEndpointInput
       required: true,
       description: 'An https URL whose host resolves only to public addresses.',
     }),
-    events: t.stringList({ required: true, description: EVENTS_DESCRIPTION }),
+    events: t.stringList({ required: true, ...EVENTS_INPUT }),
     enabled: t.boolean({ description: 'Default: true.' }),
     description: t.string({ description: 'At most 500 characters.' }),
   }),
@@ -139,7 +143,7 @@ const CreateWebhookEndpointInput = builder.inputType('CreateWebhookEndpointInput
 const UpdateWebhookEndpointInput = builder.inputType('UpdateWebhookEndpointInput', {
   fields: (t) => ({
     url: t.string({ description: 'An https URL whose host resolves only to public addresses.' }),
-    events: t.stringList({ description: EVENTS_DESCRIPTION }),
+    events: t.stringList(EVENTS_INPUT),
     enabled: t.boolean({ description: 'Turning it on again clears disabledReason.' }),
     description: t.string({ description: 'At most 500 characters.' }),
   }),

@@ -30,7 +30,7 @@ export type CreateMessageThreadInput = {
 export type FlowRunFilter = {
   flowId?: string | null | undefined;
   messageThreadId?: string | null | undefined;
-  /** Any of these statuses. */
+  /** Any of these statuses: at most 6 entries (a status named twice is asked for once). */
   status?: Array<FlowRunStatus> | null | undefined;
   /** Runs whose updatedAt is at or after this time (inclusive), for polling: see the README's polling recipe. */
   updatedSince?: string | null | undefined;
