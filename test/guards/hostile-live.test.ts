@@ -423,7 +423,8 @@ describe.each(databaseTargets())('hostile SSE and WebSocket traffic on $name', (
         }, 1);
         const code = await closed;
         clearInterval(sending);
-        expect(code).toBe(4403);
+        // 4401 when graphql-ws sees a subscribe before the key is judged, 4403 after.
+        expect([4401, 4403]).toContain(code);
         expect(messages).toEqual([]);
       }
       const reported = console_.mock.calls.map((args) => args.map(String).join(' '));
