@@ -8,6 +8,7 @@ import { compiledExecution } from './compiled-execution.js';
 import { countOperations, queryLimits } from './limits.js';
 import { maskError } from './errors.js';
 import { schema } from './schema.js';
+import { type ClientConnection, isLocalBrowser } from '../request/client-connection.js';
 
 export const EXAMPLE_OPERATIONS = `# Newest runs with their flow and thread
 query NewestRuns {
@@ -37,7 +38,10 @@ mutation Trigger($flowId: UUID!, $messageThreadId: UUID!) {
 export interface GraphQLServerOptions {
   contextFor: ContextFactory;
   metrics: Metrics;
-  /** Request headers GraphiQL starts with (the demo key on the demo database). */
+  /**
+   * Request headers GraphiQL starts with (the demo key on the demo database): given only
+   * to a browser on this machine (src/request/client-connection.ts), never to the network.
+   */
   graphiqlHeaders?: Record<string, string>;
   /** Serve GraphiQL at GET /graphql (default true). */
   graphiql?: boolean;
@@ -45,8 +49,15 @@ export interface GraphQLServerOptions {
   plugins?: Plugin[];
 }
 
+/** What the server layer tells about a request beside the request itself. */
+export interface GraphQLServerContext {
+  connection?: ClientConnection;
+}
+
 export function createGraphQLServer({ contextFor, graphiqlHeaders, graphiql = true, metrics, plugins = [] }: GraphQLServerOptions) {
-  return createYoga<Record<string, never>, GraphQLContext>({
+  const graphiqlOptions = { title: 'Flow-run gateway', defaultQuery: EXAMPLE_OPERATIONS };
+  const prefilled = graphiqlHeaders && { ...graphiqlOptions, headers: JSON.stringify(graphiqlHeaders) };
+  return createYoga<GraphQLServerContext, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
@@ -59,11 +70,7 @@ export function createGraphQLServer({ contextFor, graphiqlHeaders, graphiql = tr
     plugins: [...queryLimits(), countOperations(metrics), graphiqlPageHeaders(), compiledExecution(), ...plugins],
     // Yoga's own page loads GraphiQL from a CDN; this one only from the service.
     renderGraphiQL: renderGraphiQLPage,
-    graphiql: graphiql && {
-      title: 'Flow-run gateway',
-      defaultQuery: EXAMPLE_OPERATIONS,
-      ...(graphiqlHeaders && { headers: JSON.stringify(graphiqlHeaders) }),
-    },
+    graphiql: graphiql && ((request, server) => (prefilled && isLocalBrowser(request.headers, server?.connection) ? prefilled : graphiqlOptions)),
     context: ({ request }) => contextFor(request.headers),
   });
 }
