@@ -24,7 +24,11 @@ COPY prisma/migrations/ prisma/migrations/
 # The embedded demo database (no DATABASE_URL) keeps its files here.
 RUN mkdir .data && chown node:node .data
 USER node
-ENV PORT=4000 NODE_OPTIONS=--max-old-space-size=256
+# Every interface: a published port reaches the container from outside, never as 127.0.0.1
+# (which is what the service listens on by default with the embedded demo database). The
+# demo's key stays safe all the same: GraphiQL fills it in only for a browser on loopback
+# inside the container, and /metrics answers only there without METRICS_TOKEN/METRICS_PORT.
+ENV PORT=4000 HOST=0.0.0.0 NODE_OPTIONS=--max-old-space-size=256
 EXPOSE 4000
 # Liveness: /healthz answers 200 while the process serves (it does not touch the database).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \

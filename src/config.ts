@@ -3,13 +3,16 @@ import { checkTrustProxy } from './http/client-limits.js';
 
 export interface Config {
   port: number;
-  /** The address to listen on; unset means every interface. */
+  /**
+   * The address to listen on; undefined means every interface. Unset, the embedded demo
+   * database listens on 127.0.0.1 only, a service on PostgreSQL on every interface.
+   */
   host?: string;
   /** Connections in the PostgreSQL pool of each instance. */
   databasePoolSize: number;
   /** GraphiQL at GET /graphql; unset means on for the embedded demo database only. */
   graphiql?: boolean;
-  /** When set, /metrics answers only `Authorization: Bearer <token>`. */
+  /** When set, /metrics answers only `Authorization: Bearer <token>`; unset, only clients on this machine on the main port. */
   metricsToken?: string;
   /** When set, /metrics is served on this port only (bound to `host`), not on `port`. */
   metricsPort?: number;
@@ -94,16 +97,28 @@ function metricsPort(env: NodeJS.ProcessEnv, port: number): number | undefined {
   return value;
 }
 
+/**
+ * The embedded database is the demo: its data and its write key are for whoever runs it,
+ * so it stays on this machine unless HOST says otherwise. A service on PostgreSQL is a
+ * deployment, reached through the network.
+ */
+function listenAddress(env: NodeJS.ProcessEnv, databaseUrl: string | undefined): string | undefined {
+  const host = env.HOST?.trim();
+  if (host) return host;
+  return databaseUrl ? undefined : '127.0.0.1';
+}
+
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = integer(env, 'PORT', 4000, 0, 65535);
+  const databaseUrl = env.DATABASE_URL || undefined;
   return {
     port,
-    host: env.HOST?.trim() || undefined,
+    host: listenAddress(env, databaseUrl),
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1_000),
     graphiql: boolean(env, 'GRAPHIQL', undefined),
     metricsToken: env.METRICS_TOKEN || undefined,
     metricsPort: metricsPort(env, port),
-    databaseUrl: env.DATABASE_URL || undefined,
+    databaseUrl,
     dataDir: env.DATA_DIR || './.data',
     migrateOnStart: boolean(env, 'MIGRATE_ON_START', true),
     redisUrl: env.REDIS_URL || undefined,

@@ -107,8 +107,9 @@ const app = createApp({
   requestTimeoutMs: config.requestTimeoutMs,
   maxSubscriptionsPerKey: config.maxSubscriptionsPerKey,
   apiKeyCacheTtlMs: config.apiKeyCacheTtlMs,
-  // Any origin only for the embedded demo, which is for trying it out; otherwise exactly CORS_ORIGINS.
-  corsOrigins: config.corsOrigins.length ? config.corsOrigins : db.kind === 'embedded' ? ['*'] : [],
+  // Exactly CORS_ORIGINS, on the demo too: with any origin allowed, a page of any site open
+  // in a browser on this machine could read GraphiQL's page and the demo key in it.
+  corsOrigins: config.corsOrigins,
 });
 // With Redis, a key revoked or rotated out anywhere is forgotten here within a second, and
 // its open subscriptions end.
@@ -141,8 +142,9 @@ function urlHost(host: string | undefined): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-// GraphiQL on the embedded demo database starts with the demo key filled in. The key is
-// kept beside the data (demo data only: real keys are never stored in clear).
+// GraphiQL on the embedded demo database starts with the demo key filled in, for a browser
+// on this machine only (src/graphql/yoga.ts). The key is kept beside the data (demo data
+// only: real keys are never stored in clear).
 async function demoHeaders(database: Database) {
   if (database.kind !== 'embedded') return undefined;
   // Not migrated yet (MIGRATE_ON_START=false): nothing to seed into until `npm run migrate`.

@@ -2,13 +2,13 @@
 // given, a real PostgreSQL through node-postgres otherwise. Either way the caller gets a
 // migrated PrismaClient and a raw SQL session.
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from './generated/prisma/client.js';
 import { applyMigrations, type SqlSession } from './migrations.js';
 import { boundPreparedStatements } from './prepared-statements.js';
+import { ownerOnlyDirectory, ownerOnlyModes, restrictTree } from './owner-only-files.js';
 import { lockDataDir } from './process-lock.js';
 import { embeddedRowReader, postgresRowReader, registerRowReader } from './row-reader.js';
 
@@ -123,15 +123,27 @@ async function openPostgres(databaseUrl: string, options: DatabaseOptions): Prom
 async function openEmbedded(options: DatabaseOptions): Promise<Database> {
   // Loaded only here: the embedded database's WASM costs ~40 MB of memory that a
   // service on PostgreSQL should not carry.
-  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([import('@electric-sql/pglite'), import('pglite-prisma-adapter')]);
+  const [{ PGlite }, { NodeFS }, { PrismaPGlite }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('@electric-sql/pglite/nodefs'),
+    import('pglite-prisma-adapter'),
+  ]);
   let releaseLock: (() => Promise<void>) | undefined;
   let pglite: InstanceType<typeof PGlite>;
   if (options.dataDir) {
     const dataDir = resolve(options.dataDir);
-    mkdirSync(dataDir, { recursive: true });
+    // Owner-only (src/database/owner-only-files.ts): the directory, what an older version left in it, and what PGlite writes.
+    ownerOnlyDirectory(dataDir);
     releaseLock = await lockDataDir(dataDir);
     if (!releaseLock) throw new EmbeddedDatabaseBusyError(dataDir);
-    pglite = new PGlite(dataDir);
+    restrictTree(dataDir);
+    class OwnerOnlyNodeFS extends NodeFS {
+      override async init(...args: Parameters<InstanceType<typeof NodeFS>['init']>) {
+        const { emscriptenOpts } = await super.init(...args);
+        return { emscriptenOpts: { ...emscriptenOpts, preRun: [...(emscriptenOpts.preRun ?? []), ownerOnlyModes] } };
+      }
+    }
+    pglite = new PGlite({ dataDir, fs: new OwnerOnlyNodeFS(dataDir) });
   } else {
     pglite = new PGlite();
   }

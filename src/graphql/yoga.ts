@@ -10,6 +10,7 @@ import { maskError } from './errors.js';
 import { schema } from './schema.js';
 import { holdSubscriptions } from './subscription-holds.js';
 import type { SubscriptionRegistry } from './subscription-registry.js';
+import { type ClientConnection, isLocalBrowser } from '../request/client-connection.js';
 
 export const EXAMPLE_OPERATIONS = `# Newest runs with their flow and thread
 query NewestRuns {
@@ -41,7 +42,10 @@ export interface GraphQLServerOptions {
   metrics: Metrics;
   /** Where every subscription, over SSE or WebSocket, takes a place of its API key. */
   subscriptions: SubscriptionRegistry;
-  /** Request headers GraphiQL starts with (the demo key on the demo database). */
+  /**
+   * Request headers GraphiQL starts with (the demo key on the demo database): given only
+   * to a browser on this machine (src/request/client-connection.ts), never to the network.
+   */
   graphiqlHeaders?: Record<string, string>;
   /** Serve GraphiQL at GET /graphql (default true). */
   graphiql?: boolean;
@@ -49,11 +53,18 @@ export interface GraphQLServerOptions {
   plugins?: Plugin[];
 }
 
+/** What the server layer tells about a request beside the request itself. */
+export interface GraphQLServerContext {
+  connection?: ClientConnection;
+}
+
 /** What a transport adds to the context (WebSocket: how to end a subscription whose key stopped being valid). */
 type TransportContext = Pick<GraphQLContext, 'endForRefusedKey'>;
 
 export function createGraphQLServer({ contextFor, graphiqlHeaders, graphiql = true, metrics, subscriptions, plugins = [] }: GraphQLServerOptions) {
-  return createYoga<TransportContext, GraphQLContext>({
+  const graphiqlOptions = { title: 'Flow-run gateway', defaultQuery: EXAMPLE_OPERATIONS };
+  const prefilled = graphiqlHeaders && { ...graphiqlOptions, headers: JSON.stringify(graphiqlHeaders) };
+  return createYoga<GraphQLServerContext & TransportContext, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
@@ -74,11 +85,7 @@ export function createGraphQLServer({ contextFor, graphiqlHeaders, graphiql = tr
     ],
     // Yoga's own page loads GraphiQL from a CDN; this one only from the service.
     renderGraphiQL: renderGraphiQLPage,
-    graphiql: graphiql && {
-      title: 'Flow-run gateway',
-      defaultQuery: EXAMPLE_OPERATIONS,
-      ...(graphiqlHeaders && { headers: JSON.stringify(graphiqlHeaders) }),
-    },
+    graphiql: graphiql && ((request, server) => (prefilled && isLocalBrowser(request.headers, server?.connection) ? prefilled : graphiqlOptions)),
     context: ({ request }) => contextFor(request.headers),
   });
 }

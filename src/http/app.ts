@@ -33,10 +33,11 @@ export interface AppOptions {
   services?: DomainServices;
   /** Where subscriptions listen; without it, subscribing is refused. */
   changeFeed?: FlowRunChangeFeed;
+  /** Headers GraphiQL starts with, for a browser on this machine only (the demo key). */
   graphiqlHeaders?: Record<string, string>;
   /** Serve GraphiQL at GET /graphql (default true; the server turns it off off the demo database). */
   graphiql?: boolean;
-  /** When set, /metrics answers only `Authorization: Bearer <token>`. */
+  /** When set, /metrics answers only `Authorization: Bearer <token>`; unset, only clients on this machine. */
   metricsToken?: string;
   /** Serve /metrics here (default true); false when METRICS_PORT gives it a listener of its own. */
   metricsRoute?: boolean;
@@ -104,7 +105,8 @@ export function createApp(options: AppOptions): App {
     plugins: tracing ? [tracing.graphqlPlugin] : [],
   });
   const admit = createAdmission({ prisma: db.prisma, rateLimiter, clientLimits: options.clientLimits });
-  const answerMetrics = options.metricsRoute === false ? undefined : metricsEndpoint(metrics, options.metricsToken);
+  const answerMetrics =
+    options.metricsRoute === false ? undefined : metricsEndpoint(metrics, { token: options.metricsToken, localOnly: !options.metricsToken });
   const graphiqlAssets = options.graphiql === false ? undefined : createGraphiQLAssets();
   let stopping = false;
 
@@ -115,7 +117,7 @@ export function createApp(options: AppOptions): App {
     // GraphiQL's files are the same for everyone: no key, no budget.
     if (graphiqlAssets && pathname.startsWith(GRAPHIQL_ASSET_PATH)) return graphiqlAssets.serve(request);
     if (pathname === '/metrics') {
-      return answerMetrics ? answerMetrics(request) : errorFor('graphql', 404, 'ROUTE_NOT_FOUND', 'nothing is served at this path');
+      return answerMetrics ? answerMetrics(request, connection) : errorFor('graphql', 404, 'ROUTE_NOT_FOUND', 'nothing is served at this path');
     }
     const surface = surfaceOf(pathname);
     const declaredLength = Number(request.headers.get('content-length') ?? 0);
@@ -139,7 +141,7 @@ export function createApp(options: AppOptions): App {
     const response =
       surface === 'rest'
         ? await handleRestRequest(request, contextFor, tracing?.traceOperation)
-        : withGraphQLErrorBody(await graphql.fetch(forwarded));
+        : withGraphQLErrorBody(await graphql.fetch(forwarded, { connection }));
     for (const [name, value] of Object.entries(rateHeaders)) response.headers.set(name, value);
     return response;
   }

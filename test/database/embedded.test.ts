@@ -1,7 +1,7 @@
 // The embedded database persists under its data directory and belongs to one process at
 // a time; on PostgreSQL, instances starting together migrate one at a time.
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -62,6 +62,46 @@ describe('embedded database in a data directory', () => {
     await close(first);
     const third = await open();
     expect(await third.prisma.organization.count()).toBe(1);
+  });
+
+  /** Every entry under `dir` (itself included) whose mode lets its group or others in. */
+  const openToOthers = async (dir: string): Promise<string[]> => {
+    const found: string[] = [];
+    const visit = async (path: string) => {
+      const stat = await lstat(path);
+      if (stat.mode & 0o077) found.push(`${path} ${(stat.mode & 0o777).toString(8)}`);
+      if (stat.isDirectory()) for (const name of await readdir(path)) await visit(join(path, name));
+    };
+    await visit(dir);
+    return found;
+  };
+
+  it('keeps its directory 700 and its files 600: when created, after writes, after close, and closes what an older version left open', async () => {
+    const first = await open();
+    expect(await openToOthers(dataDir)).toEqual([]);
+    expect((await lstat(dataDir)).mode & 0o777).toBe(0o700);
+    // Writes that make PostgreSQL create files (a table's first pages, its free space map, WAL).
+    await first.sql.exec('CREATE TABLE scratch (id int, padding text)');
+    await first.sql.exec("INSERT INTO scratch SELECT n, repeat('x', 200) FROM generate_series(1, 20000) AS n");
+    await first.sql.exec('DELETE FROM scratch WHERE id % 2 = 0');
+    await first.sql.exec('VACUUM scratch');
+    await first.sql.exec('CHECKPOINT');
+    const organization = await createOrganization(first.prisma, 'Modes');
+    await createApiKey(first.prisma, organization.id, 'write');
+    expect(await openToOthers(dataDir)).toEqual([]);
+    await close(first);
+    expect(await openToOthers(dataDir)).toEqual([]);
+
+    // As an older version left it: the folder 755, PGlite's files 666, a folder of its own 755.
+    await chmod(dataDir, 0o755);
+    await chmod(join(dataDir, 'PG_VERSION'), 0o666);
+    await mkdir(join(dataDir, 'left-over'), { mode: 0o755 });
+    await chmod(join(dataDir, 'left-over'), 0o755);
+    await writeFile(join(dataDir, 'left-over', 'file'), 'x', { mode: 0o644 });
+    expect(await openToOthers(dataDir)).toHaveLength(4);
+    const second = await open();
+    expect(await openToOthers(dataDir)).toEqual([]);
+    expect(await second.prisma.organization.count()).toBe(1);
   });
 
   it('keeps in-memory databases apart', async () => {

@@ -121,6 +121,15 @@ describe('Dockerfile', () => {
     expect(finalEnv.NODE_OPTIONS).toBe(heapCap);
   });
 
+  it('listens on every interface of the container, on PostgreSQL and on the embedded demo alike', () => {
+    // 127.0.0.1 inside a container is out of reach of a published port.
+    expect(finalEnv.HOST).toBe('0.0.0.0');
+    expect(readConfig(finalEnv).host).toBe('0.0.0.0');
+    expect(readConfig({ ...finalEnv, DATABASE_URL: 'postgresql://postgres@db:5432/flowruns' }).host).toBe('0.0.0.0');
+    // Without it, the demo would listen on loopback only (test/http/network-defaults.test.ts).
+    expect(readConfig({}).host).toBe('127.0.0.1');
+  });
+
   it('copies only files that exist and that .dockerignore lets into the build context', () => {
     for (const stage of stages) {
       for (const copy of instructions(stage, 'COPY').map(parseCopy)) {

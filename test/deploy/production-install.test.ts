@@ -141,6 +141,8 @@ describe("the image's final stage", () => {
         });
         child.once('exit', (code) => reject(new Error(`the image's CMD exited (${code}):\n${output}\n${errors}`)));
       });
+      // The image's HOST: every interface, so a published port reaches it.
+      expect(findLogLine(output, 'listening')).toMatchObject({ host: '0.0.0.0' });
       // Ready only because the migrate step ran: this instance does not migrate.
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
       expect(ready.status, await ready.clone().text()).toBe(200);

@@ -20,7 +20,10 @@ describe('GraphiQL served by the service', () => {
   beforeAll(async () => {
     db = await openTestDatabase({ name: 'embedded' });
     app = createApp({ db, graphiqlHeaders: { Authorization: 'frg_demo</script><script>alert(1)' } });
-    pageResponse = await app.fetch(new Request('http://test/graphql', { headers: browser }));
+    // A browser on this machine: the one the headers are filled in for.
+    pageResponse = await app.fetch(new Request('http://localhost/graphql', { headers: { ...browser, host: 'localhost' } }), {
+      remoteAddress: '127.0.0.1',
+    });
     page = await pageResponse.text();
     loaded = [...page.matchAll(/<(?:script|link)\b[^>]*\b(?:src|href)="([^"]+)"/g)].map((match) => match[1]);
   });
@@ -38,6 +41,7 @@ describe('GraphiQL served by the service', () => {
     const inline = [...page.matchAll(/<script\b([^>]*)>/g)].map((match) => match[1]).filter((attributes) => !/\bsrc=/.test(attributes));
     expect(inline).toEqual([' type="application/json" id="graphiql-config"']);
     // A header value cannot close the data element and start a script.
+    expect(page).toContain('frg_demo\\u003c/script>\\u003cscript>alert(1)');
     expect(page).not.toContain('</script><script>alert(1)');
   });
 

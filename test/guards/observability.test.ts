@@ -10,7 +10,7 @@ import { createApp, type App } from '../../src/http/app.ts';
 import { createRateLimiter } from '../../src/http/rate-limit.ts';
 import type { Logger } from '../../src/observability/logger.ts';
 import { databaseTargets, openTestDatabase, createTestTenant, type TestDatabase } from '../support/database.ts';
-import { createFixture, type Fixture, graphqlRequest, rest, send } from './support.ts';
+import { createFixture, type Fixture, graphqlRequest, LOCAL_CLIENT, rest, send } from './support.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -82,7 +82,7 @@ describe.each(databaseTargets())('observability on $name', (target) => {
       expect(
         (await graphqlRequest(app, key, { query: 'mutation { deleteFlowRun(id: "00000000-0000-4000-8000-000000000000") { deletedId } }' })).status,
       ).toBe(200);
-      const response = await send(app, { method: 'GET', path: '/metrics' });
+      const response = await send(app, { method: 'GET', path: '/metrics' }, LOCAL_CLIENT);
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
       metrics = response.text;
@@ -152,7 +152,7 @@ describe.each(databaseTargets())('observability on $name', (target) => {
       const responses = await Promise.all([
         send(app, { method: 'GET', path: '/healthz' }),
         send(app, { method: 'GET', path: '/readyz' }),
-        send(app, { method: 'GET', path: '/metrics' }),
+        send(app, { method: 'GET', path: '/metrics' }, LOCAL_CLIENT),
         rest(app, 'GET', '/public/v2/flows', key),
         rest(app, 'GET', '/public/v2/flows', undefined),
         rest(app, 'GET', '/public/v2/nothing-here', key),

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/http/app.ts';
 import { createRateLimiter } from '../../src/http/rate-limit.ts';
 import { openTestDatabase, createTestTenant, type TestDatabase } from '../support/database.ts';
-import { graphqlErrorProblems, graphqlRequest, JSON_API, rest, restErrorProblems, type RawResponse, send } from './support.ts';
+import { graphqlErrorProblems, graphqlRequest, JSON_API, rest, restErrorProblems, LOCAL_CLIENT, type RawResponse, send } from './support.ts';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -19,7 +19,7 @@ const rateHeaders = (response: RawResponse) => ({
 });
 
 async function metric(app: App, name: string): Promise<number> {
-  const text = await (await send(app, { method: 'GET', path: '/metrics' })).text;
+  const text = await (await send(app, { method: 'GET', path: '/metrics' }, LOCAL_CLIENT)).text;
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return line ? Number(line.split(' ')[1]) : 0;
 }

@@ -3,6 +3,7 @@
 // like), checks that an error body is an error document of its surface and leaks
 // nothing, and a snapshot of every table to prove that rejected requests wrote nothing.
 import type { App } from '../../src/http/app.ts';
+import type { ClientConnection } from '../../src/request/client-connection.ts';
 import type { Database } from '../../src/database/client.ts';
 
 export const JSON_API = 'application/vnd.api+json';
@@ -21,13 +22,17 @@ export interface RawResponse {
   json: unknown;
 }
 
-export async function send(app: App, request: RawRequest): Promise<RawResponse> {
+/** A client on this machine, as /metrics without a token requires. */
+export const LOCAL_CLIENT: ClientConnection = { remoteAddress: '127.0.0.1' };
+
+export async function send(app: App, request: RawRequest, connection?: ClientConnection): Promise<RawResponse> {
   const response = await app.fetch(
     new Request(`http://test${request.path}`, {
       method: request.method,
       headers: request.headers,
       body: request.body as BodyInit | undefined,
     }),
+    connection,
   );
   const text = await response.text();
   let json: unknown;

@@ -15,7 +15,11 @@ describe('operator settings', () => {
   afterAll(() => db?.close());
 
   it('reads HOST, DATABASE_POOL_SIZE, GRAPHIQL and METRICS_TOKEN, with their defaults', () => {
-    expect(readConfig({})).toMatchObject({ host: undefined, databasePoolSize: 10, graphiql: undefined, metricsToken: undefined });
+    // The embedded demo stays on this machine; a service on PostgreSQL listens on every interface.
+    expect(readConfig({})).toMatchObject({ host: '127.0.0.1', databasePoolSize: 10, graphiql: undefined, metricsToken: undefined });
+    expect(readConfig({ DATABASE_URL: 'postgresql://db/flowruns' }).host).toBeUndefined();
+    expect(readConfig({ HOST: ' 0.0.0.0 ' }).host).toBe('0.0.0.0');
+    expect(readConfig({ HOST: '::', DATABASE_URL: 'postgresql://db/flowruns' }).host).toBe('::');
     expect(readConfig({ HOST: '127.0.0.1', DATABASE_POOL_SIZE: '25', GRAPHIQL: 'false', METRICS_TOKEN: 't0k3n' })).toMatchObject({
       host: '127.0.0.1',
       databasePoolSize: 25,
@@ -29,15 +33,19 @@ describe('operator settings', () => {
 
   it('answers /metrics only with the token when one is set', async () => {
     const app = createApp({ db, metricsToken: 't0k3n' });
-    const metrics = (authorization?: string) => app.fetch(new Request('http://test/metrics', { headers: authorization ? { authorization } : {} }));
+    const elsewhere = { remoteAddress: '192.0.2.2' };
+    const metrics = (authorization?: string) =>
+      app.fetch(new Request('http://test/metrics', { headers: authorization ? { authorization } : {} }), elsewhere);
     expect((await metrics()).status).toBe(401);
     expect((await metrics('Bearer wrong')).status).toBe(401);
     expect((await metrics('t0k3n')).status).toBe(401);
     const allowed = await metrics('Bearer t0k3n');
     expect(allowed.status).toBe(200);
     expect(await allowed.text()).toMatch(/^# HELP /m);
-    // Without a token it stays open (for a scraper on a private network).
-    expect((await createApp({ db }).fetch(new Request('http://test/metrics'))).status).toBe(200);
+    // Without a token it answers this machine only (test/http/local-clients.test.ts).
+    const open = createApp({ db });
+    expect((await open.fetch(new Request('http://test/metrics'), { remoteAddress: '127.0.0.1' })).status).toBe(200);
+    expect((await open.fetch(new Request('http://test/metrics'), elsewhere)).status).toBe(403);
   });
 
   it('serves GraphiQL to a browser unless it is turned off', async () => {

@@ -177,7 +177,8 @@ describe('graceful shutdown of the process', () => {
     const log = server.log();
     expect(log.every((line) => line.service === 'flow-run-gateway' && typeof line.level === 'number')).toBe(true);
     const messages = log.map((line) => line.msg);
-    expect(log.find((line) => line.msg === 'listening')).toMatchObject({ level: 30, port, url: `http://localhost:${port}/graphql` });
+    // The embedded demo listens on loopback only: the URL names the address it listens on.
+    expect(log.find((line) => line.msg === 'listening')).toMatchObject({ level: 30, port, url: `http://127.0.0.1:${port}/graphql` });
     expect(log.find((line) => line.msg === 'stopping')).toMatchObject({ level: 30, signal: 'SIGTERM' });
     expect(messages.at(-1)).toBe('stopped');
     // The demo key is written to its file, never to the log.

@@ -275,14 +275,16 @@ describe.each(databaseTargets())('webhook delivery on $name', (target) => {
     const before = { delivered: await count('delivered'), retrying: await count('retrying') };
     // No worker yet: the trigger's delivery waits in the queue.
     await trigger(await newThread());
-    const queued = await (await app.fetch(new Request('http://test/metrics'))).text();
+    // Metrics without a token are for a client on this machine.
+    const local = { remoteAddress: '127.0.0.1' };
+    const queued = await (await app.fetch(new Request('http://test/metrics'), local)).text();
     expect(queued).toMatch(/^webhook_queue_depth 1$/m);
     expect(Number(/^webhook_oldest_pending_age_seconds (\S+)$/m.exec(queued)?.[1])).toBeGreaterThanOrEqual(0);
     startWorker();
     await receiver.waitFor((received) => received.some((request) => request.answered === 204));
     await expect.poll(async () => (await count('delivered')) - before.delivered).toBe(1);
     expect((await count('retrying')) - before.retrying).toBe(1);
-    const drained = await (await app.fetch(new Request('http://test/metrics'))).text();
+    const drained = await (await app.fetch(new Request('http://test/metrics'), local)).text();
     expect(drained).toMatch(/^webhook_queue_depth 0$/m);
     expect(drained).toMatch(/^webhook_oldest_pending_age_seconds 0$/m);
   });
