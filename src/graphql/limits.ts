@@ -338,7 +338,7 @@ function refusalOf({ schema, document, variableValues, operationName }: Executio
   const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variableValues ?? {}, { maxErrors: 1 });
   // GraphQL words what is wrong with a variable but gives it no code: it gets the one
   // every other refused value has.
-  if (coerced.errors) return withCode(coerced.errors[0], 'VALIDATION_FAILED');
+  if (coerced.errors) return withCode(coerced.errors[0] ?? new GraphQLError('a variable is not valid'), 'VALIDATION_FAILED');
   const variables = coerced.coerced;
   const problem = argumentProblem(schema, document, operation, variables);
   if (problem) return domainErrorToGraphQL(problem);
