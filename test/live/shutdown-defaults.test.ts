@@ -5,12 +5,9 @@
 // signal must get a complete HTTP answer (not a reset), and the process must exit 0. On
 // the embedded database, and on PostgreSQL with TEST_DATABASE_URL.
 import { request as httpRequest } from 'node:http';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
-import { startServerProcess, type ServerProcess } from '../support/server-process.ts';
+import { databaseTargets } from '../support/database.ts';
+import { type ServerOnTarget, startServerOnTarget } from '../support/server-process.ts';
 import { sleep, within } from './live-support.ts';
 
 const KEPT_ALIVE_CLIENTS = 20;
@@ -25,29 +22,8 @@ interface Outcome {
 }
 
 describe.each(databaseTargets())('SIGTERM under load with the default settings on $name', (target) => {
-  let parent: string | undefined;
-  let db: TestDatabase | undefined;
-  let server: ServerProcess | undefined;
-
-  afterAll(async () => {
-    if (server && server.process.exitCode === null && server.process.signalCode === null) server.process.kill('SIGKILL');
-    await db?.close();
-    if (parent) await rm(parent, { recursive: true, force: true });
-  });
-
-  /** The server on this target with nothing but its database set (and no rate limit, for the load), and a key. */
-  async function start(): Promise<{ server: ServerProcess; key: string }> {
-    const env = { RATE_LIMIT_PER_MINUTE: '0' };
-    if (target.name === 'postgresql') {
-      db = await openTestDatabase(target);
-      const { key } = await createTestTenant(db);
-      return { server: await startServerProcess({ ...env, DATABASE_URL: db.url! }), key };
-    }
-    parent = await mkdtemp(join(tmpdir(), 'frg-sigterm-defaults-'));
-    const dataDir = join(parent, 'db');
-    const started = await startServerProcess({ ...env, DATA_DIR: dataDir });
-    return { server: started, key: (await readFile(join(dataDir, 'demo-api-key'), 'utf8')).trim() };
-  }
+  let running: ServerOnTarget | undefined;
+  afterAll(() => running?.dispose());
 
   /**
    * A GET on a connection of its own: `sentAt` is when its bytes were handed to the kernel,
@@ -80,10 +56,11 @@ describe.each(databaseTargets())('SIGTERM under load with the default settings o
   }
 
   it('answers every request sent 100 ms or more before the signal and exits 0', async () => {
-    const started = await start();
-    server = started.server;
+    const env = { RATE_LIMIT_PER_MINUTE: '0' };
+    running = await startServerOnTarget(target, env);
+    const { server, key } = running;
     const { base, port } = server;
-    const headers = { authorization: started.key, 'content-type': JSON_API };
+    const headers = { authorization: key, 'content-type': JSON_API };
     const post = async (path: string, type: string, attributes: object) => {
       const response = await fetch(`${base}${path}`, { method: 'POST', headers, body: JSON.stringify({ data: { type, attributes } }) });
       expect(response.status).toBe(201);
@@ -102,7 +79,7 @@ describe.each(databaseTargets())('SIGTERM under load with the default settings o
         const outcome: Outcome = { sentAt: Date.now(), result: 'pending' };
         outcomes.push(outcome);
         try {
-          const response = await fetch(`${base}${PAGE}`, { headers: { authorization: started.key } });
+          const response = await fetch(`${base}${PAGE}`, { headers: { authorization: key } });
           await response.arrayBuffer();
           outcome.result = String(response.status);
         } catch (error) {
@@ -112,7 +89,7 @@ describe.each(databaseTargets())('SIGTERM under load with the default settings o
     });
     const newConnections = Array.from({ length: NEW_CONNECTION_CLIENTS }, async () => {
       while (!signalled) {
-        const { outcome, done } = onNewConnection(port, started.key);
+        const { outcome, done } = onNewConnection(port, key);
         outcomes.push(outcome);
         await done;
       }

@@ -3,12 +3,9 @@
 // Every request sent before the signal must be answered (none reset), /readyz must say
 // 503 from the signal on, and the process must exit 0. On the embedded database, and on
 // PostgreSQL with TEST_DATABASE_URL.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
-import { startServerProcess, type ServerProcess } from '../support/server-process.ts';
+import { databaseTargets } from '../support/database.ts';
+import { type ServerOnTarget, startServerOnTarget } from '../support/server-process.ts';
 import { sleep, within } from './live-support.ts';
 
 const CLIENTS = 20;
@@ -16,36 +13,16 @@ const SLOW_UPLOADS = 5;
 const JSON_API = 'application/vnd.api+json';
 
 describe.each(databaseTargets())('SIGTERM under load on $name', (target) => {
-  let parent: string | undefined;
-  let db: TestDatabase | undefined;
-  let server: ServerProcess | undefined;
-
-  afterAll(async () => {
-    if (server && server.process.exitCode === null && server.process.signalCode === null) server.process.kill('SIGKILL');
-    await db?.close();
-    if (parent) await rm(parent, { recursive: true, force: true });
-  });
-
-  /** The server on this target, with a key; the embedded one seeds its demo key. */
-  async function start(): Promise<{ server: ServerProcess; key: string }> {
-    // A load balancer's second to stop routing: the listener still accepts meanwhile.
-    const env = { SHUTDOWN_GRACE_MS: '10000', SHUTDOWN_DELAY_MS: '1000', RATE_LIMIT_PER_MINUTE: '0' };
-    if (target.name === 'postgresql') {
-      db = await openTestDatabase(target);
-      const { key } = await createTestTenant(db);
-      return { server: await startServerProcess({ ...env, DATABASE_URL: db.url! }), key };
-    }
-    parent = await mkdtemp(join(tmpdir(), 'frg-sigterm-'));
-    const dataDir = join(parent, 'db');
-    const started = await startServerProcess({ ...env, DATA_DIR: dataDir });
-    return { server: started, key: (await readFile(join(dataDir, 'demo-api-key'), 'utf8')).trim() };
-  }
+  let running: ServerOnTarget | undefined;
+  afterAll(() => running?.dispose());
 
   it('answers every request sent before the signal, says not ready at once, and exits 0', async () => {
-    const started = await start();
-    server = started.server;
+    // A load balancer's second to stop routing: the listener still accepts meanwhile.
+    const env = { SHUTDOWN_GRACE_MS: '10000', SHUTDOWN_DELAY_MS: '1000', RATE_LIMIT_PER_MINUTE: '0' };
+    running = await startServerOnTarget(target, env);
+    const { server, key } = running;
     const { base } = server;
-    const headers = { authorization: started.key, 'content-type': JSON_API };
+    const headers = { authorization: key, 'content-type': JSON_API };
     const post = async (path: string, type: string, attributes: object) => {
       const response = await fetch(`${base}${path}`, { method: 'POST', headers, body: JSON.stringify({ data: { type, attributes } }) });
       expect(response.status).toBe(201);

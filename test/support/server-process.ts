@@ -2,6 +2,10 @@
 // as `npm start` starts it, with the test's environment on top of a clean one. It is
 // ready when it logs `listening` (its log is JSON lines on stdout, at LOG_LEVEL=info here).
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestTenant, openTestDatabase, type Target } from './database.ts';
 
 /** One line of the service's JSON log (pino). */
 export interface LogLine {
@@ -95,4 +99,45 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
     });
   });
   return { process: child, port, base: `http://127.0.0.1:${port}`, output: () => ({ stdout, stderr }), log: () => logLines(stdout), exited };
+}
+
+export interface ServerOnTarget {
+  server: ServerProcess;
+  /** A write key: a new organization's on PostgreSQL, the seeded demo key on the embedded database. */
+  key: string;
+  /** Kills the server if it still runs, then drops its database or removes its data folder. */
+  dispose(): Promise<void>;
+}
+
+/** The server process on a test target with `env` on top: its own PostgreSQL database, or a fresh data folder. */
+export async function startServerOnTarget(target: Target, env: Record<string, string>): Promise<ServerOnTarget> {
+  let server: ServerProcess | undefined;
+  const kill = () => {
+    if (server && server.process.exitCode === null && server.process.signalCode === null) server.process.kill('SIGKILL');
+  };
+  if (target.name === 'postgresql') {
+    const db = await openTestDatabase(target);
+    const { key } = await createTestTenant(db);
+    server = await startServerProcess({ ...env, DATABASE_URL: db.url! });
+    return {
+      server,
+      key,
+      async dispose() {
+        kill();
+        await db.close();
+      },
+    };
+  }
+  const parent = await mkdtemp(join(tmpdir(), 'frg-server-'));
+  const dataDir = join(parent, 'db');
+  server = await startServerProcess({ ...env, DATA_DIR: dataDir });
+  const key = (await readFile(join(dataDir, 'demo-api-key'), 'utf8')).trim();
+  return {
+    server,
+    key,
+    async dispose() {
+      kill();
+      await rm(parent, { recursive: true, force: true });
+    },
+  };
 }
