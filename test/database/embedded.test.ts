@@ -1,13 +1,14 @@
 // The embedded database persists under its data directory and belongs to one process at
 // a time; on PostgreSQL, instances starting together migrate one at a time.
 import { randomUUID } from 'node:crypto';
-import { chmod, lstat, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Database, EmbeddedDatabaseBusyError, openDatabase } from '../../src/database/client.ts';
 import { readMigrations } from '../../src/database/migrations.ts';
+import { openToOthers } from '../support/file-modes.ts';
 import { authenticate, createApiKey, createOrganization } from '../../src/domain/organizations.ts';
 
 describe('embedded database in a data directory', () => {
@@ -63,18 +64,6 @@ describe('embedded database in a data directory', () => {
     const third = await open();
     expect(await third.prisma.organization.count()).toBe(1);
   });
-
-  /** Every entry under `dir` (itself included) whose mode lets its group or others in. */
-  const openToOthers = async (dir: string): Promise<string[]> => {
-    const found: string[] = [];
-    const visit = async (path: string) => {
-      const stat = await lstat(path);
-      if (stat.mode & 0o077) found.push(`${path} ${(stat.mode & 0o777).toString(8)}`);
-      if (stat.isDirectory()) for (const name of await readdir(path)) await visit(join(path, name));
-    };
-    await visit(dir);
-    return found;
-  };
 
   it('keeps its directory 700 and its files 600: when created, after writes, after close, and closes what an older version left open', async () => {
     const first = await open();

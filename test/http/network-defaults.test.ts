@@ -3,13 +3,14 @@
 // it listens on loopback only; the demo's write key reaches GraphiQL only for a browser on
 // this machine; /metrics answers only this machine; no origin is allowed by CORS; and the
 // embedded database's files are readable by their owner alone.
-import { lstat, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScratchDatabase } from '../support/database.ts';
+import { openToOthers } from '../support/file-modes.ts';
 import { type ServerProcess, startServerProcess } from '../support/server-process.ts';
 
 /** An IPv4 address of this machine that is not loopback (undefined when it has none). */
@@ -49,18 +50,6 @@ function tryConnect(address: string, port: number): Promise<string> {
     });
     socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
   });
-}
-
-/** Every entry under `dir` (itself included) whose mode lets its group or others in. */
-async function openToOthers(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  const visit = async (path: string) => {
-    const stat = await lstat(path);
-    if (stat.mode & 0o077) found.push(`${path} ${(stat.mode & 0o777).toString(8)}`);
-    if (stat.isDirectory()) for (const name of await readdir(path)) await visit(join(path, name));
-  };
-  await visit(dir);
-  return found;
 }
 
 const page = { accept: 'text/html' };
