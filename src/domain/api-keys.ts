@@ -7,6 +7,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { PrismaClient } from '../database/generated/prisma/client.js';
 import { recordAuditEvent } from './audit-log.js';
 import { DomainError } from './errors.js';
+import { type Clock, systemClock } from './flow-run-changes.js';
 import { checkedName } from './names.js';
 import type { Access } from './tenant.js';
 
@@ -88,9 +89,13 @@ async function insertKey(tx: Transaction, input: Omit<NewApiKey, 'name'> & { nam
 }
 
 /** Creates a key; the returned `key` is the only time it is ever seen. */
-export async function issueApiKey(prisma: PrismaClient, input: NewApiKey): Promise<{ key: string; apiKey: ApiKeySummary }> {
+export async function issueApiKey(
+  prisma: PrismaClient,
+  input: NewApiKey,
+  clock: Clock = systemClock,
+): Promise<{ key: string; apiKey: ApiKeySummary }> {
   const name = keyName(input.name);
-  if (input.expiresAt && !(input.expiresAt.getTime() > Date.now())) {
+  if (input.expiresAt && !(input.expiresAt > clock.now())) {
     throw new DomainError('VALIDATION_FAILED', 'expiresAt: must be in the future', ['expiresAt']);
   }
   return prisma.$transaction(async (tx) => {
@@ -146,8 +151,8 @@ async function lockUsableKey(tx: Transaction, keyId: string, now: Date): Promise
 }
 
 /** Refuses the key from now on. A key already revoked or expired is an error: nothing changes. */
-export async function revokeApiKey(prisma: PrismaClient, keyId: string, actor: string): Promise<ApiKeySummary> {
-  const now = new Date();
+export async function revokeApiKey(prisma: PrismaClient, keyId: string, actor: string, clock: Clock = systemClock): Promise<ApiKeySummary> {
+  const now = clock.now();
   const revoked = await prisma.$transaction(async (tx) => {
     // One statement that revokes only a usable key: of two operators revoking it at once,
     // the second waits for the first's row lock, then finds it revoked and changes nothing.
@@ -192,15 +197,16 @@ export async function rotateApiKey(
   prisma: PrismaClient,
   keyId: string,
   rotation: Rotation,
+  clock: Clock = systemClock,
 ): Promise<{ key: string; apiKey: ApiKeySummary; replaced: ApiKeySummary }> {
   if (!Number.isInteger(rotation.overlapMs) || rotation.overlapMs < 0) {
     throw new DomainError('VALIDATION_FAILED', 'overlap: must be zero or more milliseconds', ['overlap']);
   }
-  if (rotation.expiresAt && !(rotation.expiresAt.getTime() > Date.now())) {
+  if (rotation.expiresAt && !(rotation.expiresAt > clock.now())) {
     throw new DomainError('VALIDATION_FAILED', 'expiresAt: must be in the future', ['expiresAt']);
   }
   return prisma.$transaction(async (tx) => {
-    const now = new Date();
+    const now = clock.now();
     const old = await lockUsableKey(tx, keyId, now);
     const overlapEnd = new Date(now.getTime() + rotation.overlapMs);
     const oldExpiresAt = old.expiresAt && old.expiresAt < overlapEnd ? old.expiresAt : overlapEnd;

@@ -89,10 +89,11 @@ export async function updateFlow(tenant: Tenant, id: string, input: UpdateFlowIn
       // a client polling runs by updatedSince must see the new expiry.
       const delta = flow.sessionTimeout - before.sessionTimeout;
       if (delta !== 0) {
+        const now = tenant.clock.now();
         await tx.$executeRaw`
-          UPDATE "FlowRun" SET "expiresAt" = "expiresAt" + make_interval(mins => ${delta}::int), "updatedAt" = ${new Date()}::timestamptz
+          UPDATE "FlowRun" SET "expiresAt" = "expiresAt" + make_interval(mins => ${delta}::int), "updatedAt" = ${now}::timestamptz
           WHERE "flowId" = ${id}::uuid AND "organizationId" = ${tenant.organizationId}::uuid AND status = 'running'
-            AND "expiresAt" > ${tenant.clock.now()}::timestamptz`;
+            AND "expiresAt" > ${now}::timestamptz`;
       }
       return flow;
     });

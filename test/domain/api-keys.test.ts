@@ -74,6 +74,24 @@ describe.each(databaseTargets())('API key lifecycle on $name', (target) => {
     expect(await db.prisma.apiKey.count()).toBe(before);
   });
 
+  it('judges "in the future" by the clock it is given, not the wall clock', async () => {
+    const before = await db.prisma.apiKey.count();
+    const inAnHour = new Date(Date.now() + HOUR);
+    const { clock } = later(2 * HOUR);
+    await expect(issueApiKey(db.prisma, { organizationId, access: 'read', expiresAt: inAnHour, actor: ACTOR }, clock)).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      path: ['expiresAt'],
+    });
+    const { apiKey } = await issueApiKey(db.prisma, { organizationId, access: 'read', actor: ACTOR });
+    await expect(rotateApiKey(db.prisma, apiKey.id, { overlapMs: 0, expiresAt: inAnHour, actor: ACTOR }, clock)).rejects.toMatchObject({
+      path: ['expiresAt'],
+    });
+    // Revoked at the clock's time.
+    const revoked = await revokeApiKey(db.prisma, apiKey.id, ACTOR, clock);
+    expect(revoked.revokedAt!.getTime()).toBeGreaterThanOrEqual(Date.now() + HOUR);
+    expect(await db.prisma.apiKey.count()).toBe(before + 1);
+  });
+
   it('refuses an expired key exactly like an unknown one, even while it is remembered', async () => {
     const { key } = await issueApiKey(db.prisma, { organizationId, access: 'write', expiresAt: new Date(Date.now() + HOUR), actor: ACTOR });
     expect(await refusal(db, key)).toBeUndefined(); // now remembered as valid
