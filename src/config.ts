@@ -56,6 +56,31 @@ export interface Config {
   webhookRetryWindowMs: number;
   /** How long an instance remembers a valid API key: how long a revoked key may keep working where no Redis told. */
   apiKeyCacheTtlMs: number;
+  logLevel: LogLevel;
+}
+
+/** Defaults that the app applies too when a test or an embedding builds it without a Config. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_SUBSCRIPTIONS_PER_KEY = 100;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/**
+ * LOG_LEVEL, read apart from the rest: the logger exists before the configuration is
+ * read, to log why reading it failed. An unknown level gives undefined here (the logger
+ * then starts at info) and is refused by readConfig, in a log line like any bad setting.
+ */
+export function logLevel(env: NodeJS.ProcessEnv = process.env): LogLevel | undefined {
+  const raw = env.LOG_LEVEL?.trim().toLowerCase();
+  if (!raw) return 'info';
+  return LOG_LEVELS.find((known) => known === raw);
+}
+
+function checkedLogLevel(env: NodeJS.ProcessEnv): LogLevel {
+  const level = logLevel(env);
+  if (!level) throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`);
+  return level;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -133,8 +158,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authFailuresPerMinute: integer(env, 'AUTH_FAILURES_PER_MINUTE', 20, 0, 1_000_000),
     keylessPerMinute: integer(env, 'KEYLESS_REQUESTS_PER_MINUTE', 60, 0, 1_000_000),
     trustProxy: trustedProxies(env),
-    requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
-    maxSubscriptionsPerKey: integer(env, 'MAX_SUBSCRIPTIONS_PER_KEY', 100, 1, 100_000),
+    requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', DEFAULT_REQUEST_TIMEOUT_MS, 100, 600_000),
+    maxSubscriptionsPerKey: integer(env, 'MAX_SUBSCRIPTIONS_PER_KEY', DEFAULT_MAX_SUBSCRIPTIONS_PER_KEY, 1, 100_000),
     webhookAllowPrivateUrls: boolean(env, 'WEBHOOK_ALLOW_PRIVATE_URLS', false),
     webhookPollIntervalMs: integer(env, 'WEBHOOK_POLL_INTERVAL_MS', 1_000, 10, 3_600_000),
     webhookTimeoutMs: integer(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 600_000),
@@ -142,5 +167,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookRetryMaxMs: integer(env, 'WEBHOOK_RETRY_MAX_MS', 3_600_000, 1, 86_400_000),
     webhookRetryWindowMs: integer(env, 'WEBHOOK_RETRY_WINDOW_MS', 86_400_000, 1_000, 30 * 86_400_000),
     apiKeyCacheTtlMs: integer(env, 'API_KEY_CACHE_TTL_MS', 30_000, 100, 600_000),
+    logLevel: checkedLogLevel(env),
   };
 }

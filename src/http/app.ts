@@ -2,6 +2,7 @@
 // health at /healthz and /readyz, metrics at /metrics (unless they have a port of their
 // own, src/http/metrics-endpoint.ts). Tests call `app.fetch(request)`
 // without opening a port; src/http/serve.ts serves it (and WebSocket subscriptions).
+import { DEFAULT_MAX_SUBSCRIPTIONS_PER_KEY, DEFAULT_REQUEST_TIMEOUT_MS } from '../config.js';
 import type { Database } from '../database/client.js';
 import { usableApiKeys } from '../domain/api-keys.js';
 import { DEFAULT_KEY_CACHE_TTL_MS, forgetAllApiKeys, forgetApiKeys } from '../domain/organizations.js';
@@ -88,7 +89,7 @@ export function createApp(options: AppOptions): App {
   const { tracing } = options;
   const logger = options.logger ?? defaultLogger;
   const subscriptions = createSubscriptionRegistry({
-    maxPerKey: options.maxSubscriptionsPerKey ?? 100,
+    maxPerKey: options.maxSubscriptionsPerKey ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_KEY,
     usableKeys: (ids, now) => usableApiKeys(db.prisma, ids, now),
     clock: services.clock,
     recheckEveryMs: (options.apiKeyCacheTtlMs ?? DEFAULT_KEY_CACHE_TTL_MS) / 2,
@@ -161,13 +162,13 @@ export function createApp(options: AppOptions): App {
     websocketGuards: {
       admit: (headers, connection) => admit(new Request('http://websocket/graphql', { headers }), 'graphql', connection),
       contextFor,
-      timeoutMs: options.requestTimeoutMs ?? 30_000,
+      timeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
     },
     fetch: traced(
       instrument(withCors(route, options.corsOrigins ?? []), {
         logger,
         metrics,
-        timeoutMs: options.requestTimeoutMs ?? 30_000,
+        timeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
         traceId: tracing?.currentTraceId,
       }),
     ),

@@ -1,10 +1,11 @@
 // Structured JSON logs (pino). What is logged is chosen field by field: never an API key,
 // a request body or a run's state, which may hold personal data.
 import { pino } from 'pino';
+import { logLevel } from '../config.js';
 
 export const logger = pino(
   {
-    level: process.env.LOG_LEVEL ?? 'info',
+    level: logLevel() ?? 'info',
     base: { service: 'flow-run-gateway' },
     redact: { paths: ['req.headers.authorization', 'authorization', '*.authorization', 'state', '*.state'], remove: true },
   },

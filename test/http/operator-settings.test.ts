@@ -29,6 +29,8 @@ describe('operator settings', () => {
     expect(readConfig({ GRAPHIQL: 'true' }).graphiql).toBe(true);
     expect(() => readConfig({ DATABASE_POOL_SIZE: '0' })).toThrow(/DATABASE_POOL_SIZE must be a whole number from 1/);
     expect(() => readConfig({ GRAPHIQL: 'maybe' })).toThrow(/GRAPHIQL must be true or false/);
+    expect(readConfig({ LOG_LEVEL: ' Debug ' }).logLevel).toBe('debug');
+    expect(() => readConfig({ LOG_LEVEL: 'verbose' })).toThrow(/LOG_LEVEL must be one of fatal, error/);
   });
 
   it('answers /metrics only with the token when one is set', async () => {
@@ -58,16 +60,23 @@ describe('operator settings', () => {
     expect(off.status).toBeLessThan(500);
   });
 
-  it('a setting out of range stops the server at start: one fatal JSON line naming it, exit code 1', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-      env: serviceEnvironment({ PORT: '4000', DATABASE_POOL_SIZE: '0', LOG_LEVEL: 'info' }),
-    });
-    let stdout = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    expect(code).toBe(1);
-    const [line, ...others] = logLines(stdout);
-    expect(others).toEqual([]);
-    expect(line).toMatchObject({ level: 60, service: 'flow-run-gateway', msg: expect.stringMatching(/^DATABASE_POOL_SIZE must be a whole number/) });
-  }, 60_000);
+  it.each([
+    [{ DATABASE_POOL_SIZE: '0', LOG_LEVEL: 'info' }, /^DATABASE_POOL_SIZE must be a whole number/],
+    [{ LOG_LEVEL: 'verbose' }, /^LOG_LEVEL must be one of/],
+  ])(
+    'a setting out of range stops the server at start: one fatal JSON line naming it, exit code 1 (%o)',
+    async (settings, message) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+        env: serviceEnvironment({ PORT: '4000', ...settings }),
+      });
+      let stdout = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect(code).toBe(1);
+      const [line, ...others] = logLines(stdout);
+      expect(others).toEqual([]);
+      expect(line).toMatchObject({ level: 60, service: 'flow-run-gateway', msg: expect.stringMatching(message) });
+    },
+    60_000,
+  );
 });
