@@ -106,6 +106,9 @@ export function registerRowReader(prisma: PrismaClient, reader: RowReader): void
   readers.set(prisma, reader);
 }
 
-export function rowReaderOf(prisma: PrismaClient): RowReader | undefined {
-  return readers.get(prisma);
+/** The reader of a client that openDatabase opened (every client the service has). */
+export function rowReaderOf(prisma: PrismaClient): RowReader {
+  const reader = readers.get(prisma);
+  if (!reader) throw new Error('this Prisma client was not opened by openDatabase: it has no row reader');
+  return reader;
 }

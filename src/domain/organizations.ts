@@ -182,7 +182,7 @@ function scopedClientOf(prisma: PrismaClient, organizationId: string): ScopedCli
   if (!client) {
     const db = scopeToOrganization(prisma, organizationId);
     const reader = rowReaderOf(prisma);
-    client = { db, reads: { flowRuns: flowRunReads(db, reader, organizationId) }, ...(reader && { statement: reader }) };
+    client = { db, reads: { flowRuns: flowRunReads(db, reader, organizationId) }, statement: reader };
     clients.set(organizationId, client);
   }
   return client;

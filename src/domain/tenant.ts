@@ -29,9 +29,9 @@ export interface Tenant extends DomainServices {
   db: TenantClient;
   /**
    * Runs one statement without Prisma (rows as arrays), for the one-statement trigger,
-   * whose SQL carries its own organization conditions. Absent, Prisma's raw query runs it.
+   * whose SQL carries its own organization conditions.
    */
-  statement?: RowReader;
+  statement: RowReader;
   /** Hand-written reads for the hottest queries, confined to the organization like `db`. */
   reads: { flowRuns: FlowRunReads };
 }

@@ -125,9 +125,7 @@ export async function triggerInOneStatement(tenant: Tenant, trigger: Trigger): P
       SELECT "id"::text, "organizationId"::text, "flowId"::text, "messageThreadId"::text, "state", "initialMessage",
              "status"::text, "cost", "sequence", "expiresAt", "createdAt", "updatedAt"${keyColumns}
       FROM ${fromRun}`;
-    const rows = tenant.statement
-      ? (await tenant.statement(statement.text, statement.values)).map((values) => rowOf(values, idempotency !== undefined))
-      : await tenant.db.$queryRaw<(Row | KeyedRow)[]>(statement);
+    const rows = (await tenant.statement(statement.text, statement.values)).map((values) => rowOf(values, idempotency !== undefined));
     const [row] = rows;
     if (!row) return undefined;
     if (!idempotency) return { created: row as Row };
