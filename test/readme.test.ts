@@ -1,4 +1,4 @@
-// The README's GraphQL examples, run against the demo data: if one breaks, so does this.
+// The GraphQL examples of docs/GRAPHQL.md, run against the demo data: if one breaks, so does this.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { seedDemoIfEmpty } from '../src/demo-data.ts';
@@ -6,8 +6,8 @@ import { createApp, type App } from '../src/http/app.ts';
 import { openTestDatabase, type TestDatabase } from './support/database.ts';
 import { sendGraphQL } from './support/graphql.ts';
 
-const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-const graphqlExamples = [...readme.matchAll(/```graphql\n([\s\S]*?)```/g)].map((match) => match[1]);
+const graphqlDoc = readFileSync(new URL('../docs/GRAPHQL.md', import.meta.url), 'utf8');
+const graphqlExamples = [...graphqlDoc.matchAll(/```graphql\n([\s\S]*?)```/g)].map((match) => match[1]);
 
 let db: TestDatabase;
 let app: App;
@@ -25,7 +25,7 @@ it('has GraphQL examples', () => {
 });
 
 it.each(graphqlExamples.map((example) => [example.match(/(query|mutation) (\w+)/)![2], example]))(
-  'README example %s runs without errors',
+  'docs/GRAPHQL.md example %s runs without errors',
   async (_name, example) => {
     const runs = await sendGraphQL<{ flowRuns: { edges: { node: { id: string } }[] } }, unknown>(
       app,

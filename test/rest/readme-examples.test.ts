@@ -1,4 +1,4 @@
-// The README's curl examples (section "REST (JSON:API) examples"), run against the demo
+// The curl examples of docs/REST.md (section "REST (JSON:API) examples"), run against the demo
 // data through app.fetch: each curl command is parsed (URL, -X, -H, a heredoc body), its
 // $KEY/$FLOW_ID/$THREAD_ID/$RUN_ID filled in, and its answer must be 2xx and valid JSON:API.
 import { readFileSync } from 'node:fs';
@@ -8,8 +8,8 @@ import { createApp, type App } from '../../src/http/app.ts';
 import { openTestDatabase, type TestDatabase } from '../support/database.ts';
 import { assertJsonApi } from './support.ts';
 
-const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-const section = readme.split(/^## /m).find((part) => part.startsWith('REST (JSON:API) examples')) ?? '';
+const restDoc = readFileSync(new URL('../../docs/REST.md', import.meta.url), 'utf8');
+const section = restDoc.split(/^## /m).find((part) => part.startsWith('REST (JSON:API) examples')) ?? '';
 const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1]);
 
 interface Curl {
@@ -49,7 +49,7 @@ function words(command: string, variables: Record<string, string>): string[] {
 function expand(text: string, at: number, variables: Record<string, string>, append: (value: string) => void): number {
   const name = /^\$([A-Z_][A-Z0-9_]*)/.exec(text.slice(at))?.[1];
   if (!name) throw new Error(`unexpected $ in: ${text}`);
-  if (!(name in variables)) throw new Error(`README example uses $${name}, which the test does not know`);
+  if (!(name in variables)) throw new Error(`example uses $${name}, which the test does not know`);
   append(variables[name]);
   return at + name.length;
 }
@@ -72,7 +72,7 @@ function curls(block: string, variables: Record<string, string>): Curl[] {
         .slice(i + 1, end)
         .join('\n')
         .replace(/\$([A-Z_][A-Z0-9_]*)/g, (_m, name: string) => {
-          if (!(name in variables)) throw new Error(`README example uses $${name}, which the test does not know`);
+          if (!(name in variables)) throw new Error(`example uses $${name}, which the test does not know`);
           return variables[name];
         });
       i = end;
@@ -92,7 +92,7 @@ function curls(block: string, variables: Record<string, string>): Curl[] {
         if (curl.method === 'GET') curl.method = 'POST';
       } else if (/^-[sgSLv]+$/.test(arg)) continue;
       else if (/^https?:\/\//.test(arg)) curl.url = arg;
-      else throw new Error(`README curl: unsupported argument ${arg}`);
+      else throw new Error(`curl example: unsupported argument ${arg}`);
     }
     commands.push(curl);
   }
@@ -107,7 +107,7 @@ beforeAll(async () => {
   db = await openTestDatabase({ name: 'embedded' });
   variables.KEY = (await seedDemoIfEmpty(db))!;
   app = createApp({ db });
-  // FLOW_ID and THREAD_ID come from the README's own find-or-create examples.
+  // FLOW_ID and THREAD_ID come from the document's own find-or-create examples.
 });
 afterAll(() => db.close());
 
@@ -135,10 +135,10 @@ it('has curl examples for list, find-or-create, trigger, get, patch, delete, pol
   ]);
 });
 
-it('every README curl example answers 2xx with a valid JSON:API document, in order', async () => {
+it('every docs/REST.md curl example answers 2xx with a valid JSON:API document, in order', async () => {
   let triggered: { id: string; request: Curl } | undefined;
   for (const block of blocks) {
-    // $RUN_ID is known once the trigger example has answered (the README says so).
+    // $RUN_ID is known once the trigger example has answered (the document says so).
     for (const curl of curls(block, { ...variables, RUN_ID: triggered?.id ?? '$RUN_ID' })) {
       const { response, text, json } = await run(curl);
       const what = `${curl.method} ${curl.url} → ${response.status}: ${text.slice(0, 300)}`;
@@ -162,7 +162,7 @@ it('every README curl example answers 2xx with a valid JSON:API document, in ord
         expect(times.length).toBeGreaterThan(0);
         expect([...times].sort()).toEqual(times);
       }
-      // Find or create, as the README tells: the flow by name, the thread by channel and identifier.
+      // Find or create, as docs/REST.md tells: the flow by name, the thread by channel and identifier.
       if (curl.method === 'GET' && pathname === '/public/v2/flows') {
         expect(json.data.map((flow: { attributes: { name: string } }) => flow.attributes.name)).toEqual(['Screening']);
         variables.FLOW_ID = json.data[0].id;
@@ -173,7 +173,7 @@ it('every README curl example answers 2xx with a valid JSON:API document, in ord
       if (curl.method === 'POST' && pathname === '/public/v2/message-threads') {
         expect(response.status).toBe(201);
         variables.THREAD_ID = json.data.id;
-        // What the README promises of a second POST: a 409 naming the thread.
+        // What docs/REST.md promises of a second POST: a 409 naming the thread.
         const again = await run(curl);
         expect(again.response.status).toBe(409);
         expect(again.json.errors[0]).toMatchObject({ code: 'THREAD_ALREADY_EXISTS', meta: { existingId: json.data.id } });
@@ -187,7 +187,7 @@ it('every README curl example answers 2xx with a valid JSON:API document, in ord
         expect(response.status).toBe(201);
         expect(json.data.attributes).toMatchObject({ flowId: variables.FLOW_ID, status: 'running', state: { first_name: 'Henk' } });
         triggered = { id: json.data.id, request: curl };
-        // What the README promises of a retry with the same Idempotency-Key.
+        // What docs/REST.md promises of a retry with the same Idempotency-Key.
         const retry = await run(curl);
         expect(retry.response.status).toBe(201);
         expect(retry.response.headers.get('Idempotent-Replayed')).toBe('true');

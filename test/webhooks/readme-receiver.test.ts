@@ -1,4 +1,4 @@
-// The README's webhook receiver, run as written (its code block, as a file of its own)
+// The webhook receiver of docs/WEBHOOKS.md, run as written (its code block, as a file of its own)
 // against real deliveries: it accepts what the service signs and refuses a forgery.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,8 +12,8 @@ import { startWebhookWorker, type WebhookWorker } from '../../src/jobs/webhook-w
 import { call } from '../rest/support.ts';
 import { createTestTenant, openTestDatabase, type TestDatabase } from '../support/database.ts';
 
-const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-const receiverCode = /```js\n(\/\/ webhook-receiver\.mjs[\s\S]*?)```/.exec(readme)?.[1];
+const webhooksDoc = readFileSync(new URL('../../docs/WEBHOOKS.md', import.meta.url), 'utf8');
+const receiverCode = /```js\n(\/\/ webhook-receiver\.mjs[\s\S]*?)```/.exec(webhooksDoc)?.[1];
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -40,8 +40,8 @@ afterAll(async () => {
   rmSync(directory, { recursive: true, force: true });
 });
 
-it("the README's receiver verifies real deliveries and refuses a forged one", async () => {
-  expect(receiverCode, 'the README has a ```js block starting // webhook-receiver.mjs').toBeDefined();
+it("docs/WEBHOOKS.md's receiver verifies real deliveries and refuses a forged one", async () => {
+  expect(receiverCode, 'docs/WEBHOOKS.md has a ```js block starting // webhook-receiver.mjs').toBeDefined();
   const file = join(directory, 'webhook-receiver.mjs');
   writeFileSync(file, receiverCode!);
   const org = await createTestTenant(db);
