@@ -1,4 +1,5 @@
-// The GraphQL examples of docs/GRAPHQL.md, run against the demo data: if one breaks, so does this.
+// The GraphQL examples of the README (its first request) and of docs/GRAPHQL.md, run against
+// the demo data: if one breaks, so does this.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { seedDemoIfEmpty } from '../src/demo-data.ts';
@@ -6,8 +7,11 @@ import { createApp, type App } from '../src/http/app.ts';
 import { openTestDatabase, type TestDatabase } from './support/database.ts';
 import { sendGraphQL } from './support/graphql.ts';
 
-const graphqlDoc = readFileSync(new URL('../docs/GRAPHQL.md', import.meta.url), 'utf8');
-const graphqlExamples = [...graphqlDoc.matchAll(/```graphql\n([\s\S]*?)```/g)].map((match) => match[1]);
+const examplesOf = (file: string) =>
+  [...readFileSync(new URL(`../${file}`, import.meta.url), 'utf8').matchAll(/```graphql\n([\s\S]*?)```/g)].map((match) => match[1]);
+const readmeExamples = examplesOf('README.md');
+const docExamples = examplesOf('docs/GRAPHQL.md');
+const graphqlExamples = [...readmeExamples.map((example) => ['README.md', example]), ...docExamples.map((example) => ['docs/GRAPHQL.md', example])];
 
 let db: TestDatabase;
 let app: App;
@@ -20,13 +24,14 @@ beforeAll(async () => {
 });
 afterAll(() => db.close());
 
-it('has GraphQL examples', () => {
-  expect(graphqlExamples.length).toBeGreaterThanOrEqual(4);
+it('has GraphQL examples: a first request in the README, the rest in docs/GRAPHQL.md', () => {
+  expect(readmeExamples.length).toBeGreaterThanOrEqual(1);
+  expect(docExamples.length).toBeGreaterThanOrEqual(4);
 });
 
-it.each(graphqlExamples.map((example) => [example.match(/(query|mutation) (\w+)/)![2], example]))(
-  'docs/GRAPHQL.md example %s runs without errors',
-  async (_name, example) => {
+it.each(graphqlExamples.map(([file, example]) => [file, example.match(/(query|mutation) (\w+)/)![2], example]))(
+  '%s example %s runs without errors',
+  async (_file, _name, example) => {
     const runs = await sendGraphQL<{ flowRuns: { edges: { node: { id: string } }[] } }, unknown>(
       app,
       key,

@@ -11,6 +11,13 @@ import { assertJsonApi } from './support.ts';
 const restDoc = readFileSync(new URL('../../docs/REST.md', import.meta.url), 'utf8');
 const section = restDoc.split(/^## /m).find((part) => part.startsWith('REST (JSON:API) examples')) ?? '';
 const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1]);
+// The README's first REST request (its other shell blocks are not curl commands: npm, export).
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const firstRequests = (readme.split(/^## /m).find((part) => part.startsWith('First requests')) ?? '')
+  .split(/```sh\n/)
+  .slice(1)
+  .map((block) => block.slice(0, block.indexOf('```')))
+  .filter((block) => block.trimStart().startsWith('curl'));
 
 interface Curl {
   method: string;
@@ -198,4 +205,14 @@ it('every docs/REST.md curl example answers 2xx with a valid JSON:API document, 
     }
   }
   expect(triggered).toBeDefined();
+});
+
+it("the README's first REST request answers 2xx with a valid JSON:API document holding runs", async () => {
+  const commands = firstRequests.flatMap((block) => curls(block, variables));
+  expect(commands).toHaveLength(1);
+  const { response, text, json } = await run(commands[0]);
+  expect(response.status, text.slice(0, 300)).toBe(200);
+  expect(response.headers.get('content-type')).toBe('application/vnd.api+json');
+  assertJsonApi(json, text.slice(0, 300));
+  expect(json.data.length).toBeGreaterThan(0);
 });
