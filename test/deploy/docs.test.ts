@@ -90,6 +90,22 @@ describe('the repository', () => {
     expect(readme.split('\n').length).toBeLessThan(200);
   });
 
+  it('keeps performance history out of the code: no comment in src/ gives an old share of CPU or an old timing', () => {
+    const history = /\b(?:was|were)\b[^\n]*(?:\d+(?:\.\d+)? ?%|\ba (?:tenth|quarter|third)|\bhalf) of\b|\d+(?:\.\d+)? ?ms ?(?:→|->)/;
+    const sources = readdirSync(join(ROOT, 'src'), { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.ts') && !file.includes('generated'))
+      .map((file) => join('src', file));
+    expect(sources.length).toBeGreaterThan(50);
+    const offenders = sources.flatMap((file) =>
+      readFileSync(join(ROOT, file), 'utf8')
+        .split('\n')
+        .map((line, index) => [`${file}:${index + 1}`, line] as const)
+        .filter(([, line]) => /^\s*(?:\/\/|\*|\/\*)/.test(line) && history.test(line))
+        .map(([where]) => where),
+    );
+    expect(offenders).toEqual([]);
+  });
+
   it('docs/ARCHITECTURE.md names every folder of src/ and every rule of the dependency check', () => {
     const architecture = existsSync(join(ROOT, 'docs/ARCHITECTURE.md')) ? readFileSync(join(ROOT, 'docs/ARCHITECTURE.md'), 'utf8') : '';
     const folders = readdirSync(join(ROOT, 'src'), { withFileTypes: true })
