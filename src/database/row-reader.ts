@@ -31,9 +31,10 @@ const TIMESTAMPTZ = 1184;
 const defaultTimestamptz = pg.types.getTypeParser(TIMESTAMPTZ, 'text');
 
 /**
- * `2026-01-01 10:00:00.123+00` read as the ISO string it nearly is: the driver's general
- * parser (BC years, infinity) was a tenth of a page's CPU. Checked by position, not by a
- * regular expression (that was most of what remained); anything else goes to it.
+ * `2026-01-01 10:00:00.123+00` read as the ISO string it nearly is, checked by position:
+ * every row carries timestamps, and the driver's general parser (BC years, infinity) and a
+ * regular expression each showed in a page's profile (docs/BENCHMARKS.md). Anything else
+ * goes to the general parser.
  */
 export function parseTimestamptz(text: string): Date {
   const length = text.length;

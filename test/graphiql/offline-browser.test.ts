@@ -6,7 +6,7 @@
 //
 // Needs Debian's chromium (`apt-get install chromium`; .ci/run installs it). Without it the
 // test is skipped with a notice, except under CI, where it fails.
-// GRAPHIQL_SCREENSHOT=docs/graphiql.png saves the screenshot the README shows.
+// GRAPHIQL_SCREENSHOT=docs/graphiql.png saves the screenshot docs/OPERATIONS.md shows.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

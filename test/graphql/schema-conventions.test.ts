@@ -1,4 +1,4 @@
-// The shapes every part of the schema follows (README "How the schema is shaped"), checked
+// The shapes every part of the schema follows (docs/GRAPHQL.md "How the schema is shaped"), checked
 // on the built schema so that a new type or mutation that strays fails here.
 import {
   getNamedType,

@@ -246,7 +246,7 @@ describe.each(databaseTargets())('limits on $name', (target) => {
       { query: `query ($size: Int = ${size}) { ${selection('$size')} }` },
     ];
 
-    it('the costs the README gives', () => {
+    it('the costs docs/OPERATIONS.md gives (Limits)', () => {
       const cost = (selection: string) => queryCost(schema, parse(`{ ${selection} }`));
       expect(cost(largestPages('100').flowRuns)).toBe(3_008);
       expect(cost('flows(first: 100) { edges { node { id flowRuns(first: 100) { edges { node { id status } } } } } }')).toBe(40_401);

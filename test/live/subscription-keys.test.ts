@@ -2,7 +2,7 @@
 // server (SSE read from a real HTTP response, WebSocket through graphql-ws): one cap per
 // key counts SSE and WebSocket subscriptions together, an ended subscription gives its
 // place back, and a key that stops being valid (revoked, expired) ends its subscriptions
-// within the window the README states: at once when the revocation is announced on Redis,
+// within the window docs/KEYS.md states: at once when the revocation is announced on Redis,
 // within API_KEY_CACHE_TTL_MS without Redis, at its expiresAt for an expiry.
 import { randomUUID } from 'node:crypto';
 import type { Client } from 'graphql-ws';
