@@ -46,7 +46,8 @@ export function domainErrorOf(error: unknown): DomainError | undefined {
   if (error instanceof GraphQLError) {
     const original = error.originalError;
     if (original instanceof DomainError) return original;
-    return !original || original instanceof GraphQLError ? undefined : (unreadableCursor(error) ?? asDomainError(original));
+    // Pothos's own errors are GraphQL errors too: the cursor check comes first.
+    return unreadableCursor(error) ?? (!original || original instanceof GraphQLError ? undefined : asDomainError(original));
   }
   return error instanceof DomainError ? error : asDomainError(error);
 }
