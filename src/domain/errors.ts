@@ -1,15 +1,29 @@
 // Every way a request can fail by the rules of the domain, with a stable code. The
 // GraphQL layer and the JSON:API adapter each map these once (code → extensions / HTTP).
 
-/** What kind of failure it is; each surface maps a kind to its own status. */
+/** What kind of failure it is. */
 export type ErrorKind =
-  | 'invalid' // the input breaks a rule: 400
-  | 'unauthenticated' // 401
-  | 'forbidden' // 403
-  | 'not_found' // 404
-  | 'conflict' // the resource's current state forbids it: 409
-  | 'unprocessable' // a referenced resource does not exist: 422
-  | 'unavailable'; // the database cannot be reached: 503
+  | 'invalid' // the input breaks a rule
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict' // the resource's current state forbids it
+  | 'unprocessable' // a referenced resource does not exist
+  | 'unavailable'; // the database cannot be reached
+
+/**
+ * The HTTP status of each kind, one table for both surfaces: JSON:API answers with it,
+ * GraphQL with the few that are about the request as a whole (src/graphql/errors.ts).
+ */
+export const HTTP_STATUS_BY_KIND: Record<ErrorKind, number> = {
+  invalid: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  unprocessable: 422,
+  unavailable: 503,
+};
 
 export const ERROR_CODES = {
   VALIDATION_FAILED: 'invalid',
@@ -35,7 +49,8 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 
 /**
  * Where in the input the problem is, as a path of member names from the input's root
- * (e.g. ["initialMessage", "template", "id"]); each surface renders it its own way.
+ * (e.g. ["initialMessage", "template", "id"]); each surface renders it its own way. It
+ * stays a list until then: a member name is the client's own and may hold a `.`.
  */
 export type InputPath = (string | number)[];
 

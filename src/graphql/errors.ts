@@ -3,16 +3,15 @@
 import { PothosValidationError } from '@pothos/core';
 import { GraphQLError, Kind } from 'graphql';
 import { asDomainError } from '../domain/database-errors.js';
-import { DomainError } from '../domain/errors.js';
+import { DomainError, type ErrorKind, HTTP_STATUS_BY_KIND } from '../domain/errors.js';
 import { logger } from '../observability/logger.js';
 
-const HTTP_STATUS_BY_KIND: Partial<Record<DomainError['kind'], number>> = {
-  unauthenticated: 401,
-  unavailable: 503,
-};
+// A GraphQL response answers 200 whatever its errors; these kinds are about the request
+// as a whole (who sends it, whether it can be served at all), so they set the status.
+const KINDS_SETTING_HTTP_STATUS = new Set<ErrorKind>(['unauthenticated', 'unavailable']);
 
 export function domainErrorToGraphQL(error: DomainError, source?: GraphQLError): GraphQLError {
-  const status = HTTP_STATUS_BY_KIND[error.kind];
+  const status = KINDS_SETTING_HTTP_STATUS.has(error.kind) ? HTTP_STATUS_BY_KIND[error.kind] : undefined;
   return new GraphQLError(error.message, {
     nodes: source?.nodes,
     path: source?.path,
@@ -39,27 +38,32 @@ function unreadableCursor(error: GraphQLError): DomainError | undefined {
   return new DomainError('VALIDATION_FAILED', `${argument}: must be a cursor from this list's edges`, [argument]);
 }
 
-export function maskError(error: unknown): Error {
+/**
+ * The domain error a failure is, if it is one: raised by our code (as a GraphQL error's
+ * original error, or as itself), a refused cursor, or a database failure the domain names.
+ */
+export function domainErrorOf(error: unknown): DomainError | undefined {
   if (error instanceof GraphQLError) {
-    if (error.originalError instanceof DomainError) return domainErrorToGraphQL(error.originalError, error);
-    const cursorProblem = unreadableCursor(error);
-    if (cursorProblem) return domainErrorToGraphQL(cursorProblem, error);
-    // Errors GraphQL itself raised (syntax, validation, variable coercion) are the client's.
-    if (!error.originalError || error.originalError instanceof GraphQLError) return error;
-    const known = asDomainError(error.originalError);
-    if (known) return domainErrorToGraphQL(known, error);
-    reportUnexpected(error.originalError);
-    return new GraphQLError('Unexpected error.', {
-      nodes: error.nodes,
-      path: error.path,
-      extensions: { code: 'INTERNAL_SERVER_ERROR' },
-    });
+    const original = error.originalError;
+    if (original instanceof DomainError) return original;
+    // Pothos's own errors are GraphQL errors too: the cursor check comes first.
+    return unreadableCursor(error) ?? (!original || original instanceof GraphQLError ? undefined : asDomainError(original));
   }
-  if (error instanceof DomainError) return domainErrorToGraphQL(error);
-  const known = asDomainError(error);
-  if (known) return domainErrorToGraphQL(known);
-  reportUnexpected(error);
-  return new GraphQLError('Unexpected error.', { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+  return error instanceof DomainError ? error : asDomainError(error);
+}
+
+export function maskError(error: unknown): Error {
+  const source = error instanceof GraphQLError ? error : undefined;
+  const known = domainErrorOf(error);
+  if (known) return domainErrorToGraphQL(known, source);
+  // Errors GraphQL itself raised (syntax, validation, variable coercion) are the client's.
+  if (source && (!source.originalError || source.originalError instanceof GraphQLError)) return source;
+  reportUnexpected(source ? source.originalError : error);
+  return new GraphQLError('Unexpected error.', {
+    nodes: source?.nodes,
+    path: source?.path,
+    extensions: { code: 'INTERNAL_SERVER_ERROR' },
+  });
 }
 
 // The client gets a generic message; the operator gets the whole error.

@@ -1,7 +1,7 @@
 // Errors raised before a request reaches GraphQL or the JSON:API adapter (rate limit,
 // size, timeout) still answer in the shape of the surface the client called.
 import { restError } from '../rest/errors.js';
-import { errorResponse } from '../rest/handler.js';
+import { errorResponse } from '../rest/responses.js';
 
 export type Surface = 'rest' | 'graphql' | 'other';
 

@@ -1,19 +1,10 @@
 // JSON:API error objects. The one place where a failure becomes an HTTP status: domain
 // codes by their kind (src/domain/errors.ts), plus the few failures only HTTP has.
 import { GraphQLError } from 'graphql';
-import { ERROR_CODES, ERROR_DETAIL_NAMES, type ErrorCode, type ErrorKind } from '../domain/errors.js';
-import { maskError } from '../graphql/errors.js';
+import { type DomainError, ERROR_DETAIL_NAMES, type ErrorCode, HTTP_STATUS_BY_KIND, type InputPath } from '../domain/errors.js';
+import { domainErrorOf, maskError } from '../graphql/errors.js';
 import { logger } from '../observability/logger.js';
-
-const STATUS_BY_KIND: Record<ErrorKind, number> = {
-  invalid: 400,
-  unauthenticated: 401,
-  forbidden: 403,
-  not_found: 404,
-  conflict: 409,
-  unprocessable: 422,
-  unavailable: 503,
-};
+import { type RequestPart, requestPartAt } from './routes.js';
 
 const TITLES: Record<number, string> = {
   400: 'Invalid Request',
@@ -91,36 +82,40 @@ export function restErrors(errors: ErrorObject[]): RestError {
   return new RestError(status !== undefined && others.length === 0 ? Number(status) : 400, errors);
 }
 
-export const statusOfCode = (code: unknown): number | undefined =>
-  typeof code === 'string' && Object.hasOwn(ERROR_CODES, code) ? STATUS_BY_KIND[ERROR_CODES[code as ErrorCode]] : undefined;
-
-/** Turns a dotted input path (`initialMessage.template.id`) into a JSON pointer under `base`. */
-export function pointerFrom(field: string, base = '/data/attributes'): string {
-  return `${base}/${field.split('.').map(escapePointerToken).join('/')}`;
-}
+/** A JSON pointer to the input member at `path` under `base`, each name escaped (RFC 6901). */
+export const pointerTo = (path: InputPath, base = '/data/attributes') => [base, ...path.map((name) => escapePointerToken(String(name)))].join('/');
 
 export const escapePointerToken = (token: string) => token.replace(/~/g, '~0').replace(/\//g, '~1');
 
 /**
- * A GraphQL execution error as a JSON:API error object, through the same masking the
- * GraphQL endpoint uses: domain errors keep code, message and field; anything else is a
- * generic 500 (never a stack trace).
+ * A GraphQL execution error as a JSON:API error object: a domain error keeps code,
+ * message and path (pointing at the header or query parameter of `parts` that carried the
+ * member, if one did); anything else goes through the masking the GraphQL endpoint uses
+ * and is a generic 500 (never a stack trace).
  */
-export function fromGraphQLError(error: GraphQLError | Error): ErrorObject {
+export function fromGraphQLError(error: GraphQLError | Error, parts: RequestPart[] = []): ErrorObject {
+  const known = domainErrorOf(error);
+  if (known) return fromDomainError(known, parts);
   const masked = maskError(error);
-  const extensions = masked instanceof GraphQLError ? masked.extensions : {};
-  const status = statusOfCode(extensions.code);
-  if (!status) {
-    // GraphQL refused one of the adapter's own operations (a variable it should not have
-    // sent): the adapter's bug, so logged here; maskError logs what it masks itself.
-    if (extensions.code === undefined) logger.error({ err: error }, 'REST operation refused by GraphQL');
-    return errorObject(500, 'INTERNAL_SERVER_ERROR', 'An unexpected error occurred.');
-  }
-  const field = typeof extensions.field === 'string' ? extensions.field : undefined;
-  // The domain error's details travel as GraphQL extensions; JSON:API's place for them is meta.
-  const details = ERROR_DETAIL_NAMES.filter((name) => typeof extensions[name] === 'string');
-  const meta = details.length ? Object.fromEntries(details.map((name) => [name, String(extensions[name])])) : undefined;
-  return errorObject(status, String(extensions.code), masked.message, field ? { pointer: pointerFrom(field) } : undefined, meta);
+  // GraphQL refused one of the adapter's own operations (a variable it should not have
+  // sent): the adapter's bug, so logged here; maskError logs what it masks itself.
+  if (!(masked instanceof GraphQLError && masked.extensions.code !== undefined)) logger.error({ err: error }, 'REST operation refused by GraphQL');
+  return errorObject(500, 'INTERNAL_SERVER_ERROR', 'An unexpected error occurred.');
+}
+
+function fromDomainError({ code, kind, message, path = [], details = {} }: DomainError, parts: RequestPart[]): ErrorObject {
+  const status = HTTP_STATUS_BY_KIND[kind];
+  // The domain error's details are JSON:API's meta.
+  const named = ERROR_DETAIL_NAMES.filter((name) => typeof details[name] === 'string');
+  const meta = named.length ? Object.fromEntries(named.map((name) => [name, String(details[name])])) : undefined;
+  const part = requestPartAt(parts, path);
+  if (!part) return errorObject(status, code, message, path.length ? { pointer: pointerTo(path) } : undefined, meta);
+  // The message names the member as the domain does; the client sent it under another name.
+  const name = 'header' in part ? part.header : part.parameter;
+  const member = `${path.join('.')}: `;
+  const detail = message.startsWith(member) ? `${name}: ${message.slice(member.length)}` : message;
+  if ('header' in part) return errorObject(status, code, detail, { header: name }, meta);
+  return errorObject(status, 'INVALID_QUERY_PARAMETER', detail, { parameter: name }, meta);
 }
 
 /** Any failure as a RestError; everything but a RestError goes through GraphQL's masking. */

@@ -6,13 +6,24 @@ import type { GraphQLContext } from '../graphql/context.js';
 import type { ContextFactory } from '../graphql/context-factory.js';
 import { schema } from '../graphql/schema.js';
 import { type ListLinks, listDocument, nestedListDocument, singleDocument } from './documents.js';
-import { fromGraphQLError, fromUnknown, pointerFrom, RestError, restError, restErrors } from './errors.js';
-import { assertAcceptable, JSON_API } from './media-type.js';
+import { fromGraphQLError, fromUnknown, restError, restErrors } from './errors.js';
+import { assertAcceptable } from './media-type.js';
 import { OPENAPI_PATH, openApiJson } from './openapi/index.js';
 import { type AroundOperation, type OperationKind, runOperation } from './operations.js';
 import { parseQueryParams, type QueryParams } from './query-params.js';
 import { inputFromDocument, readJsonBody } from './request-body.js';
-import { ALLOWED_METHODS, actionOf, matchRoute, nestedListOf, type Payload, type ResourceDefinition, resourcePath, type Route } from './routes.js';
+import { documentResponse, errorResponse } from './responses.js';
+import {
+  ALLOWED_METHODS,
+  actionOf,
+  matchRoute,
+  nestedListOf,
+  type Payload,
+  type RequestPart,
+  type ResourceDefinition,
+  resourcePath,
+  type Route,
+} from './routes.js';
 
 type Node = Record<string, unknown>;
 
@@ -156,55 +167,18 @@ async function create(route: Route, request: Request, url: URL, context: GraphQL
     const value = request.headers.get(header);
     if (value !== null) fromHeaders[field] = value;
   }
-  let payload: Node;
-  try {
-    payload = resultOf(await runOperation(resource, 'create', params.include, { input: { ...attributes, ...fromHeaders } }, context, around));
-  } catch (error) {
-    throw pointingAtHeaders(error, resource.createHeaders ?? {});
-  }
+  const variables = { input: { ...attributes, ...fromHeaders } };
+  const payload = resultOf(
+    await runOperation(resource, 'create', params.include, variables, context, around),
+    undefined,
+    resource.requestParts.create,
+  );
   const node = resource.createPayload ? (payload[resource.createPayload.node] as Node) : payload;
   const headers: Record<string, string> = { Location: resourcePath(resource, String(node.id)) };
   for (const [flag, header] of Object.entries(resource.createResponseHeaders ?? {})) {
     if (payload[flag] === true) headers[header] = 'true';
   }
   return documentResponse(201, singleDocument(resource, node, params, metaOf(payload, resource.createPayload)), headers);
-}
-
-/** An error about an input field that came from a header names the header, not an attribute. */
-function pointingAtHeaders(error: unknown, headers: Record<string, string>): unknown {
-  if (!(error instanceof RestError)) return error;
-  const byPointer = new Map(Object.entries(headers).map(([field, header]) => [pointerFrom(field), { field, header }]));
-  const errors = error.errors.map((object) => {
-    const source = object.source as { pointer?: string } | undefined;
-    const input = source?.pointer === undefined ? undefined : byPointer.get(source.pointer);
-    if (!input) return object;
-    const detail = object.detail.startsWith(`${input.field}: `) ? `${input.header}: ${object.detail.slice(input.field.length + 2)}` : object.detail;
-    return { ...object, detail, source: { header: input.header } };
-  });
-  return new RestError(error.status, errors, error.headers);
-}
-
-/**
- * A refused filter value (the domain names it as the input member filter.NAME) came from
- * the query parameter filter[NAME], and a refused order (the argument orderBy) from sort:
- * the error names that parameter, with the code every other refused query parameter has.
- */
-function pointingAtQueryParameters(error: unknown): unknown {
-  if (!(error instanceof RestError)) return error;
-  const base = pointerFrom('filter');
-  const orderBy = pointerFrom('orderBy');
-  const errors = error.errors.map((object) => {
-    const pointer = (object.source as { pointer?: string } | undefined)?.pointer;
-    if (pointer === orderBy) {
-      return { ...object, code: 'INVALID_QUERY_PARAMETER', detail: object.detail.replace(/^orderBy: /, 'sort: '), source: { parameter: 'sort' } };
-    }
-    const name = pointer?.startsWith(`${base}/`) ? pointer.slice(base.length + 1) : undefined;
-    if (!name) return object;
-    const parameter = `filter[${name}]`;
-    const detail = object.detail.replace(`filter.${name}: `, `${parameter}: `);
-    return { ...object, code: 'INVALID_QUERY_PARAMETER', detail, source: { parameter } };
-  });
-  return new RestError(error.status, errors, error.headers);
 }
 
 async function list(route: Route, url: URL, context: GraphQLContext, around: AroundOperation | undefined): Promise<Response> {
@@ -217,12 +191,11 @@ async function list(route: Route, url: URL, context: GraphQLContext, around: Aro
     first: size,
     offset: (number - 1) * size,
   };
-  let connection: Node;
-  try {
-    connection = resultOf(await runOperation(resource, 'list', params.include, variables, context, around));
-  } catch (error) {
-    throw pointingAtQueryParameters(error);
-  }
+  const connection = resultOf(
+    await runOperation(resource, 'list', params.include, variables, context, around),
+    undefined,
+    resource.requestParts.list,
+  );
   const total = Number(connection.totalCount);
   const maxPage = Math.max(1, Math.ceil(total / size));
   const nodes = (connection.edges as { node: Node }[]).map((edge) => edge.node);
@@ -252,9 +225,12 @@ function pageLinks(pathname: string, params: QueryParams, maxPage: number): List
   };
 }
 
-/** The `result` of an operation; GraphQL errors become error objects (null → 404 when `missing`). */
-function resultOf(result: ExecutionResult, missing?: ResourceDefinition): Node {
-  if (result.errors?.length) throw restErrors(result.errors.map(fromGraphQLError));
+/**
+ * The `result` of an operation; GraphQL errors become error objects, naming the request
+ * part that carried the member when one of `parts` did (null → 404 when `missing`).
+ */
+function resultOf(result: ExecutionResult, missing?: ResourceDefinition, parts: RequestPart[] = []): Node {
+  if (result.errors?.length) throw restErrors(result.errors.map((error) => fromGraphQLError(error, parts)));
   const value = (result.data as { result?: Node | null } | null | undefined)?.result;
   if (value == null) {
     if (missing) throw notFound(missing);
@@ -273,15 +249,4 @@ function isUuid(value: string): boolean {
     valid = false;
   });
   return valid;
-}
-
-function documentResponse(status: number, document: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(document), {
-    status,
-    headers: { 'Content-Type': JSON_API, ...headers },
-  });
-}
-
-export function errorResponse(error: RestError): Response {
-  return documentResponse(error.status, { errors: error.errors }, error.headers);
 }

@@ -4,7 +4,7 @@
 import { type GraphQLInputObjectType, isNonNullType } from 'graphql';
 import { MAX_BODY_BYTES, readBodyWithin } from '../request/body.js';
 import { assertRequestContentType } from './media-type.js';
-import { type ErrorObject, errorObject, escapePointerToken, RestError, restError } from './errors.js';
+import { type ErrorObject, errorObject, escapePointerToken, pointerTo, RestError, restError } from './errors.js';
 import { valueProblems } from './input-values.js';
 
 /** The request body as parsed JSON: 415 for a foreign media type, 413 over 1 MB, 400 if not JSON. */
@@ -111,7 +111,7 @@ function assertCoercible(attributes: Record<string, unknown>, { inputType, nulla
   const reported = new Set<string>();
   const invalid = (name: string, detail: string) => {
     reported.add(name);
-    errors.push(errorObject(400, 'VALIDATION_FAILED', `${name}: ${detail}`, { pointer: `/data/attributes/${escapePointerToken(name)}` }));
+    errors.push(errorObject(400, 'VALIDATION_FAILED', `${name}: ${detail}`, { pointer: pointerTo([name]) }));
   };
   for (const field of Object.values(inputType.getFields())) {
     if (isNonNullType(field.type) && field.defaultValue === undefined && attributes[field.name] === undefined) {
@@ -125,9 +125,8 @@ function assertCoercible(attributes: Record<string, unknown>, { inputType, nulla
   for (const { path, detail } of valueProblems(attributes, inputType)) {
     // Coercion finds the missing and null ones again (a missing one at the root, path []).
     if (!path.length || reported.has(String(path[0]))) continue;
-    const pointer = ['/data/attributes', ...path.map((part) => escapePointerToken(String(part)))].join('/');
     const where = path.length ? `${path.join('.')}: ` : '';
-    errors.push(errorObject(400, 'VALIDATION_FAILED', `${where}${detail}`, { pointer }));
+    errors.push(errorObject(400, 'VALIDATION_FAILED', `${where}${detail}`, { pointer: pointerTo(path) }));
   }
   if (errors.length) throw new RestError(400, errors);
 }

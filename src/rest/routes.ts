@@ -13,6 +13,7 @@ import {
   isNonNullType,
   isObjectType,
 } from 'graphql';
+import type { InputPath } from '../domain/errors.js';
 import { schema } from '../graphql/schema.js';
 
 export const BASE_PATH = '/public/v2';
@@ -113,7 +114,20 @@ export interface ResourceDefinition extends ResourceConfig {
   sortFields: string[];
   /** Whether the list connection counts everything regardless of filters. */
   hasUnfilteredCount: boolean;
+  /**
+   * The input members an operation takes from the request outside the document's
+   * attributes: the create input's headers, the list's `filter[...]` and `sort`. An
+   * error about one of them names that header or query parameter.
+   */
+  requestParts: { create: RequestPart[]; list: RequestPart[] };
 }
+
+/** An input member (its path in the operation's arguments) and the header or query parameter carrying it. */
+export type RequestPart = { path: InputPath } & ({ header: string } | { parameter: string });
+
+/** The request part carrying the member at `path`, if the operation takes it from one. */
+export const requestPartAt = (parts: RequestPart[], path: InputPath) =>
+  parts.find((part) => part.path.length === path.length && part.path.every((name, i) => name === path[i]));
 
 /**
  * A mutation's payload object: the field holding the resource, its Boolean flags (answered
@@ -300,6 +314,16 @@ function define(config: ResourceConfig): ResourceDefinition {
     listArgTypes: Object.fromEntries(list.args.map((arg) => [arg.name, String(arg.type)])),
     sortFields: isEnumType(orderFieldType) ? orderFieldType.getValues().map((value) => value.name) : [],
     hasUnfilteredCount: isObjectType(connection) && Object.hasOwn(connection.getFields(), 'totalUnfilteredCount'),
+    requestParts: {
+      create: Object.entries(config.createHeaders ?? {}).map(([field, header]) => ({ path: [field], header })),
+      list: [
+        ...Object.keys(isInputObjectType(filterType) ? filterType.getFields() : {}).map((name) => ({
+          path: ['filter', name],
+          parameter: `filter[${name}]`,
+        })),
+        ...(orderArg ? [{ path: ['orderBy'], parameter: 'sort' }] : []),
+      ],
+    },
   };
 }
 

@@ -4,7 +4,7 @@ import { GraphQLError } from 'graphql';
 import { describe, expect, it, vi } from 'vitest';
 import { DomainError, ERROR_CODES, type ErrorCode } from '../../src/domain/errors.ts';
 import { logger } from '../../src/observability/logger.ts';
-import { fromGraphQLError, fromUnknown, pointerFrom } from '../../src/rest/errors.ts';
+import { fromGraphQLError, fromUnknown, pointerTo } from '../../src/rest/errors.ts';
 import { assertJsonApi } from './support.ts';
 
 const STATUS = { invalid: 400, unauthenticated: 401, forbidden: 403, not_found: 404, conflict: 409, unprocessable: 422, unavailable: 503 };
@@ -19,8 +19,8 @@ describe('REST errors', () => {
   });
 
   it('escapes pointer tokens', () => {
-    expect(pointerFrom('initialMessage.template.id')).toBe('/data/attributes/initialMessage/template/id');
-    expect(pointerFrom('a/b.c~d')).toBe('/data/attributes/a~1b/c~0d');
+    expect(pointerTo(['initialMessage', 'template', 'id'])).toBe('/data/attributes/initialMessage/template/id');
+    expect(pointerTo(['a/b.c~d', 0])).toBe('/data/attributes/a~1b.c~0d/0');
   });
 
   it('logs a GraphQL error without a code (an operation of the adapter refused) and answers a generic 500', () => {
