@@ -3,6 +3,7 @@
 // and cost limits checked before anything executes, the batch limit, and the deadline.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PrismaClient } from '../../src/database/generated/prisma/client.ts';
+import { registerRowReader, rowReaderOf } from '../../src/database/row-reader.ts';
 import { createApp, type App } from '../../src/http/app.ts';
 import { getNamedType, type GraphQLObjectType, isLeafType, parse } from 'graphql';
 import { QUERY_LIMITS, queryCost } from '../../src/graphql/limits.ts';
@@ -379,6 +380,12 @@ describe.each(databaseTargets())('limits on $name', (target) => {
           },
         },
       }) as unknown as PrismaClient;
+      // The statements sent without Prisma wait as long.
+      const reader = rowReaderOf(db.prisma);
+      registerRowReader(slowPrisma, async (text, values) => {
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        return reader(text, values);
+      });
       const slow = createApp({ db: { ...db, prisma: slowPrisma }, requestTimeoutMs: 50 });
 
       const started = performance.now();
