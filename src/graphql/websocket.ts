@@ -100,12 +100,14 @@ export function serveGraphQLOverWebSocket(server: Server, yoga: Yoga, guards: We
         const endForRefusedKey = () => ctx.extra.socket.close(CloseCode.Forbidden, 'Forbidden: the API key is not valid');
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({ request, params, endForRefusedKey });
         let document: DocumentNode;
+        let errors: readonly GraphQLError[];
         try {
           document = parse(params.query);
+          // The document limits (aliases, depth) throw from inside validation, not return.
+          errors = validate(schema, document);
         } catch (error) {
           return [maskError(error) as never];
         }
-        const errors = validate(schema, document);
         if (errors.length) return errors;
         let contextValue: Awaited<ReturnType<typeof contextFactory>>;
         try {

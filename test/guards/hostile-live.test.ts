@@ -390,15 +390,20 @@ describe.each(databaseTargets())('hostile SSE and WebSocket traffic on $name', (
     const tally = new Map<string, number>();
     const cases = fc.sample(wsCase(keys, fixture), { numRuns: WS_RUNS, seed: SEED });
     // graphql-ws reports a throw of the server's hooks on the console, then closes with
-    // 4500, unless the socket is already closing (a refused key): the console tells.
+    // 4500, unless the socket is already closing (a refused key): the console tells. (A
+    // frame over the size limit is reported there too, as an error of the socket, though
+    // the client gets its 1009: that one is the transport's, not a fault of ours.)
     const console_ = vi.spyOn(console, 'error');
     let problems: string[];
+    let reported: string[];
     try {
       problems = await runAll(cases, (item) => checkWs(server.port, item, tally));
     } finally {
+      // Read before the restore, which forgets the calls.
+      reported = console_.mock.calls.map((args) => args.map(String).join(' '));
       console_.mockRestore();
     }
-    const internalErrors = console_.mock.calls.map((args) => args.map(String).join(' ')).filter((text) => /internal error/i.test(text));
+    const internalErrors = reported.filter((text) => /internal error/i.test(text) && !/Max payload size exceeded/.test(text));
     problems.push(...internalErrors.map((text) => `the server reported: ${text.slice(0, 300)}`));
     console.log(`[hostile-live ${target.name}] WebSocket: ${summary(tally)}`);
     expect(problems.slice(0, 10)).toEqual([]);

@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import { createFlowRunChangeBus, type FlowRunChangeBus } from '../../src/events/flow-run-change-bus.ts';
 import { MAX_BODY_BYTES } from '../../src/request/body.ts';
 import type { PrismaClient } from '../../src/database/generated/prisma/client.ts';
+import { registerRowReader, rowReaderOf } from '../../src/database/row-reader.ts';
 import { type AppOptions, createApp } from '../../src/http/app.ts';
 import { createRateLimiter } from '../../src/http/rate-limit.ts';
 import { serve, type RunningServer } from '../../src/http/serve.ts';
@@ -75,6 +76,19 @@ describe('GraphQL over WebSocket has the guards of HTTP', () => {
     expect(result.errors).toBeUndefined();
   });
 
+  it('refuses a document over the alias or depth limit with QUERY_LIMIT_EXCEEDED, keeping the connection', async () => {
+    const { server } = await start();
+    const ws = client(server.port);
+    const aliases = `subscription { ${Array.from({ length: 200 }, (_, i) => `a${i}: flowRunChanged { kind }`).join(' ')} }`;
+    const deep = `{ flowRuns(first: 1) { edges { node { ${'flow { flowRuns(first: 1) { edges { node { '.repeat(8)}id${' } } } }'.repeat(8)} } } } }`;
+    for (const query of [aliases, deep]) {
+      // Before, the limit threw from inside validation: graphql-ws closed the connection with 4500.
+      const result = await once(ws, query);
+      expect(result.errors?.map((error) => error.extensions?.code)).toEqual(['QUERY_LIMIT_EXCEEDED']);
+    }
+    expect((await once(ws, '{ flowRuns(first: 1) { totalCount } }')).errors).toBeUndefined();
+  });
+
   it('counts every operation against the key rate: over it, RATE_LIMITED', async () => {
     const { server } = await start({ rateLimiter: createRateLimiter({ perMinute: 5, keyPrefix: `ws-${randomUUID()}` }) });
     // One connection for all seven (a lazy client would reconnect, and init again, for each).
@@ -128,6 +142,12 @@ describe('GraphQL over WebSocket has the guards of HTTP', () => {
         },
       },
     }) as unknown as PrismaClient;
+    // Run lists are read without Prisma: their statements wait as long.
+    const reader = rowReaderOf(db.prisma);
+    registerRowReader(slowPrisma, async (text, values) => {
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      return reader(text, values);
+    });
     const { app, server } = await start({ db: { ...db, prisma: slowPrisma }, requestTimeoutMs: 50 });
     const metricsBefore = await app.metrics.graphqlOperations.get();
     const result = await once(client(server.port), RUNS_QUERY);
