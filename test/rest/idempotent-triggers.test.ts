@@ -2,22 +2,13 @@
 // idempotencyKey) creates at most one run per organization for 24 hours, also when the
 // retries race; the same key with another body is refused; an expired key counts no more.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Clock, FlowRunChange } from '../../src/domain/flow-run-changes.ts';
+import type { FlowRunChange } from '../../src/domain/flow-run-changes.ts';
 import { forgetExpiredIdempotencyKeys } from '../../src/domain/idempotent-triggers.ts';
 import { createApp, type App } from '../../src/http/app.ts';
+import { HOUR, TestClock } from '../support/clock.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
 import { sendGraphQL } from '../support/graphql.ts';
 import { call, type CallResult } from './support.ts';
-
-const HOUR = 60 * 60_000;
-
-class TestClock implements Clock {
-  constructor(private current = new Date('2026-03-01T09:00:00Z')) {}
-  now = () => new Date(this.current);
-  advance(ms: number) {
-    this.current = new Date(this.current.getTime() + ms);
-  }
-}
 
 describe.each(databaseTargets())('idempotent triggers on $name', (target) => {
   let db: TestDatabase;
@@ -54,7 +45,7 @@ describe.each(databaseTargets())('idempotent triggers on $name', (target) => {
 
   beforeAll(async () => {
     db = await openTestDatabase(target);
-    clock = new TestClock();
+    clock = new TestClock(new Date('2026-03-01T09:00:00Z'));
     const changes = { publish: (_changes: readonly FlowRunChange[]) => undefined };
     app = createApp({ db, services: { clock, changes } });
     org = await createTestTenant(db, 'write', 'Idempotent org');

@@ -2,26 +2,17 @@
 // endpoint of the run's organization, in the transaction of the change (so a change that
 // rolls back leaves no event), and an organization without endpoints gets no row.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Clock, FlowRunChange } from '../../src/domain/flow-run-changes.ts';
-import { deleteFlowRun, patchFlowRun, triggerFlowRun } from '../../src/domain/flow-runs.ts';
+import type { FlowRunChange } from '../../src/domain/flow-run-changes.ts';
+import { deleteFlowRun, patchFlowRun } from '../../src/domain/flow-runs.ts';
 import { createFlow } from '../../src/domain/flows.ts';
-import { createMessageThread } from '../../src/domain/message-threads.ts';
 import { authenticate } from '../../src/domain/organizations.ts';
 import { sweepExpiredRuns } from '../../src/domain/session-timeouts.ts';
 import type { Tenant } from '../../src/domain/tenant.ts';
 import { createWebhookEndpoint, updateWebhookEndpoint } from '../../src/domain/webhook-endpoints.ts';
 import { WEBHOOK_EVENT_TYPES } from '../../src/domain/webhook-events.ts';
+import { MINUTE, TestClock } from '../support/clock.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
-
-const MINUTE = 60_000;
-
-class TestClock implements Clock {
-  constructor(private current = new Date('2026-01-01T09:00:00Z')) {}
-  now = () => new Date(this.current);
-  advance(minutes: number) {
-    this.current = new Date(this.current.getTime() + minutes * MINUTE);
-  }
-}
+import { newThread as threadOf, triggerRun } from '../support/fixtures.ts';
 
 describe.each(databaseTargets())('webhook outbox on $name', (target) => {
   let db: TestDatabase;
@@ -31,16 +22,15 @@ describe.each(databaseTargets())('webhook outbox on $name', (target) => {
   let flowId: string;
   let everything: string;
   let triggersOnly: string;
-  let counter = 0;
+  const counter = 0;
 
   const services = () => ({
     clock,
     changes: { publish: (_changes: readonly FlowRunChange[]) => undefined },
     webhookUrls: { allowPrivate: true },
   });
-  const newThread = async (as = tenant) => (await createMessageThread(as, { channel: 'web', identifier: `outbox-${counter++}` })).id;
-  const trigger = (messageThreadId: string, extra: object = {}) =>
-    triggerFlowRun(tenant, { flowId, messageThreadId, state: {}, initialMessage: {}, ...extra }).then(({ run }) => run);
+  const newThread = (as = tenant) => threadOf(as, 'outbox');
+  const trigger = (messageThreadId: string, extra: object = {}) => triggerRun(tenant, flowId, messageThreadId, extra);
   const eventsOf = async (flowRunId: string, endpointId = everything) =>
     (await db.prisma.webhookDelivery.findMany({ where: { flowRunId, endpointId }, orderBy: { sequence: 'asc' } })).map((delivery) => [
       delivery.eventType,
@@ -104,7 +94,7 @@ describe.each(databaseTargets())('webhook outbox on $name', (target) => {
     const thread = await newThread();
     const running = await trigger(thread);
     const queued = await trigger(thread);
-    clock.advance(61);
+    clock.advance(61 * MINUTE);
     expect((await sweepExpiredRuns(db.prisma, services())).timedOut).toBeGreaterThanOrEqual(1);
     expect(await eventsOf(running.id)).toEqual([
       ['flowRun.triggered', 'running'],
@@ -153,7 +143,7 @@ describe.each(databaseTargets())('webhook outbox on $name', (target) => {
     const quietFlow = (await createFlow(quiet, { name: 'Quiet' })).id;
     const thread = await newThread(quiet);
     db.statements.length = 0;
-    const { run } = await triggerFlowRun(quiet, { flowId: quietFlow, messageThreadId: thread, state: {}, initialMessage: {} });
+    const run = await triggerRun(quiet, quietFlow, thread);
     expect(db.statements).toHaveLength(1);
     expect(await db.prisma.webhookDelivery.count({ where: { flowRunId: run.id } })).toBe(0);
   });
