@@ -2,7 +2,7 @@
 // query parameters, writes and their rules, auth, media types and request errors. Every
 // response body is validated against the JSON:API 1.1 schema by `call`.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/http/app.ts';
 import { createKey, createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
 import { call, type CallOptions, TIMESTAMP } from './support.ts';
@@ -50,6 +50,10 @@ describe.each(databaseTargets())('JSON:API surface on $name', (target) => {
   beforeAll(async () => {
     db = await openTestDatabase(target);
     app = createApp({ db });
+  });
+  // Each test has organizations of its own: what another test wrote (runs, flows) is
+  // invisible to it, whatever the order the tests run in.
+  beforeEach(async () => {
     const org = await createTestTenant(db, 'write', 'REST org');
     key = org.key;
     readOnlyKey = await createKey(db, org.organizationId, 'read');
@@ -62,9 +66,10 @@ describe.each(databaseTargets())('JSON:API surface on $name', (target) => {
   describe('flow runs', () => {
     let flowId: string;
     let threads: string[];
-    const runs: { id: string; thread: string }[] = [];
+    let runs: { id: string; thread: string }[];
 
-    beforeAll(async () => {
+    beforeEach(async () => {
+      runs = [];
       flowId = await createFlow('Runs flow');
       threads = [await createThread(), await createThread()];
       // Three runs on thread 0 (running, queued, queued), one on thread 1 (running).
@@ -440,7 +445,7 @@ describe.each(databaseTargets())('JSON:API surface on $name', (target) => {
   describe('media types and request errors', () => {
     let flowId: string;
     let thread: string;
-    beforeAll(async () => {
+    beforeEach(async () => {
       flowId = await createFlow();
       thread = await createThread();
     });
