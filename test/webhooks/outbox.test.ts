@@ -14,6 +14,9 @@ import { MINUTE, TestClock } from '../support/clock.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
 import { newThread as threadOf, triggerRun } from '../support/fixtures.ts';
 
+/** The one-statement trigger (src/domain/trigger-in-one-statement.ts), as sent. */
+const ONE_STATEMENT = /^\s*WITH thread AS \(/;
+
 describe.each(databaseTargets())('webhook outbox on $name', (target) => {
   let db: TestDatabase;
   let clock: TestClock;
@@ -22,7 +25,6 @@ describe.each(databaseTargets())('webhook outbox on $name', (target) => {
   let flowId: string;
   let everything: string;
   let triggersOnly: string;
-  const counter = 0;
 
   const services = () => ({
     clock,
@@ -52,10 +54,23 @@ describe.each(databaseTargets())('webhook outbox on $name', (target) => {
   });
   afterAll(() => db?.close());
 
+  /** `work`'s result, and the SQL statements it sent. */
+  async function sent<T>(work: () => Promise<T>): Promise<{ result: T; statements: string[] }> {
+    db.statements.length = 0;
+    const result = await work();
+    return { result, statements: [...db.statements] };
+  }
+
   it('records triggers (one-statement and transactional paths), patches, promotions and deletions, in order', async () => {
     const thread = await newThread();
-    const first = await trigger(thread); // the one-statement path
-    const second = await trigger(thread, { idempotencyKey: `k-${counter}` }); // the transactional path, queued
+    const { result: first, statements: firstSent } = await sent(() => trigger(thread));
+    // A text message is not one every channel takes (WhatsApp refuses it): the trigger must
+    // read the thread's channel first, so it takes the transactional path.
+    const textMessage = { type: 'text', text: 'Hello' };
+    const { result: second, statements: secondSent } = await sent(() => trigger(thread, { initialMessage: textMessage, idempotencyKey: 'k-outbox' }));
+    expect(firstSent).toEqual([expect.stringMatching(ONE_STATEMENT)]);
+    expect(secondSent.length).toBeGreaterThan(1);
+    expect(secondSent.filter((sql) => ONE_STATEMENT.test(sql))).toEqual([]);
     expect([first.status, second.status]).toEqual(['running', 'queued']);
     await patchFlowRun(tenant, first.id, { status: 'finished' });
     await deleteFlowRun(tenant, second.id);
@@ -88,6 +103,11 @@ describe.each(databaseTargets())('webhook outbox on $name', (target) => {
       cost: 0,
     });
     expect(triggered.occurredAt.toISOString()).toBe(clock.now().toISOString());
+    const [triggeredByTransaction] = await db.prisma.webhookDelivery.findMany({
+      where: { flowRunId: second.id, endpointId: everything },
+      orderBy: { sequence: 'asc' },
+    });
+    expect(triggeredByTransaction.flowRun).toMatchObject({ id: second.id, initialMessage: textMessage, status: 'queued' });
   });
 
   it('records the timeout sweep: timedOut, then the next run promoted', async () => {
