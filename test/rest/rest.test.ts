@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/http/app.ts';
 import { createKey, createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
+import { postFlow, postRun, postThread, runDocument } from '../support/rest-fixtures.ts';
 import { call, type CallOptions, TIMESTAMP } from './support.ts';
 
 const TEMPLATE = {
@@ -18,34 +19,15 @@ describe.each(databaseTargets())('JSON:API surface on $name', (target) => {
   let key: string;
   let readOnlyKey: string;
   let otherKey: string;
-  let counter = 0;
 
   const request = (method: string, url: string, options: CallOptions = {}) => call(app, method, url, { key, ...options });
   const pointers = (json: { errors: { source?: { pointer?: string } }[] }) => json.errors.map((e) => e.source?.pointer);
   const parameters = (json: { errors: { source?: { parameter?: string } }[] }) => json.errors.map((e) => e.source?.parameter);
 
-  const createFlow = async (name = 'Screening', as = key) => {
-    const response = await call(app, 'POST', '/public/v2/flows', { key: as, body: { data: { type: 'flows', attributes: { name } } } });
-    expect(response.status).toBe(201);
-    return response.json.data.id as string;
-  };
-  const createThread = async (channel = 'web', as = key) => {
-    counter += 1;
-    const identifier = channel === 'whatsapp' ? `3165${String(counter).padStart(7, '0')}` : `visitor-${counter}`;
-    const response = await call(app, 'POST', '/public/v2/message-threads', {
-      key: as,
-      body: { data: { type: 'messageThreads', attributes: { channel, identifier } } },
-    });
-    expect(response.status).toBe(201);
-    return response.json.data.id as string;
-  };
-  const trigger = async (flowId: string, messageThreadId: string, extra: Record<string, unknown> = {}) =>
-    request('POST', '/public/v2/flow-runs', {
-      body: { data: { type: 'flowRuns', attributes: { flowId, messageThreadId, state: {}, initialMessage: {}, ...extra } } },
-    });
-  const runBody = (flowId: string, messageThreadId: string) => ({
-    data: { type: 'flowRuns', attributes: { flowId, messageThreadId, state: {}, initialMessage: {} } },
-  });
+  const createFlow = (name = 'Screening', as = key) => postFlow(app, as, name);
+  const createThread = (channel = 'web', as = key) => postThread(app, as, channel);
+  const trigger = (flowId: string, messageThreadId: string, extra: Record<string, unknown> = {}) => postRun(app, key, flowId, messageThreadId, extra);
+  const runBody = (flowId: string, messageThreadId: string) => runDocument(flowId, messageThreadId);
 
   beforeAll(async () => {
     db = await openTestDatabase(target);
