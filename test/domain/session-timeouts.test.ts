@@ -11,7 +11,7 @@ import type { Tenant } from '../../src/domain/tenant.ts';
 import { createApp } from '../../src/http/app.ts';
 import { MINUTE, TestClock } from '../support/clock.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
-import { newThread as threadOf, triggerRun } from '../support/fixtures.ts';
+import { expectDomainError, newThread as threadOf, triggerRun } from '../support/fixtures.ts';
 import { sendGraphQL } from '../support/graphql.ts';
 
 describe.each(databaseTargets())('session timeouts on $name', (target) => {
@@ -98,7 +98,7 @@ describe.each(databaseTargets())('session timeouts on $name', (target) => {
     clock.advance(61 * MINUTE);
     // The run had already timed out when the patch came: ending it otherwise is refused
     // (and the refused patch's transaction leaves the timing out to the sweeper).
-    await expect(patchFlowRun(tenant, second.id, { status: 'finished' })).rejects.toMatchObject({ code: 'RUN_ALREADY_ENDED' });
+    await expectDomainError(patchFlowRun(tenant, second.id, { status: 'finished' }), 'RUN_ALREADY_ENDED');
     await sweepExpiredRuns(db.prisma, services());
     expect(await statusOf(second.id)).toBe('timeout');
     expect(await statusOf(third.id)).toBe('running');
