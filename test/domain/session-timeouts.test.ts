@@ -5,13 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FlowRunChange } from '../../src/domain/flow-run-changes.ts';
 import { patchFlowRun } from '../../src/domain/flow-runs.ts';
 import { createFlow, updateFlow } from '../../src/domain/flows.ts';
-import { authenticate } from '../../src/domain/organizations.ts';
 import { sweepExpiredRuns } from '../../src/domain/session-timeouts.ts';
 import type { Tenant } from '../../src/domain/tenant.ts';
 import { createApp } from '../../src/http/app.ts';
 import { MINUTE, TestClock } from '../support/clock.ts';
-import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
-import { expectDomainError, newThread as threadOf, triggerRun } from '../support/fixtures.ts';
+import { databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
+import { expectDomainError, newThread as threadOf, tenantWith, triggerRun } from '../support/fixtures.ts';
 import { sendGraphQL } from '../support/graphql.ts';
 
 describe.each(databaseTargets())('session timeouts on $name', (target) => {
@@ -31,9 +30,7 @@ describe.each(databaseTargets())('session timeouts on $name', (target) => {
     db = await openTestDatabase(target);
     clock = new TestClock();
     published = [];
-    const org = await createTestTenant(db);
-    key = org.key;
-    tenant = await authenticate(db.prisma, key, services());
+    ({ tenant, key } = await tenantWith(db, services()));
     flowId = (await createFlow(tenant, { name: 'Quick', sessionTimeout: 60 })).id;
   });
   afterAll(() => db.close());

@@ -6,12 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discardChanges } from '../../src/domain/flow-run-changes.ts';
 import { deleteFlowRun, patchFlowRun } from '../../src/domain/flow-runs.ts';
 import { createFlow, updateFlow } from '../../src/domain/flows.ts';
-import { authenticate } from '../../src/domain/organizations.ts';
 import { sweepExpiredRuns } from '../../src/domain/session-timeouts.ts';
 import type { Tenant } from '../../src/domain/tenant.ts';
 import { MINUTE, TestClock } from '../support/clock.ts';
-import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
-import { newThread as threadOf, triggerRun } from '../support/fixtures.ts';
+import { databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
+import { newThread as threadOf, tenantWith, triggerRun } from '../support/fixtures.ts';
 
 const LONG_AGO = new Date('2000-01-01T00:00:00Z');
 
@@ -37,8 +36,7 @@ describe.each(databaseTargets())('every writer of a run moves its updatedAt, on 
   beforeAll(async () => {
     db = await openTestDatabase(target);
     clock = new TestClock(new Date());
-    const org = await createTestTenant(db);
-    tenant = await authenticate(db.prisma, org.key, { clock, changes: discardChanges });
+    tenant = (await tenantWith(db, { clock, changes: discardChanges })).tenant;
     flowId = (await createFlow(tenant, { name: 'Polled', sessionTimeout: 60 })).id;
   });
   afterAll(() => db.close());

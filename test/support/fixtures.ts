@@ -15,9 +15,9 @@ export async function tenantWith(db: TestDatabase, services: Partial<DomainServi
   return { tenant: await authenticate(db.prisma, key, services as DomainServices), key };
 }
 
-/** A new flow's id. */
-export async function newFlow(tenant: Tenant, name = 'Test flow', sessionTimeout = 60): Promise<string> {
-  return (await createFlow(tenant, { name, sessionTimeout })).id;
+/** A new flow's id (the default session timeout unless given). */
+export async function newFlow(tenant: Tenant, name = 'Test flow', sessionTimeout?: number): Promise<string> {
+  return (await createFlow(tenant, { name, ...(sessionTimeout !== undefined && { sessionTimeout }) })).id;
 }
 
 let threads = 0;

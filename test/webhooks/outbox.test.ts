@@ -5,14 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FlowRunChange } from '../../src/domain/flow-run-changes.ts';
 import { deleteFlowRun, patchFlowRun } from '../../src/domain/flow-runs.ts';
 import { createFlow } from '../../src/domain/flows.ts';
-import { authenticate } from '../../src/domain/organizations.ts';
 import { sweepExpiredRuns } from '../../src/domain/session-timeouts.ts';
 import type { Tenant } from '../../src/domain/tenant.ts';
 import { createWebhookEndpoint, updateWebhookEndpoint } from '../../src/domain/webhook-endpoints.ts';
 import { WEBHOOK_EVENT_TYPES } from '../../src/domain/webhook-events.ts';
 import { MINUTE, TestClock } from '../support/clock.ts';
-import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
-import { newThread as threadOf, triggerRun } from '../support/fixtures.ts';
+import { databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
+import { newThread as threadOf, tenantWith, triggerRun } from '../support/fixtures.ts';
 
 /** The one-statement trigger (src/domain/trigger-in-one-statement.ts), as sent. */
 const ONE_STATEMENT = /^\s*WITH thread AS \(/;
@@ -42,9 +41,8 @@ describe.each(databaseTargets())('webhook outbox on $name', (target) => {
   beforeAll(async () => {
     db = await openTestDatabase(target);
     clock = new TestClock();
-    const org = await createTestTenant(db);
-    tenant = await authenticate(db.prisma, org.key, services());
-    quiet = await authenticate(db.prisma, (await createTestTenant(db, 'write', 'No hooks')).key, services());
+    tenant = (await tenantWith(db, services())).tenant;
+    quiet = (await tenantWith(db, services(), 'No hooks')).tenant;
     flowId = (await createFlow(tenant, { name: 'Hooked', sessionTimeout: 60 })).id;
     everything = (await createWebhookEndpoint(tenant, { url: 'http://127.0.0.1:9/all', events: [...WEBHOOK_EVENT_TYPES] })).endpoint.id;
     triggersOnly = (await createWebhookEndpoint(tenant, { url: 'http://127.0.0.1:9/t', events: ['flowRun.triggered'] })).endpoint.id;
