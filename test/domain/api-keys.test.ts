@@ -10,6 +10,7 @@ import { authenticate, forgetApiKeys, forgetAllApiKeys } from '../../src/domain/
 import { defaultServices, type DomainServices } from '../../src/domain/tenant.ts';
 import { createOrganization } from '../../src/domain/organizations.ts';
 import { databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
+import { expectDomainError } from '../support/fixtures.ts';
 
 const ACTOR = cliActor('ops');
 const HOUR = 60 * 60_000;
@@ -68,9 +69,11 @@ describe.each(databaseTargets())('API key lifecycle on $name', (target) => {
       path: ['name'],
     });
     await expect(issueApiKey(db.prisma, { organizationId, access: 'write', name: 'a\tb', actor: ACTOR })).rejects.toMatchObject({ path: ['name'] });
-    await expect(
+    await expectDomainError(
       issueApiKey(db.prisma, { organizationId, access: 'write', expiresAt: new Date(Date.now() - 1), actor: ACTOR }),
-    ).rejects.toMatchObject({ code: 'VALIDATION_FAILED', path: ['expiresAt'] });
+      'VALIDATION_FAILED',
+      ['expiresAt'],
+    );
     expect(await db.prisma.apiKey.count()).toBe(before);
   });
 
@@ -116,7 +119,7 @@ describe.each(databaseTargets())('API key lifecycle on $name', (target) => {
       code: 'VALIDATION_FAILED',
       message: expect.stringMatching(/already revoked/),
     });
-    await expect(revokeApiKey(db.prisma, '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', ACTOR)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expectDomainError(revokeApiKey(db.prisma, '6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', ACTOR), 'NOT_FOUND');
     const events = await db.prisma.auditEvent.findMany({ where: { subjectId: apiKey.id }, orderBy: { sequence: 'asc' } });
     expect(events.map((event) => event.action)).toEqual(['apiKey.created', 'apiKey.revoked']);
   });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiKeyActor, cliActor, listAuditEvents, recordAuditEvent } from '../../src/domain/audit-log.ts';
 import { inTransaction } from '../../src/domain/transactions.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
+import { expectDomainError } from '../support/fixtures.ts';
 
 describe.each(databaseTargets())('audit log on $name', (target) => {
   let db: TestDatabase;
@@ -89,7 +90,7 @@ describe.each(databaseTargets())('audit log on $name', (target) => {
   });
 
   it('refuses an event without an actor', async () => {
-    await expect(
+    await expectDomainError(
       recordAuditEvent(db.prisma, {
         organizationId: a.organizationId,
         actor: '  ',
@@ -97,7 +98,9 @@ describe.each(databaseTargets())('audit log on $name', (target) => {
         subjectType: 'apiKey',
         subjectId: randomUUID(),
       }),
-    ).rejects.toMatchObject({ code: 'VALIDATION_FAILED', path: ['actor'] });
+      'VALIDATION_FAILED',
+      ['actor'],
+    );
   });
 
   it('is append-only in the database: UPDATE, DELETE and TRUNCATE fail and the event stays as written', async () => {
@@ -120,7 +123,7 @@ describe.each(databaseTargets())('audit log on $name', (target) => {
   });
 
   it('refuses a limit out of range', async () => {
-    await expect(listAuditEvents(db.prisma, a.organizationId, 0)).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
-    await expect(listAuditEvents(db.prisma, a.organizationId, 1001)).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    await expectDomainError(listAuditEvents(db.prisma, a.organizationId, 0), 'VALIDATION_FAILED');
+    await expectDomainError(listAuditEvents(db.prisma, a.organizationId, 1001), 'VALIDATION_FAILED');
   });
 });

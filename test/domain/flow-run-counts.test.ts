@@ -2,10 +2,9 @@
 // after concurrent triggers and deletes, and never mix organizations.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countAllFlowRuns } from '../../src/domain/flow-run-counts.ts';
-import { deleteFlowRun, triggerFlowRun } from '../../src/domain/flow-runs.ts';
-import { createFlow } from '../../src/domain/flows.ts';
-import { createMessageThread } from '../../src/domain/message-threads.ts';
+import { deleteFlowRun } from '../../src/domain/flow-runs.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
+import { newFlow, newThread, triggerRun } from '../support/fixtures.ts';
 
 describe.each(databaseTargets())('flow-run counts on $name', (target) => {
   let db: TestDatabase;
@@ -20,16 +19,10 @@ describe.each(databaseTargets())('flow-run counts on $name', (target) => {
   afterAll(() => db.close());
 
   async function triggerMany(org: TestTenant, runs: number) {
-    const flow = await createFlow(org.tenant, { name: 'Counted' });
-    const threads = await Promise.all(
-      Array.from({ length: 5 }, (_, i) => createMessageThread(org.tenant, { channel: 'web', identifier: `count-${org.organizationId}-${i}` })),
-    );
-    const results = await Promise.all(
-      Array.from({ length: runs }, (_, i) =>
-        triggerFlowRun(org.tenant, { flowId: flow.id, messageThreadId: threads[i % threads.length].id, state: {}, initialMessage: {} }),
-      ),
-    );
-    return results.map((result) => result.run.id);
+    const flowId = await newFlow(org.tenant, 'Counted');
+    const threads = await Promise.all(Array.from({ length: 5 }, () => newThread(org.tenant, 'count')));
+    const results = await Promise.all(Array.from({ length: runs }, (_, i) => triggerRun(org.tenant, flowId, threads[i % threads.length])));
+    return results.map((run) => run.id);
   }
 
   it('counts inserts and deletes, under concurrency, per organization', async () => {

@@ -2,7 +2,7 @@
 // embedded database and (with TEST_DATABASE_URL) on PostgreSQL.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DomainError, type ErrorCode, type InputPath } from '../../src/domain/errors.ts';
+import type { InputPath } from '../../src/domain/errors.ts';
 import { deleteFlowRun, patchFlowRun, triggerFlowRun } from '../../src/domain/flow-runs.ts';
 import { TERMINAL_STATUSES, type FlowRunStatus } from '../../src/domain/flow-run-status.ts';
 import { createFlow, deleteFlow, updateFlow } from '../../src/domain/flows.ts';
@@ -11,6 +11,7 @@ import { authenticate } from '../../src/domain/organizations.ts';
 import type { Tenant } from '../../src/domain/tenant.ts';
 import type { Channel } from '../../src/domain/flow-run-input.ts';
 import { createKey, createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
+import { expectDomainError } from '../support/fixtures.ts';
 
 const TEMPLATE_ID = '3b241101-e2bb-4255-8caf-4136c566a962';
 const template = (components: unknown = [{ type: 'body', parameters: [{ type: 'text', text: 'Ann' }] }]) => ({
@@ -18,19 +19,6 @@ const template = (components: unknown = [{ type: 'body', parameters: [{ type: 't
   template: { id: TEMPLATE_ID, components },
 });
 const TERMINAL = [...TERMINAL_STATUSES];
-
-/** Awaits a promise that must fail with a DomainError of the given code (and path). */
-async function expectDomainError(promise: Promise<unknown>, code: ErrorCode, path?: InputPath): Promise<DomainError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error, `expected ${code}, but it succeeded`).toBeInstanceOf(DomainError);
-  const domainError = error as DomainError;
-  expect(domainError.code).toBe(code);
-  if (path) expect(domainError.path).toEqual(path);
-  return domainError;
-}
 
 /** Same, for a function that throws synchronously or returns a rejected promise. */
 function attempt(work: () => Promise<unknown>): Promise<unknown> {

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sweepExpiredRuns } from '../../src/domain/session-timeouts.ts';
 import { createApp, type App } from '../../src/http/app.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
+import { postThread } from '../support/rest-fixtures.ts';
 import { queueViolations, snapshotQueues } from '../support/queue-invariants.ts';
 import { call, type CallResult } from '../rest/support.ts';
 
@@ -44,7 +45,6 @@ describe.each(databaseTargets())('one idempotency key under concurrent requests 
   let app: App;
   let org: TestTenant;
   let flowId: string;
-  let counter = 0;
 
   const post = (messageThreadId: string, idempotencyKey?: string, state: unknown = { who: 'Henk' }) =>
     call(app, 'POST', '/public/v2/flow-runs', {
@@ -52,15 +52,7 @@ describe.each(databaseTargets())('one idempotency key under concurrent requests 
       body: { data: { type: 'flowRuns', attributes: { flowId, messageThreadId, state, initialMessage: {} } } },
       headers: idempotencyKey === undefined ? {} : { 'Idempotency-Key': idempotencyKey },
     });
-  async function newThread() {
-    counter += 1;
-    const thread = await call(app, 'POST', '/public/v2/message-threads', {
-      key: org.key,
-      body: { data: { type: 'messageThreads', attributes: { channel: 'web', identifier: `idem-race-${counter}` } } },
-    });
-    expect(thread.status).toBe(201);
-    return thread.json.data.id as string;
-  }
+  const newThread = () => postThread(app, org.key, 'web', 'idem-race');
   const runIdsOf = async (messageThreadId: string) =>
     new Set((await db.prisma.flowRun.findMany({ where: { messageThreadId }, select: { id: true } })).map((run) => run.id));
 

@@ -6,6 +6,7 @@ import { issueApiKey } from '../../src/domain/api-keys.ts';
 import { cliActor } from '../../src/domain/audit-log.ts';
 import { createOrganization } from '../../src/domain/organizations.ts';
 import { databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
+import { expectDomainError } from '../support/fixtures.ts';
 
 // C0 (ESC, BEL, TAB, LF, CR, NUL), DEL and C1 (NEL, CSI): every one is a control character.
 const CONTROL_NAMES = [
@@ -49,7 +50,7 @@ describe.each(databaseTargets())('organization names on $name', (target) => {
       const organization = await createOrganization(db.prisma, name);
       expect(organization.name).toBe(name.trim());
     }
-    await expect(createOrganization(db.prisma, 'A'.repeat(201))).rejects.toMatchObject({ code: 'VALIDATION_FAILED', path: ['name'] });
-    await expect(createOrganization(db.prisma, '   ')).rejects.toMatchObject({ code: 'VALIDATION_FAILED', path: ['name'] });
+    await expectDomainError(createOrganization(db.prisma, 'A'.repeat(201)), 'VALIDATION_FAILED', ['name']);
+    await expectDomainError(createOrganization(db.prisma, '   '), 'VALIDATION_FAILED', ['name']);
   });
 });

@@ -2,26 +2,16 @@
 // running, the sweeper times runs out and promotes the next, and two sweepers racing
 // over the same rows neither lose a run nor promote one twice.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Clock, FlowRunChange } from '../../src/domain/flow-run-changes.ts';
-import { patchFlowRun, triggerFlowRun } from '../../src/domain/flow-runs.ts';
+import type { FlowRunChange } from '../../src/domain/flow-run-changes.ts';
+import { patchFlowRun } from '../../src/domain/flow-runs.ts';
 import { createFlow, updateFlow } from '../../src/domain/flows.ts';
-import { createMessageThread } from '../../src/domain/message-threads.ts';
-import { authenticate } from '../../src/domain/organizations.ts';
 import { sweepExpiredRuns } from '../../src/domain/session-timeouts.ts';
 import type { Tenant } from '../../src/domain/tenant.ts';
 import { createApp } from '../../src/http/app.ts';
-import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
+import { MINUTE, TestClock } from '../support/clock.ts';
+import { databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
+import { expectDomainError, newThread as threadOf, tenantWith, triggerRun } from '../support/fixtures.ts';
 import { sendGraphQL } from '../support/graphql.ts';
-
-const MINUTE = 60_000;
-
-class TestClock implements Clock {
-  constructor(private current = new Date('2026-01-01T09:00:00Z')) {}
-  now = () => new Date(this.current);
-  advance(minutes: number) {
-    this.current = new Date(this.current.getTime() + minutes * MINUTE);
-  }
-}
 
 describe.each(databaseTargets())('session timeouts on $name', (target) => {
   let db: TestDatabase;
@@ -30,21 +20,17 @@ describe.each(databaseTargets())('session timeouts on $name', (target) => {
   let tenant: Tenant;
   let key: string;
   let flowId: string;
-  let counter = 0;
 
   const services = () => ({ clock, changes: { publish: (changes: readonly FlowRunChange[]) => published.push(...changes) } });
-  const newThread = async () => (await createMessageThread(tenant, { channel: 'web', identifier: `timeout-${counter++}` })).id;
-  const trigger = (messageThreadId: string) =>
-    triggerFlowRun(tenant, { flowId, messageThreadId, state: {}, initialMessage: {} }).then(({ run }) => run);
+  const newThread = () => threadOf(tenant, 'timeout');
+  const trigger = (messageThreadId: string) => triggerRun(tenant, flowId, messageThreadId);
   const statusOf = async (id: string) => (await db.prisma.flowRun.findUniqueOrThrow({ where: { id } })).status;
 
   beforeAll(async () => {
     db = await openTestDatabase(target);
     clock = new TestClock();
     published = [];
-    const org = await createTestTenant(db);
-    key = org.key;
-    tenant = await authenticate(db.prisma, key, services());
+    ({ tenant, key } = await tenantWith(db, services()));
     flowId = (await createFlow(tenant, { name: 'Quick', sessionTimeout: 60 })).id;
   });
   afterAll(() => db.close());
@@ -62,9 +48,9 @@ describe.each(databaseTargets())('session timeouts on $name', (target) => {
         status,
       });
 
-    clock.advance(59);
+    clock.advance(59 * MINUTE);
     expect((await read()).data!.flowRuns.edges[0].node.status).toBe('running');
-    clock.advance(2);
+    clock.advance(2 * MINUTE);
     expect((await read()).data!.flowRuns.edges[0].node.status).toBe('timeout');
     expect((await read(['running'])).data!.flowRuns.totalCount).toBe(0);
     expect((await read(['timeout'])).data!.flowRuns.totalCount).toBe(1);
@@ -76,7 +62,7 @@ describe.each(databaseTargets())('session timeouts on $name', (target) => {
     const thread = await newThread();
     const first = await trigger(thread);
     const second = await trigger(thread);
-    clock.advance(61);
+    clock.advance(61 * MINUTE);
     published.length = 0;
     const result = await sweepExpiredRuns(db.prisma, { ...services(), batchSize: 1000 });
     expect(result.timedOut).toBeGreaterThanOrEqual(1);
@@ -100,16 +86,16 @@ describe.each(databaseTargets())('session timeouts on $name', (target) => {
     const thread = await newThread();
     const first = await trigger(thread);
     const second = await trigger(thread);
-    clock.advance(61);
+    clock.advance(61 * MINUTE);
     const third = await trigger(thread);
     expect(await statusOf(first.id)).toBe('timeout');
     expect(await statusOf(second.id)).toBe('running');
     expect(third.status).toBe('queued');
 
-    clock.advance(61);
+    clock.advance(61 * MINUTE);
     // The run had already timed out when the patch came: ending it otherwise is refused
     // (and the refused patch's transaction leaves the timing out to the sweeper).
-    await expect(patchFlowRun(tenant, second.id, { status: 'finished' })).rejects.toMatchObject({ code: 'RUN_ALREADY_ENDED' });
+    await expectDomainError(patchFlowRun(tenant, second.id, { status: 'finished' }), 'RUN_ALREADY_ENDED');
     await sweepExpiredRuns(db.prisma, services());
     expect(await statusOf(second.id)).toBe('timeout');
     expect(await statusOf(third.id)).toBe('running');
@@ -120,14 +106,14 @@ describe.each(databaseTargets())('session timeouts on $name', (target) => {
   it('moves the expiry of running runs when the flow timeout changes', async () => {
     const thread = await newThread();
     const run = await trigger(thread);
-    clock.advance(5);
+    clock.advance(5 * MINUTE);
     await updateFlow(tenant, flowId, { sessionTimeout: 120 });
     // The runs whose expiry moved changed at the clock's time, as every other write does.
     expect((await db.prisma.flowRun.findUniqueOrThrow({ where: { id: run.id } })).updatedAt).toEqual(clock.now());
-    clock.advance(85);
+    clock.advance(85 * MINUTE);
     await sweepExpiredRuns(db.prisma, services());
     expect(await statusOf(run.id)).toBe('running');
-    clock.advance(31);
+    clock.advance(31 * MINUTE);
     await sweepExpiredRuns(db.prisma, services());
     expect(await statusOf(run.id)).toBe('timeout');
     await updateFlow(tenant, flowId, { sessionTimeout: 60 });
@@ -136,7 +122,7 @@ describe.each(databaseTargets())('session timeouts on $name', (target) => {
   it('leaves a run that has already timed out for its readers timed out when the flow timeout grows', async () => {
     const thread = await newThread();
     const expired = await trigger(thread);
-    clock.advance(61);
+    clock.advance(61 * MINUTE);
     // No sweep yet: stored as running, read as timeout. Lengthening the flow's timeout
     // must not bring it back to life.
     await updateFlow(tenant, flowId, { sessionTimeout: 240 });
@@ -155,7 +141,7 @@ describe.each(databaseTargets())('session timeouts on $name', (target) => {
       await trigger(thread);
       await trigger(thread);
     }
-    clock.advance(61);
+    clock.advance(61 * MINUTE);
     published.length = 0;
     const [a, b] = await Promise.all([
       sweepExpiredRuns(db.prisma, { ...services(), batchSize: 1000 }),

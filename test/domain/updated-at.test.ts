@@ -3,32 +3,25 @@
 // updatedAt is set far back by hand, the writer runs, and the runs it changed (and only
 // those) must carry a new updatedAt.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Clock, discardChanges } from '../../src/domain/flow-run-changes.ts';
-import { deleteFlowRun, patchFlowRun, triggerFlowRun } from '../../src/domain/flow-runs.ts';
+import { discardChanges } from '../../src/domain/flow-run-changes.ts';
+import { deleteFlowRun, patchFlowRun } from '../../src/domain/flow-runs.ts';
 import { createFlow, updateFlow } from '../../src/domain/flows.ts';
-import { createMessageThread } from '../../src/domain/message-threads.ts';
-import { authenticate } from '../../src/domain/organizations.ts';
 import { sweepExpiredRuns } from '../../src/domain/session-timeouts.ts';
 import type { Tenant } from '../../src/domain/tenant.ts';
-import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
+import { MINUTE, TestClock } from '../support/clock.ts';
+import { databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
+import { newThread as threadOf, tenantWith, triggerRun } from '../support/fixtures.ts';
 
 const LONG_AGO = new Date('2000-01-01T00:00:00Z');
-
-class TestClock implements Clock {
-  current = new Date();
-  now = () => new Date(this.current);
-}
 
 describe.each(databaseTargets())('every writer of a run moves its updatedAt, on $name', (target) => {
   let db: TestDatabase;
   let tenant: Tenant;
   let clock: TestClock;
   let flowId: string;
-  let counter = 0;
 
-  const newThread = async () => (await createMessageThread(tenant, { channel: 'web', identifier: `poll-${counter++}` })).id;
-  const trigger = async (messageThreadId: string, idempotencyKey?: string) =>
-    (await triggerFlowRun(tenant, { flowId, messageThreadId, state: {}, initialMessage: {}, idempotencyKey })).run;
+  const newThread = () => threadOf(tenant, 'poll');
+  const trigger = (messageThreadId: string, idempotencyKey?: string) => triggerRun(tenant, flowId, messageThreadId, { idempotencyKey });
   const ageRuns = (...ids: string[]) => db.prisma.flowRun.updateMany({ where: { id: { in: ids } }, data: { updatedAt: LONG_AGO } });
   const updatedAt = async (id: string) => (await db.prisma.flowRun.findUniqueOrThrow({ where: { id } })).updatedAt;
 
@@ -42,9 +35,8 @@ describe.each(databaseTargets())('every writer of a run moves its updatedAt, on 
 
   beforeAll(async () => {
     db = await openTestDatabase(target);
-    clock = new TestClock();
-    const org = await createTestTenant(db);
-    tenant = await authenticate(db.prisma, org.key, { clock, changes: discardChanges });
+    clock = new TestClock(new Date());
+    tenant = (await tenantWith(db, { clock, changes: discardChanges })).tenant;
     flowId = (await createFlow(tenant, { name: 'Polled', sessionTimeout: 60 })).id;
   });
   afterAll(() => db.close());
@@ -52,7 +44,7 @@ describe.each(databaseTargets())('every writer of a run moves its updatedAt, on 
   it('a trigger writes updatedAt with the run (one-statement path and full path alike)', async () => {
     const before = new Date(Date.now() - 1000);
     const quick = await trigger(await newThread());
-    const keyed = await trigger(await newThread(), `poll-key-${counter}`);
+    const keyed = await trigger(await newThread(), 'poll-key');
     for (const run of [quick, keyed]) {
       expect(run.updatedAt.getTime()).toBeGreaterThanOrEqual(before.getTime());
       expect((await updatedAt(run.id)).getTime()).toBe(run.updatedAt.getTime());
@@ -79,7 +71,7 @@ describe.each(databaseTargets())('every writer of a run moves its updatedAt, on 
     const thread = await newThread();
     const running = await trigger(thread);
     const queued = await trigger(thread);
-    clock.current = new Date(clock.current.getTime() + 61 * 60_000);
+    clock.advance(61 * MINUTE);
     const swept = await moved([running.id, queued.id], () => sweepExpiredRuns(db.prisma, { clock, changes: discardChanges }));
     expect(swept.sort()).toEqual([running.id, queued.id].sort());
     expect(await db.prisma.flowRun.findUniqueOrThrow({ where: { id: running.id } })).toMatchObject({ status: 'timeout' });
@@ -88,7 +80,7 @@ describe.each(databaseTargets())('every writer of a run moves its updatedAt, on 
   it('a trigger that times out the thread’s expired run first moves that run', async () => {
     const thread = await newThread();
     const running = await trigger(thread);
-    clock.current = new Date(clock.current.getTime() + 61 * 60_000);
+    clock.advance(61 * MINUTE);
     expect(await moved([running.id], () => trigger(thread))).toEqual([running.id]);
   });
 

@@ -7,6 +7,7 @@ import { defaultServices } from '../../src/domain/tenant.ts';
 import { createApp, type App } from '../../src/http/app.ts';
 import { RESOURCES } from '../../src/rest/routes.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
+import { postThread } from '../support/rest-fixtures.ts';
 import { call, type CallOptions } from './support.ts';
 
 type ErrorObject = { code: string; detail: string; source?: { pointer?: string; parameter?: string } };
@@ -40,10 +41,7 @@ describe.each(databaseTargets())('bad input on the JSON:API surface on $name', (
     expect(response.status, JSON.stringify(response.json)).toBe(201);
     return response.json.data.id as string;
   };
-  const newThread = () => {
-    counter += 1;
-    return create('message-threads', 'messageThreads', { channel: 'web', identifier: `bad-input-${counter}` });
-  };
+  const newThread = () => postThread(app, key, 'web', 'bad-input');
 
   beforeAll(async () => {
     db = await openTestDatabase(target);

@@ -2,22 +2,14 @@
 // idempotencyKey) creates at most one run per organization for 24 hours, also when the
 // retries race; the same key with another body is refused; an expired key counts no more.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Clock, FlowRunChange } from '../../src/domain/flow-run-changes.ts';
+import type { FlowRunChange } from '../../src/domain/flow-run-changes.ts';
 import { forgetExpiredIdempotencyKeys } from '../../src/domain/idempotent-triggers.ts';
 import { createApp, type App } from '../../src/http/app.ts';
+import { HOUR, TestClock } from '../support/clock.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
 import { sendGraphQL } from '../support/graphql.ts';
+import { postFlow, postThread } from '../support/rest-fixtures.ts';
 import { call, type CallResult } from './support.ts';
-
-const HOUR = 60 * 60_000;
-
-class TestClock implements Clock {
-  constructor(private current = new Date('2026-03-01T09:00:00Z')) {}
-  now = () => new Date(this.current);
-  advance(ms: number) {
-    this.current = new Date(this.current.getTime() + ms);
-  }
-}
 
 describe.each(databaseTargets())('idempotent triggers on $name', (target) => {
   let db: TestDatabase;
@@ -25,7 +17,6 @@ describe.each(databaseTargets())('idempotent triggers on $name', (target) => {
   let clock: TestClock;
   let org: TestTenant;
   let other: TestTenant;
-  let counter = 0;
 
   const post = (body: unknown, idempotencyKey?: string, as = org) =>
     call(app, 'POST', '/public/v2/flow-runs', {
@@ -36,25 +27,16 @@ describe.each(databaseTargets())('idempotent triggers on $name', (target) => {
   const runBody = (flowId: string, messageThreadId: string, state: unknown = {}) => ({
     data: { type: 'flowRuns', attributes: { flowId, messageThreadId, state, initialMessage: {} } },
   });
-  async function flowAndThread(as = org) {
-    counter += 1;
-    const flow = await call(app, 'POST', '/public/v2/flows', {
-      key: as.key,
-      body: { data: { type: 'flows', attributes: { name: `Idempotent ${counter}` } } },
-    });
-    const thread = await call(app, 'POST', '/public/v2/message-threads', {
-      key: as.key,
-      body: { data: { type: 'messageThreads', attributes: { channel: 'web', identifier: `idem-${counter}` } } },
-    });
-    expect([flow.status, thread.status]).toEqual([201, 201]);
-    return { flowId: flow.json.data.id as string, threadId: thread.json.data.id as string };
-  }
+  const flowAndThread = async (as = org) => ({
+    flowId: await postFlow(app, as.key, 'Idempotent'),
+    threadId: await postThread(app, as.key, 'web', 'idem'),
+  });
   const runsOfThread = (messageThreadId: string) => db.prisma.flowRun.count({ where: { messageThreadId } });
   const replayedHeader = (response: CallResult) => response.headers.get('Idempotent-Replayed');
 
   beforeAll(async () => {
     db = await openTestDatabase(target);
-    clock = new TestClock();
+    clock = new TestClock(new Date('2026-03-01T09:00:00Z'));
     const changes = { publish: (_changes: readonly FlowRunChange[]) => undefined };
     app = createApp({ db, services: { clock, changes } });
     org = await createTestTenant(db, 'write', 'Idempotent org');

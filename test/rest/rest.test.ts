@@ -2,9 +2,10 @@
 // query parameters, writes and their rules, auth, media types and request errors. Every
 // response body is validated against the JSON:API 1.1 schema by `call`.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/http/app.ts';
 import { createKey, createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
+import { postFlow, postRun, postThread, runDocument } from '../support/rest-fixtures.ts';
 import { call, type CallOptions, TIMESTAMP } from './support.ts';
 
 const TEMPLATE = {
@@ -18,38 +19,23 @@ describe.each(databaseTargets())('JSON:API surface on $name', (target) => {
   let key: string;
   let readOnlyKey: string;
   let otherKey: string;
-  let counter = 0;
 
   const request = (method: string, url: string, options: CallOptions = {}) => call(app, method, url, { key, ...options });
   const pointers = (json: { errors: { source?: { pointer?: string } }[] }) => json.errors.map((e) => e.source?.pointer);
   const parameters = (json: { errors: { source?: { parameter?: string } }[] }) => json.errors.map((e) => e.source?.parameter);
 
-  const createFlow = async (name = 'Screening', as = key) => {
-    const response = await call(app, 'POST', '/public/v2/flows', { key: as, body: { data: { type: 'flows', attributes: { name } } } });
-    expect(response.status).toBe(201);
-    return response.json.data.id as string;
-  };
-  const createThread = async (channel = 'web', as = key) => {
-    counter += 1;
-    const identifier = channel === 'whatsapp' ? `3165${String(counter).padStart(7, '0')}` : `visitor-${counter}`;
-    const response = await call(app, 'POST', '/public/v2/message-threads', {
-      key: as,
-      body: { data: { type: 'messageThreads', attributes: { channel, identifier } } },
-    });
-    expect(response.status).toBe(201);
-    return response.json.data.id as string;
-  };
-  const trigger = async (flowId: string, messageThreadId: string, extra: Record<string, unknown> = {}) =>
-    request('POST', '/public/v2/flow-runs', {
-      body: { data: { type: 'flowRuns', attributes: { flowId, messageThreadId, state: {}, initialMessage: {}, ...extra } } },
-    });
-  const runBody = (flowId: string, messageThreadId: string) => ({
-    data: { type: 'flowRuns', attributes: { flowId, messageThreadId, state: {}, initialMessage: {} } },
-  });
+  const createFlow = (name = 'Screening', as = key) => postFlow(app, as, name);
+  const createThread = (channel = 'web', as = key) => postThread(app, as, channel);
+  const trigger = (flowId: string, messageThreadId: string, extra: Record<string, unknown> = {}) => postRun(app, key, flowId, messageThreadId, extra);
+  const runBody = (flowId: string, messageThreadId: string) => runDocument(flowId, messageThreadId);
 
   beforeAll(async () => {
     db = await openTestDatabase(target);
     app = createApp({ db });
+  });
+  // Each test has organizations of its own: what another test wrote (runs, flows) is
+  // invisible to it, whatever the order the tests run in.
+  beforeEach(async () => {
     const org = await createTestTenant(db, 'write', 'REST org');
     key = org.key;
     readOnlyKey = await createKey(db, org.organizationId, 'read');
@@ -62,9 +48,10 @@ describe.each(databaseTargets())('JSON:API surface on $name', (target) => {
   describe('flow runs', () => {
     let flowId: string;
     let threads: string[];
-    const runs: { id: string; thread: string }[] = [];
+    let runs: { id: string; thread: string }[];
 
-    beforeAll(async () => {
+    beforeEach(async () => {
+      runs = [];
       flowId = await createFlow('Runs flow');
       threads = [await createThread(), await createThread()];
       // Three runs on thread 0 (running, queued, queued), one on thread 1 (running).
@@ -440,7 +427,7 @@ describe.each(databaseTargets())('JSON:API surface on $name', (target) => {
   describe('media types and request errors', () => {
     let flowId: string;
     let thread: string;
-    beforeAll(async () => {
+    beforeEach(async () => {
       flowId = await createFlow();
       thread = await createThread();
     });

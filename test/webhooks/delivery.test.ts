@@ -17,6 +17,7 @@ import { sendWebhook } from '../../src/webhooks/send.ts';
 import { call } from '../rest/support.ts';
 import { sendGraphQL } from '../support/graphql.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
+import { postRun, postThread } from '../support/rest-fixtures.ts';
 import { type ReceivedWebhook, startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
 const median = (values: number[]) => {
@@ -32,7 +33,6 @@ describe.each(databaseTargets())('webhook delivery on $name', (target) => {
   let receiver: WebhookReceiver;
   let worker: WebhookWorker | undefined;
   let flowId: string;
-  let counter = 0;
   const metrics = createMetrics({ webhookQueue: () => deliveryQueueStats(db.prisma, new Date()) });
 
   const fastRetries: RetryPolicy = { baseDelayMs: 50, maxDelayMs: 400, windowMs: 60_000, leaseMs: 30_000 };
@@ -56,18 +56,9 @@ describe.each(databaseTargets())('webhook delivery on $name', (target) => {
     expect(created.status).toBe(201);
     return { id: created.json.data.id as string, secret: created.json.meta.secret as string };
   }
-  async function newThread() {
-    const thread = await call(app, 'POST', '/public/v2/message-threads', {
-      key: org.key,
-      body: { data: { type: 'messageThreads', attributes: { channel: 'web', identifier: `hook-${counter++}` } } },
-    });
-    return thread.json.data.id as string;
-  }
+  const newThread = () => postThread(app, org.key, 'web', 'hook');
   async function trigger(messageThreadId: string) {
-    const run = await call(app, 'POST', '/public/v2/flow-runs', {
-      key: org.key,
-      body: { data: { type: 'flowRuns', attributes: { flowId, messageThreadId, state: {}, initialMessage: {} } } },
-    });
+    const run = await postRun(app, org.key, flowId, messageThreadId);
     expect(run.status).toBe(201);
     return run.json.data as { id: string; attributes: Record<string, unknown> };
   }

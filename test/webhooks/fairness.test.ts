@@ -12,6 +12,7 @@ import { createApp, type App } from '../../src/http/app.ts';
 import { startWebhookWorker, type WebhookWorker } from '../../src/jobs/webhook-worker.ts';
 import { call } from '../rest/support.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
+import { postFlow, postRun, postThread } from '../support/rest-fixtures.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
 interface HangingServer {
@@ -73,8 +74,7 @@ describe.each(databaseTargets())('fair webhook delivery on $name', (target) => {
 
   async function organization(name: string) {
     const org = await createTestTenant(db, 'write', name);
-    const flow = await call(app, 'POST', '/public/v2/flows', { key: org.key, body: { data: { type: 'flows', attributes: { name } } } });
-    return { org, flowId: flow.json.data.id as string };
+    return { org, flowId: await postFlow(app, org.key, name) };
   }
   async function endpoint(org: TestTenant, url: string) {
     const created = await call(app, 'POST', '/public/v2/webhook-endpoints', {
@@ -84,14 +84,7 @@ describe.each(databaseTargets())('fair webhook delivery on $name', (target) => {
     expect(created.status).toBe(201);
   }
   async function trigger(org: TestTenant, flowId: string) {
-    const thread = await call(app, 'POST', '/public/v2/message-threads', {
-      key: org.key,
-      body: { data: { type: 'messageThreads', attributes: { channel: 'web', identifier: crypto.randomUUID() } } },
-    });
-    const run = await call(app, 'POST', '/public/v2/flow-runs', {
-      key: org.key,
-      body: { data: { type: 'flowRuns', attributes: { flowId, messageThreadId: thread.json.data.id, state: {}, initialMessage: {} } } },
-    });
+    const run = await postRun(app, org.key, flowId, await postThread(app, org.key));
     expect(run.status).toBe(201);
     return run.json.data.id as string;
   }

@@ -2,26 +2,19 @@
 // endpoint of the run's organization, in the transaction of the change (so a change that
 // rolls back leaves no event), and an organization without endpoints gets no row.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Clock, FlowRunChange } from '../../src/domain/flow-run-changes.ts';
-import { deleteFlowRun, patchFlowRun, triggerFlowRun } from '../../src/domain/flow-runs.ts';
+import type { FlowRunChange } from '../../src/domain/flow-run-changes.ts';
+import { deleteFlowRun, patchFlowRun } from '../../src/domain/flow-runs.ts';
 import { createFlow } from '../../src/domain/flows.ts';
-import { createMessageThread } from '../../src/domain/message-threads.ts';
-import { authenticate } from '../../src/domain/organizations.ts';
 import { sweepExpiredRuns } from '../../src/domain/session-timeouts.ts';
 import type { Tenant } from '../../src/domain/tenant.ts';
 import { createWebhookEndpoint, updateWebhookEndpoint } from '../../src/domain/webhook-endpoints.ts';
 import { WEBHOOK_EVENT_TYPES } from '../../src/domain/webhook-events.ts';
-import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
+import { MINUTE, TestClock } from '../support/clock.ts';
+import { databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
+import { newThread as threadOf, tenantWith, triggerRun } from '../support/fixtures.ts';
 
-const MINUTE = 60_000;
-
-class TestClock implements Clock {
-  constructor(private current = new Date('2026-01-01T09:00:00Z')) {}
-  now = () => new Date(this.current);
-  advance(minutes: number) {
-    this.current = new Date(this.current.getTime() + minutes * MINUTE);
-  }
-}
+/** The one-statement trigger (src/domain/trigger-in-one-statement.ts), as sent. */
+const ONE_STATEMENT = /^\s*WITH thread AS \(/;
 
 describe.each(databaseTargets())('webhook outbox on $name', (target) => {
   let db: TestDatabase;
@@ -31,16 +24,14 @@ describe.each(databaseTargets())('webhook outbox on $name', (target) => {
   let flowId: string;
   let everything: string;
   let triggersOnly: string;
-  let counter = 0;
 
   const services = () => ({
     clock,
     changes: { publish: (_changes: readonly FlowRunChange[]) => undefined },
     webhookUrls: { allowPrivate: true },
   });
-  const newThread = async (as = tenant) => (await createMessageThread(as, { channel: 'web', identifier: `outbox-${counter++}` })).id;
-  const trigger = (messageThreadId: string, extra: object = {}) =>
-    triggerFlowRun(tenant, { flowId, messageThreadId, state: {}, initialMessage: {}, ...extra }).then(({ run }) => run);
+  const newThread = (as = tenant) => threadOf(as, 'outbox');
+  const trigger = (messageThreadId: string, extra: object = {}) => triggerRun(tenant, flowId, messageThreadId, extra);
   const eventsOf = async (flowRunId: string, endpointId = everything) =>
     (await db.prisma.webhookDelivery.findMany({ where: { flowRunId, endpointId }, orderBy: { sequence: 'asc' } })).map((delivery) => [
       delivery.eventType,
@@ -50,9 +41,8 @@ describe.each(databaseTargets())('webhook outbox on $name', (target) => {
   beforeAll(async () => {
     db = await openTestDatabase(target);
     clock = new TestClock();
-    const org = await createTestTenant(db);
-    tenant = await authenticate(db.prisma, org.key, services());
-    quiet = await authenticate(db.prisma, (await createTestTenant(db, 'write', 'No hooks')).key, services());
+    tenant = (await tenantWith(db, services())).tenant;
+    quiet = (await tenantWith(db, services(), 'No hooks')).tenant;
     flowId = (await createFlow(tenant, { name: 'Hooked', sessionTimeout: 60 })).id;
     everything = (await createWebhookEndpoint(tenant, { url: 'http://127.0.0.1:9/all', events: [...WEBHOOK_EVENT_TYPES] })).endpoint.id;
     triggersOnly = (await createWebhookEndpoint(tenant, { url: 'http://127.0.0.1:9/t', events: ['flowRun.triggered'] })).endpoint.id;
@@ -62,10 +52,23 @@ describe.each(databaseTargets())('webhook outbox on $name', (target) => {
   });
   afterAll(() => db?.close());
 
+  /** `work`'s result, and the SQL statements it sent. */
+  async function sent<T>(work: () => Promise<T>): Promise<{ result: T; statements: string[] }> {
+    db.statements.length = 0;
+    const result = await work();
+    return { result, statements: [...db.statements] };
+  }
+
   it('records triggers (one-statement and transactional paths), patches, promotions and deletions, in order', async () => {
     const thread = await newThread();
-    const first = await trigger(thread); // the one-statement path
-    const second = await trigger(thread, { idempotencyKey: `k-${counter}` }); // the transactional path, queued
+    const { result: first, statements: firstSent } = await sent(() => trigger(thread));
+    // A text message is not one every channel takes (WhatsApp refuses it): the trigger must
+    // read the thread's channel first, so it takes the transactional path.
+    const textMessage = { type: 'text', text: 'Hello' };
+    const { result: second, statements: secondSent } = await sent(() => trigger(thread, { initialMessage: textMessage, idempotencyKey: 'k-outbox' }));
+    expect(firstSent).toEqual([expect.stringMatching(ONE_STATEMENT)]);
+    expect(secondSent.length).toBeGreaterThan(1);
+    expect(secondSent.filter((sql) => ONE_STATEMENT.test(sql))).toEqual([]);
     expect([first.status, second.status]).toEqual(['running', 'queued']);
     await patchFlowRun(tenant, first.id, { status: 'finished' });
     await deleteFlowRun(tenant, second.id);
@@ -98,13 +101,18 @@ describe.each(databaseTargets())('webhook outbox on $name', (target) => {
       cost: 0,
     });
     expect(triggered.occurredAt.toISOString()).toBe(clock.now().toISOString());
+    const [triggeredByTransaction] = await db.prisma.webhookDelivery.findMany({
+      where: { flowRunId: second.id, endpointId: everything },
+      orderBy: { sequence: 'asc' },
+    });
+    expect(triggeredByTransaction.flowRun).toMatchObject({ id: second.id, initialMessage: textMessage, status: 'queued' });
   });
 
   it('records the timeout sweep: timedOut, then the next run promoted', async () => {
     const thread = await newThread();
     const running = await trigger(thread);
     const queued = await trigger(thread);
-    clock.advance(61);
+    clock.advance(61 * MINUTE);
     expect((await sweepExpiredRuns(db.prisma, services())).timedOut).toBeGreaterThanOrEqual(1);
     expect(await eventsOf(running.id)).toEqual([
       ['flowRun.triggered', 'running'],
@@ -153,7 +161,7 @@ describe.each(databaseTargets())('webhook outbox on $name', (target) => {
     const quietFlow = (await createFlow(quiet, { name: 'Quiet' })).id;
     const thread = await newThread(quiet);
     db.statements.length = 0;
-    const { run } = await triggerFlowRun(quiet, { flowId: quietFlow, messageThreadId: thread, state: {}, initialMessage: {} });
+    const run = await triggerRun(quiet, quietFlow, thread);
     expect(db.statements).toHaveLength(1);
     expect(await db.prisma.webhookDelivery.count({ where: { flowRunId: run.id } })).toBe(0);
   });

@@ -1,0 +1,46 @@
+// The rows most tests need (an organization's tenant, a flow, a thread, a run) made through
+// the domain functions, and the check of an expected domain error.
+import { expect } from 'vitest';
+import { DomainError, type ErrorCode, type InputPath } from '../../src/domain/errors.ts';
+import { type TriggerFlowRunInput, triggerFlowRun } from '../../src/domain/flow-runs.ts';
+import { createFlow } from '../../src/domain/flows.ts';
+import { createMessageThread } from '../../src/domain/message-threads.ts';
+import { authenticate } from '../../src/domain/organizations.ts';
+import type { DomainServices, Tenant } from '../../src/domain/tenant.ts';
+import { createTestTenant, type TestDatabase } from './database.ts';
+
+/** A new organization with a write key, authenticated with the given services (a clock, a change sink...). */
+export async function tenantWith(db: TestDatabase, services: Partial<DomainServices>, name?: string): Promise<{ tenant: Tenant; key: string }> {
+  const { key } = await createTestTenant(db, 'write', name);
+  return { tenant: await authenticate(db.prisma, key, services as DomainServices), key };
+}
+
+/** A new flow's id (the default session timeout unless given). */
+export async function newFlow(tenant: Tenant, name = 'Test flow', sessionTimeout?: number): Promise<string> {
+  return (await createFlow(tenant, { name, ...(sessionTimeout !== undefined && { sessionTimeout }) })).id;
+}
+
+let threads = 0;
+/** A new web thread's id; identifiers are unique within the test process. */
+export async function newThread(tenant: Tenant, prefix = 'thread'): Promise<string> {
+  threads += 1;
+  return (await createMessageThread(tenant, { channel: 'web', identifier: `${prefix}-${threads}` })).id;
+}
+
+/** Triggers a run (empty state and message unless given) and returns it. */
+export async function triggerRun(tenant: Tenant, flowId: string, messageThreadId: string, extra: Partial<TriggerFlowRunInput> = {}) {
+  return (await triggerFlowRun(tenant, { flowId, messageThreadId, state: {}, initialMessage: {}, ...extra })).run;
+}
+
+/** Awaits a promise that must fail with a DomainError of the given code (and path). */
+export async function expectDomainError(promise: Promise<unknown>, code: ErrorCode, path?: InputPath): Promise<DomainError> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  expect(error, `expected ${code}, but it succeeded`).toBeInstanceOf(DomainError);
+  const domainError = error as DomainError;
+  expect(domainError.code).toBe(code);
+  if (path) expect(domainError.path).toEqual(path);
+  return domainError;
+}
