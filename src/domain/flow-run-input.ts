@@ -24,19 +24,35 @@ export const MAX_JSON_NESTING = 32;
  * lost without a word. It walks with a stack of its own, not by recursion, so that no
  * depth can overflow the check itself; it stops at the first member refused.
  */
-export function assertNestingWithinLimit(value: unknown, path: InputPath): void {
-  const pending: [unknown, InputPath][] = [[value, path]];
-  for (let next = pending.pop(); next; next = pending.pop()) {
-    const [member, at] = next;
-    if (typeof member !== 'object' || member === null) continue;
-    if (at.length - path.length + 1 > MAX_JSON_NESTING) {
+export function assertStorableJson(value: unknown, path: InputPath): void {
+  // Each member knows its parent and name, not its whole path: the path is built only for
+  // a member refused, not copied for every member of every trigger's state.
+  interface Member {
+    value: unknown;
+    level: number;
+    parent?: Member;
+    name?: string | number;
+  }
+  const pathTo = (member: Member, last: string): InputPath => {
+    const names: (string | number)[] = [last];
+    for (let at: Member | undefined = member; at?.parent; at = at.parent) names.unshift(at.name as string | number);
+    return [...path, ...names];
+  };
+  const pending: Member[] = [{ value, level: 1 }];
+  for (let member = pending.pop(); member; member = pending.pop()) {
+    const object = member.value;
+    if (typeof object !== 'object' || object === null) continue;
+    if (member.level > MAX_JSON_NESTING) {
       throw new DomainError('VALIDATION_FAILED', `${path.join('.')}: must not be nested more than ${MAX_JSON_NESTING} levels deep`, path);
     }
-    if (Object.hasOwn(member, '__proto__')) {
-      const named = [...at, '__proto__'];
+    if (Object.hasOwn(object, '__proto__')) {
+      const named = pathTo(member, '__proto__');
       throw new DomainError('VALIDATION_FAILED', `${named.join('.')}: a member may not be named "__proto__"`, named);
     }
-    for (const [name, child] of Object.entries(member)) pending.push([child, [...at, Array.isArray(member) ? Number(name) : name]]);
+    const isList = Array.isArray(object);
+    for (const [name, child] of Object.entries(object)) {
+      pending.push({ value: child, level: member.level + 1, parent: member, name: isList ? Number(name) : name });
+    }
   }
 }
 
@@ -66,7 +82,7 @@ export function parseState(value: unknown): JsonObject {
   if (typeof state !== 'object' || state === null || Array.isArray(state)) {
     throw new DomainError('VALIDATION_FAILED', 'state: must be a JSON object', ['state']);
   }
-  assertNestingWithinLimit(state, ['state']);
+  assertStorableJson(state, ['state']);
   return parseInput(stateSchema, state, ['state']);
 }
 
@@ -96,7 +112,7 @@ export function parseInitialMessage(value: unknown, channel: Channel): JsonObjec
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new DomainError('VALIDATION_FAILED', 'initialMessage: must be a JSON object ({} for no message)', ['initialMessage']);
   }
-  assertNestingWithinLimit(value, ['initialMessage']);
+  assertStorableJson(value, ['initialMessage']);
   if (Object.keys(value).length === 0) return {};
   return parseInput(messageForChannel[channel], value, ['initialMessage']);
 }

@@ -8,7 +8,7 @@ import type { TenantClient, TenantTransaction } from '../database/tenant.js';
 import { isUniqueViolation } from './database-errors.js';
 import { DomainError, notFound } from './errors.js';
 import type { FlowRunChange } from './flow-run-changes.js';
-import { assertNestingWithinLimit, type Channel, messageForEveryChannel, parseInitialMessage, parseState } from './flow-run-input.js';
+import { assertStorableJson, type Channel, messageForEveryChannel, parseInitialMessage, parseState } from './flow-run-input.js';
 import { assertSettableStatus, type FlowRunStatus, statusChange } from './flow-run-status.js';
 import { claimIdempotencyKey, idempotencyKeyReused, parseIdempotencyKey, requestHashOf } from './idempotent-triggers.js';
 import { changeOf, expiryFrom, isExpired, promoteNextQueued, timeOutRun } from './session-timeouts.js';
@@ -107,7 +107,7 @@ export async function triggerFlowRun(tenant: Tenant, input: TriggerFlowRunInput)
   const state = parseState(input.state);
   // The message's other rules wait for the thread's channel, but hashing it for the
   // idempotency key recurses through it: its depth is judged now.
-  assertNestingWithinLimit(input.initialMessage, ['initialMessage']);
+  assertStorableJson(input.initialMessage, ['initialMessage']);
   const idempotencyKey = parseIdempotencyKey(input.idempotencyKey);
   const now = tenant.clock.now();
   const idempotency =
