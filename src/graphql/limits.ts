@@ -94,15 +94,15 @@ export function queryCost(
 ): number | undefined {
   const operation = getOperationAST(document, operationName);
   if (!operation) return undefined;
-  const variables = coercedVariables(schema, operation, variableValues);
+  const variables = coercedVariables(schema, operation, variableValues).coerced;
   return variables && operationCost(schema, document, operation, variables);
 }
 
 type Variables = Record<string, unknown>;
 
+/** The operation's variables as its resolvers get them (`coerced`), or the first reason they cannot be (`errors`). */
 function coercedVariables(schema: GraphQLSchema, operation: OperationDefinitionNode, values?: Readonly<Variables> | null) {
-  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], values ?? {}, { maxErrors: 1 });
-  return coerced.errors ? undefined : coerced.coerced;
+  return getVariableValues(schema, operation.variableDefinitions ?? [], values ?? {}, { maxErrors: 1 });
 }
 
 function fragmentsOf(document: DocumentNode) {
@@ -315,7 +315,7 @@ export function argumentProblemOf(
   operationName?: string,
 ): DomainError | undefined {
   const operation = getOperationAST(document, operationName);
-  const variables = operation && coercedVariables(schema, operation, variableValues);
+  const variables = operation && coercedVariables(schema, operation, variableValues).coerced;
   return operation && variables ? argumentProblem(schema, document, operation, variables) : undefined;
 }
 
@@ -335,7 +335,7 @@ const beforeExecution: Plugin = {
 function refusalOf({ schema, document, variableValues, operationName }: ExecutionArgs): GraphQLError | undefined {
   const operation = getOperationAST(document, operationName);
   if (!operation) return undefined;
-  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variableValues ?? {}, { maxErrors: 1 });
+  const coerced = coercedVariables(schema, operation, variableValues);
   // GraphQL words what is wrong with a variable but gives it no code: it gets the one
   // every other refused value has.
   if (coerced.errors) return withCode(coerced.errors[0] ?? new GraphQLError('a variable is not valid'), 'VALIDATION_FAILED');
