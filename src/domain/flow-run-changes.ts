@@ -1,7 +1,10 @@
 // What the domain announces when a flow run changes. The domain calls the publisher only
 // after its transaction has committed, so a subscriber never hears of a change that was
 // rolled back. How announcements travel (in-process, Redis) is not the domain's concern.
+import { type FlowRunSnapshot, snapshotOf } from './flow-run-snapshot.js';
 import type { FlowRunStatus } from './flow-run-status.js';
+
+export type { FlowRunSnapshot };
 
 export type FlowRunChangeKind = 'triggered' | 'updated' | 'promoted' | 'timedOut' | 'deleted';
 
@@ -20,17 +23,22 @@ export interface FlowRunChange {
   run?: FlowRunSnapshot;
 }
 
-/** The columns of a run a webhook event shows. */
-export interface FlowRunSnapshot {
-  id: string;
-  flowId: string;
-  messageThreadId: string;
-  state: unknown;
-  initialMessage: unknown;
-  status: FlowRunStatus;
-  cost: number;
-  createdAt: Date | string;
-  updatedAt: Date | string;
+/** The change `kind` made to `run` at `now`; `status` is null for a deletion. */
+export function changeOf(
+  kind: FlowRunChangeKind,
+  run: FlowRunSnapshot & { organizationId: string },
+  now: Date,
+  status: FlowRunStatus | null = run.status,
+): FlowRunChange {
+  return {
+    kind,
+    organizationId: run.organizationId,
+    flowRunId: run.id,
+    messageThreadId: run.messageThreadId,
+    status,
+    at: now.toISOString(),
+    run: snapshotOf(run),
+  };
 }
 
 export interface FlowRunChangePublisher {

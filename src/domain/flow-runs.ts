@@ -7,11 +7,11 @@ import type { FlowRun } from '../database/generated/prisma/client.js';
 import type { TenantClient, TenantTransaction } from '../database/tenant.js';
 import { isUniqueViolation } from './database-errors.js';
 import { DomainError, notFound } from './errors.js';
-import type { FlowRunChange } from './flow-run-changes.js';
-import { assertStorableJson, type Channel, messageForEveryChannel, parseInitialMessage, parseState } from './flow-run-input.js';
+import { changeOf, type FlowRunChange } from './flow-run-changes.js';
+import { assertStorableJson, type JsonObject, messageForEveryChannel, parseInitialMessage, parseState } from './flow-run-input.js';
+import { arrivalStatus, currentRunningRun, expiryFrom, isExpired, lockThread, promoteNextQueued, timeOutRun } from './flow-run-queue.js';
 import { assertSettableStatus, type FlowRunStatus, statusChange } from './flow-run-status.js';
 import { claimIdempotencyKey, idempotencyKeyReused, parseIdempotencyKey, requestHashOf } from './idempotent-triggers.js';
-import { changeOf, expiryFrom, isExpired, promoteNextQueued, timeOutRun } from './session-timeouts.js';
 import { assertCanWrite, type Tenant } from './tenant.js';
 import { triggerInOneStatement } from './trigger-in-one-statement.js';
 import { recordWebhookEvents } from './webhook-events.js';
@@ -51,19 +51,6 @@ const referencesSchema = z.object({
 });
 
 /**
- * Locks the thread's row for the rest of the transaction. Everything that changes which
- * run of a thread is running takes this lock first, so triggers, endings, promotions and
- * timeouts on one thread happen one at a time (the partial unique index is the last word).
- */
-async function lockThread(tx: TenantTransaction, organizationId: string, threadId: string) {
-  const rows = await tx.$queryRaw<{ id: string; channel: Channel }[]>`
-    SELECT id, channel::text AS channel FROM "MessageThread"
-    WHERE id = ${threadId}::uuid AND "organizationId" = ${organizationId}::uuid
-    FOR UPDATE`;
-  return rows[0];
-}
-
-/**
  * Takes the lock of the run's thread and reads the run again under it: meanwhile it may
  * have ended, been promoted, timed out or been deleted.
  */
@@ -90,33 +77,49 @@ async function changingRuns<T>(tenant: Tenant, work: (tx: TenantTransaction, cha
   return result;
 }
 
-/** Times out the thread's running run if it is past its expiry; returns the run still running. */
-async function currentRunningRun(tx: TenantTransaction, messageThreadId: string, now: Date, changes: FlowRunChange[]) {
-  const running = await tx.flowRun.findFirst({
-    where: { messageThreadId, status: 'running' },
-    select: { id: true, messageThreadId: true, status: true, expiresAt: true },
-  });
-  if (!running || !isExpired(running, now)) return running;
-  await timeOutRun(tx, running, now, changes);
-  return tx.flowRun.findFirst({ where: { messageThreadId, status: 'running' }, select: { id: true } });
+/** A trigger's input once checked: what both ways of triggering take. */
+export interface PreparedTrigger {
+  flowId: string;
+  messageThreadId: string;
+  state: JsonObject;
+  /** As sent: its rules depend on the thread's channel, read under the thread's lock. */
+  initialMessage: unknown;
+  now: Date;
+  idempotency?: { key: string; requestHash: string };
 }
 
-export async function triggerFlowRun(tenant: Tenant, input: TriggerFlowRunInput): Promise<TriggeredFlowRun> {
-  assertCanWrite(tenant);
+export function prepareTrigger(tenant: Tenant, input: TriggerFlowRunInput): PreparedTrigger {
   const { flowId, messageThreadId } = parseInput(referencesSchema, input);
   const state = parseState(input.state);
   // The message's other rules wait for the thread's channel, but hashing it for the
   // idempotency key recurses through it: its depth is judged now.
   assertStorableJson(input.initialMessage, ['initialMessage']);
   const idempotencyKey = parseIdempotencyKey(input.idempotencyKey);
-  const now = tenant.clock.now();
-  const idempotency =
-    idempotencyKey === undefined
-      ? undefined
-      : { key: idempotencyKey, requestHash: requestHashOf({ flowId, messageThreadId, state, initialMessage: input.initialMessage ?? null }) };
-  const universalMessage = messageForEveryChannel(input.initialMessage);
+  const initialMessage = input.initialMessage ?? null;
+  return {
+    flowId,
+    messageThreadId,
+    state,
+    initialMessage: input.initialMessage,
+    now: tenant.clock.now(),
+    ...(idempotencyKey !== undefined && {
+      idempotency: { key: idempotencyKey, requestHash: requestHashOf({ flowId, messageThreadId, state, initialMessage }) },
+    }),
+  };
+}
+
+/**
+ * Triggers in one statement when it can (an opening message every channel accepts and no
+ * expired run to end first: the common case), step by step otherwise. Both apply the same
+ * rules; test/domain/trigger-paths.test.ts compares them.
+ */
+export async function triggerFlowRun(tenant: Tenant, input: TriggerFlowRunInput): Promise<TriggeredFlowRun> {
+  assertCanWrite(tenant);
+  const trigger = prepareTrigger(tenant, input);
+  const universalMessage = messageForEveryChannel(trigger.initialMessage);
   if (universalMessage) {
-    const done = await triggerInOneStatement(tenant, { flowId, messageThreadId, state, initialMessage: universalMessage, now, idempotency });
+    const { now, idempotency } = trigger;
+    const done = await triggerInOneStatement(tenant, { ...trigger, initialMessage: universalMessage });
     if (done?.created) {
       tenant.changes.publish([changeOf('triggered', done.created, now)]);
       return { run: done.created, replayed: false };
@@ -127,6 +130,13 @@ export async function triggerFlowRun(tenant: Tenant, input: TriggerFlowRunInput)
       return { run: await replayedRun(tenant.db, done.keyClaimed.flowRunId), replayed: true };
     }
   }
+  return triggerStepByStep(tenant, trigger);
+}
+
+/** The trigger as one transaction of several statements, which says what is wrong when something is. */
+export async function triggerStepByStep(tenant: Tenant, trigger: PreparedTrigger): Promise<TriggeredFlowRun> {
+  assertCanWrite(tenant);
+  const { flowId, messageThreadId, state, now, idempotency } = trigger;
   const id = randomUUID();
   try {
     return await changingRuns(tenant, async (tx, changes) => {
@@ -142,12 +152,12 @@ export async function triggerFlowRun(tenant: Tenant, input: TriggerFlowRunInput)
       if (!thread) {
         throw new DomainError('REFERENCED_RESOURCE_NOT_FOUND', 'messageThreadId: no such message thread', ['messageThreadId']);
       }
-      const initialMessage = parseInitialMessage(input.initialMessage, thread.channel);
+      const initialMessage = parseInitialMessage(trigger.initialMessage, thread.channel);
       const flow = await tx.flow.findUnique({ where: { id: flowId }, select: { sessionTimeout: true } });
       if (!flow) {
         throw new DomainError('REFERENCED_RESOURCE_NOT_FOUND', 'flowId: no such flow', ['flowId']);
       }
-      const running = await currentRunningRun(tx, messageThreadId, now, changes);
+      const status = arrivalStatus(Boolean(await currentRunningRun(tx, messageThreadId, now, changes)));
       const run = await tx.flowRun.create({
         data: {
           id,
@@ -156,7 +166,8 @@ export async function triggerFlowRun(tenant: Tenant, input: TriggerFlowRunInput)
           messageThreadId,
           state: state as object,
           initialMessage: initialMessage as object,
-          ...(running ? { status: 'queued' } : { status: 'running', expiresAt: expiryFrom(now, flow.sessionTimeout) }),
+          status,
+          expiresAt: status === 'running' ? expiryFrom(now, flow.sessionTimeout) : null,
         },
       });
       changes.push(changeOf('triggered', run, now));

@@ -1,10 +1,11 @@
 // Flows: what a run executes. A flow with runs cannot be deleted (docs/API.md, "Resources").
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { Flow } from '../database/generated/prisma/client.js';
+import { type Flow, Prisma } from '../database/generated/prisma/client.js';
 import { isRecordNotFound } from './database-errors.js';
 import { deleteUnlessItHasRuns } from './deletion.js';
 import { notFound } from './errors.js';
+import { expirySql, liveSql } from './flow-run-queue.js';
 import { assertCanWrite, type Tenant } from './tenant.js';
 import { inTransaction } from './transactions.js';
 import { storableTimestamp } from './timestamps.js';
@@ -91,9 +92,8 @@ export async function updateFlow(tenant: Tenant, id: string, input: UpdateFlowIn
       if (delta !== 0) {
         const now = tenant.clock.now();
         await tx.$executeRaw`
-          UPDATE "FlowRun" SET "expiresAt" = "expiresAt" + make_interval(mins => ${delta}::int), "updatedAt" = ${now}::timestamptz
-          WHERE "flowId" = ${id}::uuid AND "organizationId" = ${tenant.organizationId}::uuid AND status = 'running'
-            AND "expiresAt" > ${now}::timestamptz`;
+          UPDATE "FlowRun" SET "expiresAt" = ${expirySql(Prisma.sql`"expiresAt"`, Prisma.sql`${delta}::int`)}, "updatedAt" = ${now}::timestamptz
+          WHERE "flowId" = ${id}::uuid AND "organizationId" = ${tenant.organizationId}::uuid AND ${liveSql(now)}`;
       }
       return flow;
     });

@@ -15,9 +15,7 @@ import type { PrismaClient } from '../database/generated/prisma/client.js';
 import type { TenantTransaction } from '../database/tenant.js';
 import { DomainError } from './errors.js';
 import type { Clock } from './flow-run-changes.js';
-
-/** How long a key counts. */
-export const IDEMPOTENCY_KEY_TTL_MS = 24 * 60 * 60 * 1000;
+import { idempotencyKeyExpiredSql, idempotencyKeyExpiredWhere } from './flow-run-queue.js';
 
 const KEY_PATTERN = /^[\x20-\x7e]{1,255}$/;
 
@@ -65,7 +63,6 @@ export async function claimIdempotencyKey(
   claim: { organizationId: string; key: string; requestHash: string; flowRunId: string; now: Date },
 ): Promise<KeyClaim> {
   const now = claim.now.toISOString();
-  const expired = new Date(claim.now.getTime() - IDEMPOTENCY_KEY_TTL_MS).toISOString();
   // A key older than 24 hours no longer counts: it is taken over as if absent. When the
   // WHERE refuses the update, the conflicting row is still locked until this transaction ends.
   const inserted = await tx.$queryRaw<{ flowRunId: string }[]>`
@@ -73,7 +70,7 @@ export async function claimIdempotencyKey(
     VALUES (${claim.organizationId}::uuid, ${claim.key}, ${claim.requestHash}, ${claim.flowRunId}::uuid, ${now}::timestamptz)
     ON CONFLICT ("organizationId", "key") DO UPDATE
       SET "requestHash" = EXCLUDED."requestHash", "flowRunId" = EXCLUDED."flowRunId", "createdAt" = EXCLUDED."createdAt"
-      WHERE "IdempotentTrigger"."createdAt" <= ${expired}::timestamptz
+      WHERE ${idempotencyKeyExpiredSql(claim.now, '"IdempotentTrigger"')}
     RETURNING "flowRunId"::text AS "flowRunId"`;
   if (inserted.length) return { claimed: true };
 
@@ -93,7 +90,6 @@ export async function claimIdempotencyKey(
  * expired key is already treated as absent by `claimIdempotencyKey`.
  */
 export async function forgetExpiredIdempotencyKeys(prisma: PrismaClient, { clock }: { clock: Clock }): Promise<number> {
-  const expired = new Date(clock.now().getTime() - IDEMPOTENCY_KEY_TTL_MS);
-  const { count } = await prisma.idempotentTrigger.deleteMany({ where: { createdAt: { lte: expired } } });
+  const { count } = await prisma.idempotentTrigger.deleteMany({ where: idempotencyKeyExpiredWhere(clock.now()) });
   return count;
 }

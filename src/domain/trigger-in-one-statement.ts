@@ -15,7 +15,8 @@ import { randomUUID } from 'node:crypto';
 import { type FlowRun, Prisma } from '../database/generated/prisma/client.js';
 import { isUniqueViolation } from './database-errors.js';
 import type { JsonObject } from './flow-run-input.js';
-import { IDEMPOTENCY_KEY_TTL_MS } from './idempotent-triggers.js';
+import { expiredSql, expirySql, idempotencyKeyExpiredSql, ONE_RUNNING_PER_THREAD } from './flow-run-queue.js';
+import { snapshotSql } from './flow-run-snapshot.js';
 import type { Tenant } from './tenant.js';
 import { eventTypeOf } from './webhook-events.js';
 
@@ -45,7 +46,7 @@ export async function triggerInOneStatement(tenant: Tenant, trigger: Trigger): P
   const { flowId, messageThreadId, now, idempotency } = trigger;
   const organizationId = tenant.organizationId;
   const id = randomUUID();
-  const expired = new Date(now.getTime() - IDEMPOTENCY_KEY_TTL_MS);
+  const keyExpired = idempotencyKeyExpiredSql(now, '"IdempotentTrigger"');
   // The key's claim. ON CONFLICT waits for a concurrent claim of the same key to commit or
   // roll back and then sees the latest row, which the statement's snapshot may not: so a
   // live claim is "updated" to itself, and RETURNING hands back its current values. A
@@ -57,11 +58,11 @@ export async function triggerInOneStatement(tenant: Tenant, trigger: Trigger): P
         SELECT ${organizationId}::uuid, ${idempotency.key}, ${idempotency.requestHash}, ${id}::uuid, ${now}::timestamptz
         FROM allowed
         ON CONFLICT ("organizationId", "key") DO UPDATE SET
-          "requestHash" = CASE WHEN "IdempotentTrigger"."createdAt" <= ${expired}::timestamptz
+          "requestHash" = CASE WHEN ${keyExpired}
                                THEN EXCLUDED."requestHash" ELSE "IdempotentTrigger"."requestHash" END,
-          "flowRunId" = CASE WHEN "IdempotentTrigger"."createdAt" <= ${expired}::timestamptz
+          "flowRunId" = CASE WHEN ${keyExpired}
                              THEN EXCLUDED."flowRunId" ELSE "IdempotentTrigger"."flowRunId" END,
-          "createdAt" = CASE WHEN "IdempotentTrigger"."createdAt" <= ${expired}::timestamptz
+          "createdAt" = CASE WHEN ${keyExpired}
                              THEN EXCLUDED."createdAt" ELSE "IdempotentTrigger"."createdAt" END
         RETURNING "requestHash", "flowRunId"
       ), claimed AS (
@@ -93,14 +94,14 @@ export async function triggerInOneStatement(tenant: Tenant, trigger: Trigger): P
         SELECT flow."sessionTimeout" FROM thread, flow
         WHERE NOT EXISTS (
           SELECT 1 FROM "FlowRun"
-          WHERE "messageThreadId" = ${messageThreadId}::uuid AND status = 'running' AND "expiresAt" <= ${now}::timestamptz
+          WHERE "messageThreadId" = ${messageThreadId}::uuid AND ${expiredSql(now)}
         )
       )${claim}, started AS (
         INSERT INTO "FlowRun" ("id", "organizationId", "flowId", "messageThreadId", "state", "initialMessage", "status", "expiresAt")
         SELECT ${id}::uuid, ${organizationId}::uuid, ${flowId}::uuid, ${messageThreadId}::uuid, ${state}::jsonb, ${message}::jsonb,
-               'running', ${now}::timestamptz + make_interval(mins => allowed."sessionTimeout")
+               'running', ${expirySql(Prisma.sql`${now}::timestamptz`, Prisma.sql`allowed."sessionTimeout"`)}
         FROM allowed ${onlyIfClaimed}
-        ON CONFLICT ("messageThreadId") WHERE status = 'running' DO NOTHING
+        ON CONFLICT ${ONE_RUNNING_PER_THREAD} DO NOTHING
         RETURNING *
       ), queued AS (
         INSERT INTO "FlowRun" ("id", "organizationId", "flowId", "messageThreadId", "state", "initialMessage", "status", "expiresAt")
@@ -115,15 +116,12 @@ export async function triggerInOneStatement(tenant: Tenant, trigger: Trigger): P
         -- per enabled endpoint subscribed to the event, none when the organization has none.
         INSERT INTO "WebhookDelivery" ("id", "organizationId", "endpointId", "eventType", "flowRunId", "flowRun", "occurredAt")
         SELECT gen_random_uuid(), endpoint."organizationId", endpoint.id, ${TRIGGERED}, run.id,
-               jsonb_build_object('id', run.id, 'flowId', run."flowId", 'messageThreadId', run."messageThreadId",
-                 'state', run.state, 'initialMessage', run."initialMessage", 'status', run.status, 'cost', run.cost,
-                 'createdAt', run."createdAt", 'updatedAt', run."updatedAt"),
+               ${snapshotSql('run')},
                ${now}::timestamptz
         FROM run JOIN "WebhookEndpoint" AS endpoint
           ON endpoint."organizationId" = ${organizationId}::uuid AND endpoint.enabled AND ${TRIGGERED} = ANY (endpoint.events)
       )
-      SELECT "id"::text, "organizationId"::text, "flowId"::text, "messageThreadId"::text, "state", "initialMessage",
-             "status"::text, "cost", "sequence", "expiresAt", "createdAt", "updatedAt"${keyColumns}
+      SELECT ${RUN_SELECT}${keyColumns}
       FROM ${fromRun}`;
     const rows = (await tenant.statement(statement.text, statement.values)).map((values) => rowOf(values, idempotency !== undefined));
     const [row] = rows;
@@ -140,20 +138,11 @@ export async function triggerInOneStatement(tenant: Tenant, trigger: Trigger): P
   }
 }
 
-const RUN_COLUMNS = [
-  'id',
-  'organizationId',
-  'flowId',
-  'messageThreadId',
-  'state',
-  'initialMessage',
-  'status',
-  'cost',
-  'sequence',
-  'expiresAt',
-  'createdAt',
-  'updatedAt',
-] as const;
+// The run's columns as Prisma's schema lists them: the same list the compiled reads use.
+const RUN_COLUMNS = Object.values(Prisma.FlowRunScalarFieldEnum);
+// Both drivers give these as text only when asked to (uuid and the status enum).
+const AS_TEXT = new Set<string>(['id', 'organizationId', 'flowId', 'messageThreadId', 'status']);
+const RUN_SELECT = Prisma.raw(RUN_COLUMNS.map((column) => (AS_TEXT.has(column) ? `"${column}"::text` : `"${column}"`)).join(', '));
 
 /**
  * The statement's row as Prisma's raw query returns it: its columns by name, in the order

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileFlowRunRead, type FlowRunReadArgs } from '../../src/database/flow-run-reads.ts';
 import { rowReaderOf } from '../../src/database/row-reader.ts';
-import { effectiveStatusWhere } from '../../src/domain/session-timeouts.ts';
+import { effectiveStatusWhere } from '../../src/domain/flow-run-queue.ts';
 import { orderByWithTieBreak } from '../../src/graphql/types/lists.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
 import { seedRunsOnSeparateThreads } from '../support/seed.ts';

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { compileFlowRunRead, type FlowRunReadArgs } from '../../src/database/flow-run-reads.ts';
-import { effectiveStatusWhere } from '../../src/domain/session-timeouts.ts';
+import { effectiveStatusWhere } from '../../src/domain/flow-run-queue.ts';
 import type { Tenant } from '../../src/domain/tenant.ts';
 import { triggerInOneStatement } from '../../src/domain/trigger-in-one-statement.ts';
 import { orderByWithTieBreak } from '../../src/graphql/types/lists.ts';

@@ -3,7 +3,7 @@
 import { deleteFlowRun, patchFlowRun, triggerFlowRun, type TriggeredFlowRun } from '../../domain/flow-runs.js';
 import { MAX_JSON_NESTING } from '../../domain/flow-run-input.js';
 import { FLOW_RUN_STATUSES, TERMINAL_STATUSES } from '../../domain/flow-run-status.js';
-import { effectiveStatus, effectiveStatusWhere } from '../../domain/session-timeouts.js';
+import { effectiveStatus, effectiveStatusWhere } from '../../domain/flow-run-queue.js';
 import { countAllFlowRuns } from '../../domain/flow-run-counts.js';
 import { checkedTimestamp } from '../../domain/timestamps.js';
 import { acceptingOnly } from '../accepted-values.js';
