@@ -1,7 +1,7 @@
 // The run as it travels outside a query: in a change's record, in the webhook outbox row
 // and so in the webhook's body. One field list, in the REST resource's order (id, then
 // its attributes: createdAt and updatedAt first), drives all of them; the REST resource
-// derives its attributes from the GraphQL type, and test/webhooks/outbox.test.ts holds
+// derives its attributes from the GraphQL type, and test/webhooks/run-shape.test.ts holds
 // the two to the same list.
 import { Prisma } from '../database/generated/prisma/client.js';
 import type { FlowRunStatus } from './flow-run-status.js';
