@@ -57,6 +57,23 @@ export interface Config {
   /** How long an instance remembers a valid API key: how long a revoked key may keep working where no Redis told. */
   apiKeyCacheTtlMs: number;
   logLevel: LogLevel;
+  /** Traces over OTLP/HTTP; undefined: off, and nothing of OpenTelemetry is loaded. */
+  tracing?: TracingSettings;
+}
+
+export interface TracingSettings {
+  serviceName?: string;
+}
+
+/**
+ * Tracing is wanted when an OTLP endpoint is set and the SDK is not switched off (the
+ * exporter reads the other standard OTEL_EXPORTER_OTLP_* variables itself).
+ */
+export function tracingSettings(env: NodeJS.ProcessEnv = process.env): TracingSettings | undefined {
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return undefined;
+  if (!(env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim())) return undefined;
+  const serviceName = env.OTEL_SERVICE_NAME?.trim();
+  return serviceName ? { serviceName } : {};
 }
 
 /** Defaults that the app applies too when a test or an embedding builds it without a Config. */
@@ -168,5 +185,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookRetryWindowMs: integer(env, 'WEBHOOK_RETRY_WINDOW_MS', 86_400_000, 1_000, 30 * 86_400_000),
     apiKeyCacheTtlMs: integer(env, 'API_KEY_CACHE_TTL_MS', 30_000, 100, 600_000),
     logLevel: checkedLogLevel(env),
+    tracing: tracingSettings(env),
   };
 }

@@ -34,7 +34,7 @@ process.on('uncaughtException', (error) => {
 
 const config = readConfig();
 // Before the database opens, so its client reports to the tracer from the first statement.
-const tracing = await startTracing(process.env, logger);
+const tracing = await startTracing(config.tracing, logger);
 if (tracing) logger.info('tracing: spans go to the OTLP endpoint');
 let opened: Database | undefined;
 const metrics = createMetrics({

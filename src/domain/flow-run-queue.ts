@@ -24,6 +24,9 @@ const EXPIRED = all(RUNNING, atOrBefore('expiresAt', NOW));
 /** Running within its time: what a new run of the thread queues behind. */
 const LIVE = all(RUNNING, any(isNull('expiresAt'), after('expiresAt', NOW)));
 
+/** Whether a run of this status holds its thread: ending or deleting it starts the next. */
+export const holdsThread = (status: FlowRunStatus) => holds(RUNNING, { status }, new Date(0));
+
 type Timed = { status: FlowRunStatus; expiresAt: Date | null };
 
 export const isExpired = (run: Timed, now: Date) => holds(EXPIRED, run, now);

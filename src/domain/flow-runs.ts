@@ -9,7 +9,7 @@ import { isUniqueViolation } from './database-errors.js';
 import { DomainError, notFound } from './errors.js';
 import { changeOf, type FlowRunChange } from './flow-run-changes.js';
 import { assertStorableJson, type JsonObject, messageForEveryChannel, parseInitialMessage, parseState } from './flow-run-input.js';
-import { arrivalStatus, currentRunningRun, expiryFrom, isExpired, lockThread, promoteNextQueued, timeOutRun } from './flow-run-queue.js';
+import { arrivalStatus, currentRunningRun, expiryFrom, holdsThread, isExpired, lockThread, promoteNextQueued, timeOutRun } from './flow-run-queue.js';
 import { assertSettableStatus, type FlowRunStatus, statusChange } from './flow-run-status.js';
 import { claimIdempotencyKey, idempotencyKeyReused, parseIdempotencyKey, requestHashOf } from './idempotent-triggers.js';
 import { assertCanWrite, type Tenant } from './tenant.js';
@@ -167,7 +167,7 @@ export async function triggerStepByStep(tenant: Tenant, trigger: PreparedTrigger
           state: state as object,
           initialMessage: initialMessage as object,
           status,
-          expiresAt: status === 'running' ? expiryFrom(now, flow.sessionTimeout) : null,
+          expiresAt: holdsThread(status) ? expiryFrom(now, flow.sessionTimeout) : null,
         },
       });
       changes.push(changeOf('triggered', run, now));
@@ -215,7 +215,7 @@ export async function patchFlowRun(tenant: Tenant, id: string, patch: PatchFlowR
 
     const change = requestedStatus ? statusChange(run.status, requestedStatus) : 'unchanged';
     const status = requestedStatus && change === 'change' ? requestedStatus : run.status;
-    if (state !== undefined && status === 'running') {
+    if (state !== undefined && holdsThread(status)) {
       throw new DomainError('STATE_LOCKED_WHILE_RUNNING', 'state can only be replaced once the flow run is not running', ['state']);
     }
     if (change === 'unchanged' && state === undefined) return run;
@@ -224,12 +224,12 @@ export async function patchFlowRun(tenant: Tenant, id: string, patch: PatchFlowR
       where: { id },
       data: {
         status,
-        ...(status !== 'running' && { expiresAt: null }),
+        ...(!holdsThread(status) && { expiresAt: null }),
         ...(state !== undefined && { state: state as object }),
       },
     });
     changes.push(changeOf('updated', updated, now));
-    if (run.status === 'running' && status !== 'running') {
+    if (holdsThread(run.status) && !holdsThread(status)) {
       await promoteNextQueued(tx, run.messageThreadId, now, changes);
     }
     return updated;
@@ -243,6 +243,6 @@ export async function deleteFlowRun(tenant: Tenant, id: string): Promise<void> {
     const run = await lockRunAndRead(tx, tenant, id);
     await tx.flowRun.delete({ where: { id } });
     changes.push(changeOf('deleted', run, now, null));
-    if (run.status === 'running') await promoteNextQueued(tx, run.messageThreadId, now, changes);
+    if (holdsThread(run.status)) await promoteNextQueued(tx, run.messageThreadId, now, changes);
   });
 }

@@ -3,6 +3,7 @@
 // ./tracing-sdk.ts) and requests are served without a wrapper: tracing costs nothing
 // unless it is asked for.
 import type { Plugin } from 'graphql-yoga';
+import type { TracingSettings } from '../config.js';
 import type { Logger } from './logger.js';
 
 type Handler<Connection> = (request: Request, connection?: Connection) => Promise<Response>;
@@ -24,19 +25,12 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
-/** Tracing is wanted when an OTLP endpoint is set and the SDK is not switched off. */
-export function tracingWanted(env: NodeJS.ProcessEnv = process.env): boolean {
-  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return false;
-  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim());
-}
-
 /**
- * Starts exporting traces over OTLP/HTTP when the environment asks for it (the exporter
- * reads the standard OTEL_EXPORTER_OTLP_* variables itself); otherwise undefined, and
- * nothing registered.
+ * Starts exporting traces over OTLP/HTTP when the configuration asks for it (src/config.ts,
+ * `tracing`); otherwise undefined, and nothing registered.
  */
-export async function startTracing(env: NodeJS.ProcessEnv = process.env, logger?: Logger): Promise<Tracing | undefined> {
-  if (!tracingWanted(env)) return undefined;
+export async function startTracing(settings: TracingSettings | undefined, logger?: Logger): Promise<Tracing | undefined> {
+  if (!settings) return undefined;
   const { createTracing, otlpSpanProcessor } = await import('./tracing-sdk.js');
-  return createTracing({ spanProcessor: await otlpSpanProcessor(), serviceName: env.OTEL_SERVICE_NAME?.trim() || undefined, logger });
+  return createTracing({ spanProcessor: await otlpSpanProcessor(), serviceName: settings.serviceName, logger });
 }

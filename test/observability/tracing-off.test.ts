@@ -3,7 +3,8 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import '../../src/http/app.ts';
-import { startTracing, tracingWanted } from '../../src/observability/tracing.ts';
+import { tracingSettings } from '../../src/config.ts';
+import { startTracing } from '../../src/observability/tracing.ts';
 
 const OTEL_API_GLOBAL = Symbol.for('opentelemetry.js.api.1');
 const require = createRequire(import.meta.url);
@@ -16,15 +17,17 @@ const loadedTracingPackages = () =>
 
 describe('tracing off', () => {
   it('is wanted only with an OTLP endpoint, and not when OTEL_SDK_DISABLED=true', () => {
-    expect(tracingWanted({})).toBe(false);
-    expect(tracingWanted({ OTEL_EXPORTER_OTLP_ENDPOINT: '' })).toBe(false);
-    expect(tracingWanted({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' })).toBe(true);
-    expect(tracingWanted({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces' })).toBe(true);
-    expect(tracingWanted({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'true' })).toBe(false);
+    expect(tracingSettings({})).toBeUndefined();
+    expect(tracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: '', OTEL_SERVICE_NAME: 'gateway' })).toBeUndefined();
+    expect(tracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' })).toEqual({});
+    expect(tracingSettings({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces', OTEL_SERVICE_NAME: ' gateway ' })).toEqual({
+      serviceName: 'gateway',
+    });
+    expect(tracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'true' })).toBeUndefined();
   });
 
   it('with no endpoint, loads and starts nothing: no SDK module, no tracer provider, context manager or Prisma hook', async () => {
-    expect(await startTracing({ OTEL_SERVICE_NAME: 'anything' })).toBeUndefined();
+    expect(await startTracing(tracingSettings({ OTEL_SERVICE_NAME: 'anything' }))).toBeUndefined();
     expect(loadedTracingPackages()).toEqual([]);
     // The OpenTelemetry API keeps what is registered under this global; it is not even created.
     expect((globalThis as Record<symbol, unknown>)[OTEL_API_GLOBAL]).toBeUndefined();
