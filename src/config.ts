@@ -1,4 +1,5 @@
 // Everything the service reads from its environment, read once and in one place.
+import type { RetryPolicy } from './domain/webhook-deliveries.js';
 import { checkTrustProxy } from './http/client-limits.js';
 
 export interface Config {
@@ -186,5 +187,17 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiKeyCacheTtlMs: integer(env, 'API_KEY_CACHE_TTL_MS', 30_000, 100, 600_000),
     logLevel: checkedLogLevel(env),
     tracing: tracingSettings(env),
+  };
+}
+
+/** The webhook worker's retries, from the settings. */
+export function webhookRetryPolicy(config: Config): RetryPolicy {
+  return {
+    baseDelayMs: config.webhookRetryBaseMs,
+    maxDelayMs: config.webhookRetryMaxMs,
+    windowMs: config.webhookRetryWindowMs,
+    // Longer than an attempt may take and its outcome to be recorded: a delivery is tried
+    // again by another worker only when its attempt surely ended (the instance died).
+    leaseMs: 2 * config.webhookTimeoutMs + 5_000,
   };
 }

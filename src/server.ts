@@ -4,7 +4,7 @@
 // stop included: `listening` (with `url` and `port`) once it serves, `stopped` at the end.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readConfig } from './config.js';
+import { readConfig, webhookRetryPolicy } from './config.js';
 import { type Database, EmbeddedDatabaseBusyError, openDatabase } from './database/client.js';
 import { pendingMigrations } from './database/migrations.js';
 import { seedDemoIfEmpty } from './demo-data.js';
@@ -62,14 +62,7 @@ const changeBus = createFlowRunChangeBus({ redisUrl: config.redisUrl, metrics })
 const webhookUrls = { allowPrivate: config.webhookAllowPrivateUrls };
 const webhooks = startWebhookWorker(db.prisma, {
   clock: systemClock,
-  retry: {
-    baseDelayMs: config.webhookRetryBaseMs,
-    maxDelayMs: config.webhookRetryMaxMs,
-    windowMs: config.webhookRetryWindowMs,
-    // Longer than an attempt may take and its outcome to be recorded: a delivery is tried
-    // again by another worker only when its attempt surely ended (the instance died).
-    leaseMs: 2 * config.webhookTimeoutMs + 5_000,
-  },
+  retry: webhookRetryPolicy(config),
   pollIntervalMs: config.webhookPollIntervalMs,
   timeoutMs: config.webhookTimeoutMs,
   allowPrivateUrls: config.webhookAllowPrivateUrls,

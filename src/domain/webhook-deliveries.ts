@@ -17,7 +17,6 @@ export interface RetryPolicy {
 }
 
 const HOUR = 60 * 60_000;
-export const DEFAULT_RETRY_POLICY: RetryPolicy = { baseDelayMs: 5_000, maxDelayMs: HOUR, windowMs: 24 * HOUR, leaseMs: 60_000 };
 
 /**
  * The wait before attempt `attempts + 1`, after `attempts` failed ones: exponential, capped,

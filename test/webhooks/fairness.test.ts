@@ -7,7 +7,8 @@ import { createServer as createTcpServer, type AddressInfo, type Server, type So
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FlowRunChange } from '../../src/domain/flow-run-changes.ts';
 import { systemClock } from '../../src/domain/flow-run-changes.ts';
-import { DEFAULT_CLAIM_LIMITS, DEFAULT_RETRY_POLICY } from '../../src/domain/webhook-deliveries.ts';
+import { readConfig, webhookRetryPolicy } from '../../src/config.ts';
+import { DEFAULT_CLAIM_LIMITS } from '../../src/domain/webhook-deliveries.ts';
 import { createApp, type App } from '../../src/http/app.ts';
 import { startWebhookWorker, type WebhookWorker } from '../../src/jobs/webhook-worker.ts';
 import { call } from '../rest/support.ts';
@@ -100,7 +101,12 @@ describe.each(databaseTargets())('fair webhook delivery on $name', (target) => {
     // A backlog for each of A's endpoints: 5 events each, 50 in all.
     for (let i = 0; i < 5; i++) await trigger(a.org, a.flowId);
 
-    worker = startWebhookWorker(db.prisma, { clock: systemClock, retry: DEFAULT_RETRY_POLICY, pollIntervalMs: 1_000, allowPrivateUrls: true });
+    worker = startWebhookWorker(db.prisma, {
+      clock: systemClock,
+      retry: webhookRetryPolicy(readConfig({})),
+      pollIntervalMs: 1_000,
+      allowPrivateUrls: true,
+    });
     const accepted = () => hanging.reduce((sum, server) => sum + server.accepted, 0);
     // A's attempts have taken every slot they may take.
     await expect.poll(accepted, { timeout: 10_000 }).toBeGreaterThanOrEqual(8);
