@@ -95,7 +95,8 @@ export function prepareTrigger(tenant: Tenant, input: TriggerFlowRunInput): Prep
   // idempotency key recurses through it: its depth is judged now.
   assertStorableJson(input.initialMessage, ['initialMessage']);
   const idempotencyKey = parseIdempotencyKey(input.idempotencyKey);
-  const initialMessage = input.initialMessage ?? null;
+  // An absent message hashes as null, so that a retry that sends `null` is the same request.
+  const hashedMessage = input.initialMessage ?? null;
   return {
     flowId,
     messageThreadId,
@@ -103,7 +104,7 @@ export function prepareTrigger(tenant: Tenant, input: TriggerFlowRunInput): Prep
     initialMessage: input.initialMessage,
     now: tenant.clock.now(),
     ...(idempotencyKey !== undefined && {
-      idempotency: { key: idempotencyKey, requestHash: requestHashOf({ flowId, messageThreadId, state, initialMessage }) },
+      idempotency: { key: idempotencyKey, requestHash: requestHashOf({ flowId, messageThreadId, state, initialMessage: hashedMessage }) },
     }),
   };
 }
