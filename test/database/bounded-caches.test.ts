@@ -66,7 +66,8 @@ describe.each(databaseTargets())('what clients can grow stays bounded on $name',
         `${mostNames} names remembered; RSS grew ${growthMb.toFixed(1)} MB`,
     );
     expect(mostPrepared).toBeLessThanOrEqual(PREPARED_STATEMENTS_PER_CONNECTION);
-    expect(mostNames).toBeLessThanOrEqual(PREPARED_STATEMENTS_PER_CONNECTION);
+    // PostgreSQL's reader remembers names up to the bound and no further; the embedded one names none.
+    expect(mostNames).toBe(target.name === 'postgresql' ? PREPARED_STATEMENTS_PER_CONNECTION : 0);
     expect(growthMb).toBeLessThan(50);
     // One pushed out long ago is prepared again, and reads right.
     expect(await reader(shape(0), [42])).toEqual([[42]]);

@@ -13,6 +13,7 @@ import { listenForRevocations, prepareAnnouncer, type RevocationListener } from 
 import { createFlowRunChangeBus, type FlowRunChangeBus } from '../../src/events/flow-run-change-bus.ts';
 import { type AppOptions, createApp } from '../../src/http/app.ts';
 import { serve, type RunningServer } from '../../src/http/serve.ts';
+import { sendGraphQL } from '../support/graphql.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
 import { redisAnswers, TEST_REDIS } from '../support/redis.ts';
 import { FLOW_RUN_CHANGED, type LiveSubscription, sleep, subscribeSse, subscribeWs, untilListening, within, wsClient } from './live-support.ts';
@@ -192,6 +193,18 @@ describe.each(databaseTargets())('subscriptions and their API key on $name', (ta
       expect(latency).toBeLessThanOrEqual(CACHE_TTL_MS + 1_000);
       expectEndedAsRefused(ws, sse);
       expect(bystander.inbox.ended).toBe(false);
+    });
+
+    it('is served from memory after the revocation, and refused over HTTP once API_KEY_CACHE_TTL_MS has passed', async () => {
+      const app = createApp({ db, apiKeyCacheTtlMs: CACHE_TTL_MS });
+      const { key, apiKey } = await issueApiKey(db.prisma, { organizationId: org.organizationId, access: 'read', actor: cliActor('test') });
+      const status = async () => (await sendGraphQL(app, key, '{ flows(first: 1) { totalCount } }')).status;
+      expect(await status()).toBe(200);
+      const remembered = Date.now();
+      await revokeApiKey(db.prisma, apiKey.id, cliActor('test'));
+      expect(await status()).toBe(200);
+      await sleep(remembered + CACHE_TTL_MS + 100 - Date.now());
+      expect(await status()).toBe(401);
     });
   });
 
