@@ -22,7 +22,7 @@ import { openDatabase } from '../src/database/client.js';
 import { compileFlowRunRead, type FlowRunReadArgs } from '../src/database/flow-run-reads.js';
 import { scopeToOrganization } from '../src/database/tenant.js';
 import { triggerFlowRun } from '../src/domain/flow-runs.js';
-import { authenticate } from '../src/domain/organizations.js';
+import { createAuthenticator } from '../src/domain/organizations.js';
 import { createApp } from '../src/http/app.js';
 import { FULL, makeInitialMessage, makeState, random, seedDataset } from './dataset.js';
 
@@ -275,7 +275,7 @@ async function prismaStatements(run: () => Promise<unknown>): Promise<{ sql: str
 
 async function workloadPlans(organizationId: string, apiKey: string, flowIds: string[]) {
   const scoped = scopeToOrganization(db.prisma, organizationId);
-  const tenant = await authenticate(db.prisma, apiKey);
+  const tenant = await createAuthenticator(db).authenticate(apiKey);
   const graphqlSelect = {
     flow: true,
     messageThread: true,

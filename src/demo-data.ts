@@ -4,7 +4,7 @@ import type { Database } from './database/client.js';
 import { triggerFlowRun, patchFlowRun } from './domain/flow-runs.js';
 import { createFlow } from './domain/flows.js';
 import { createMessageThread } from './domain/message-threads.js';
-import { authenticate, createApiKey, createOrganization } from './domain/organizations.js';
+import { createApiKey, createAuthenticator, createOrganization } from './domain/organizations.js';
 
 /** Seeds the demo organization when the database has no organization; returns its key. */
 export async function seedDemoIfEmpty(db: Database): Promise<string | undefined> {
@@ -12,7 +12,7 @@ export async function seedDemoIfEmpty(db: Database): Promise<string | undefined>
   const organization = await createOrganization(db.prisma, 'Demo organization');
   const key = await createApiKey(db.prisma, organization.id, 'write');
   // The demo data is made with the demo key, as a client would make it.
-  const tenant = await authenticate(db.prisma, key);
+  const tenant = await createAuthenticator(db).authenticate(key);
   const onboarding = await createFlow(tenant, {
     name: 'Onboarding',
     reminderInterval: 15,

@@ -9,7 +9,6 @@ import { type Database, EmbeddedDatabaseBusyError, openDatabase } from './databa
 import { pendingMigrations } from './database/migrations.js';
 import { seedDemoIfEmpty } from './demo-data.js';
 import { type FlowRunChange, systemClock } from './domain/flow-run-changes.js';
-import { configureKeyCache } from './domain/organizations.js';
 import { deliveryQueueStats } from './domain/webhook-deliveries.js';
 import { listenForRevocations } from './events/api-key-revocations.js';
 import { createFlowRunChangeBus } from './events/flow-run-change-bus.js';
@@ -57,7 +56,6 @@ const db = await openDatabase({
 });
 opened = db;
 
-configureKeyCache(db.prisma, { ttlMs: config.apiKeyCacheTtlMs });
 const changeBus = createFlowRunChangeBus({ redisUrl: config.redisUrl, metrics });
 const webhookUrls = { allowPrivate: config.webhookAllowPrivateUrls };
 const webhooks = startWebhookWorker(db.prisma, {

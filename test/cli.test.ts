@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../src/database/client.ts';
 import { cliActor, recordAuditEvent } from '../src/domain/audit-log.ts';
-import { authenticate } from '../src/domain/organizations.ts';
+import { createAuthenticator } from '../src/domain/organizations.ts';
 import { databaseTargets, openTestDatabase, type TestDatabase } from './support/database.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -98,17 +98,18 @@ describe.each(databaseTargets())('cli on $name', (target) => {
       try {
         const organization = await db.prisma.organization.findUniqueOrThrow({ where: { id: organizationId } });
         expect(organization.name).toBe('Acme Recruitment');
-        const writer = await authenticate(db.prisma, writeKey.lastLine);
+        const { authenticate } = createAuthenticator(db);
+        const writer = await authenticate(writeKey.lastLine);
         expect(writer.organizationId).toBe(organizationId);
         expect(writer.access).toBe('write');
-        const reader = await authenticate(db.prisma, readKey.lastLine);
+        const reader = await authenticate(readKey.lastLine);
         expect(reader.organizationId).toBe(organizationId);
         expect(reader.access).toBe('read');
         // Only hashes are stored.
         const hashes = (await db.prisma.apiKey.findMany({ where: { organizationId } })).map((key) => key.hash);
         expect(hashes).toHaveLength(2);
         expect(hashes).not.toContain(writeKey.lastLine);
-        await expect(authenticate(db.prisma, `${writeKey.lastLine}x`)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+        await expect(authenticate(`${writeKey.lastLine}x`)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
       } finally {
         await closeAfterwards(db);
       }
@@ -214,8 +215,9 @@ describe.each(databaseTargets())('cli on $name', (target) => {
 
       const db = await openAfterwards();
       try {
-        await expect(authenticate(db.prisma, newKey)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
-        expect(await authenticate(db.prisma, oldKey)).toMatchObject({ organizationId, apiKeyId: oldId }); // within its overlap
+        const { authenticate } = createAuthenticator(db);
+        await expect(authenticate(newKey)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+        expect(await authenticate(oldKey)).toMatchObject({ organizationId, apiKeyId: oldId }); // within its overlap
         const old = await db.prisma.apiKey.findUniqueOrThrow({ where: { id: oldId } });
         expect(Math.abs(old.expiresAt!.getTime() - (Date.now() + 15 * 60_000))).toBeLessThan(5 * 60_000);
         const events = await db.prisma.auditEvent.findMany({ where: { organizationId }, orderBy: { sequence: 'asc' } });

@@ -1,6 +1,6 @@
 // One factory for the database: embedded PostgreSQL (PGlite) when no DATABASE_URL is
 // given, a real PostgreSQL through node-postgres otherwise. Either way the caller gets a
-// migrated PrismaClient and a raw SQL session.
+// migrated PrismaClient, a reader of rows on the same connections and a raw SQL session.
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { PrismaPg } from '@prisma/adapter-pg';
@@ -10,13 +10,15 @@ import { applyMigrations, type SqlSession } from './migrations.js';
 import { boundPreparedStatements } from './prepared-statements.js';
 import { ownerOnlyDirectory, ownerOnlyModes, restrictTree } from './owner-only-files.js';
 import { lockDataDir } from './process-lock.js';
-import { embeddedRowReader, postgresRowReader, registerRowReader } from './row-reader.js';
+import { embeddedRowReader, postgresRowReader, type RowReader } from './row-reader.js';
 
 export type DatabaseKind = 'embedded' | 'postgresql';
 
 export interface Database {
   kind: DatabaseKind;
   prisma: PrismaClient;
+  /** Statements without Prisma on the same connections (src/database/row-reader.ts). */
+  reader: RowReader;
   sql: SqlSession;
   /** The migrations this opening applied (none when migrating is left to `npm run migrate`). */
   appliedMigrations: string[];
@@ -106,10 +108,10 @@ async function openPostgres(databaseUrl: string, options: DatabaseOptions): Prom
     new PrismaPg(pool, { statementNameGenerator: (query) => `s${createHash('sha1').update(query.sql).digest('base64url')}` }),
     options,
   );
-  registerRowReader(prisma, postgresRowReader(pool, options.onQuery));
   return {
     kind: 'postgresql',
     prisma,
+    reader: postgresRowReader(pool, options.onQuery),
     sql,
     appliedMigrations,
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
@@ -158,10 +160,10 @@ async function openEmbedded(options: DatabaseOptions): Promise<Database> {
   };
   const appliedMigrations = (options.migrate ?? true) ? await applyMigrations(sql) : [];
   const prisma = createPrisma(new PrismaPGlite(pglite), options);
-  registerRowReader(prisma, embeddedRowReader(pglite, options.onQuery));
   return {
     kind: 'embedded',
     prisma,
+    reader: embeddedRowReader(pglite, options.onQuery),
     sql,
     appliedMigrations,
     async close() {

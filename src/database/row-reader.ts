@@ -5,10 +5,13 @@ import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import pg from 'pg';
 import { PREPARED_STATEMENTS_PER_CONNECTION } from './prepared-statements.js';
-import type { PrismaClient } from './generated/prisma/client.js';
 
 /** Runs one statement; each row comes back as an array of its columns' values. */
-export type RowReader = (text: string, values: unknown[]) => Promise<unknown[][]>;
+export interface RowReader {
+  (text: string, values: unknown[]): Promise<unknown[][]>;
+  /** How many statement names it remembers (PostgreSQL's reader; tests). */
+  rememberedStatementNames?(): number;
+}
 
 /** Counts the statement as Prisma's query log would (statement metrics, tests). */
 type OnQuery = ((sql: string, params: string) => void) | undefined;
@@ -59,17 +62,10 @@ const types = {
     oid === TIMESTAMPTZ && format !== 'binary' ? parseTimestamptz : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
-// The names of the texts read most recently, so that a read does not hash its text again.
-const statementNames = new WeakMap<RowReader, LRUCache<string, string>>();
-
-/** How many statement names the reader remembers (tests). */
-export function rememberedStatementNames(reader: RowReader): number {
-  return statementNames.get(reader)?.size ?? 0;
-}
-
 export function postgresRowReader(pool: pg.Pool, onQuery: OnQuery): RowReader {
   // Named statements keep their plans per connection, as Prisma's do, and as many as
-  // src/database/prepared-statements.ts lets a connection keep.
+  // src/database/prepared-statements.ts lets a connection keep. Remembered by text, so that
+  // a read does not hash its text again.
   const names = new LRUCache<string, string>({ max: PREPARED_STATEMENTS_PER_CONNECTION });
   const nameOf = (text: string) => {
     let name = names.get(text);
@@ -79,13 +75,12 @@ export function postgresRowReader(pool: pg.Pool, onQuery: OnQuery): RowReader {
     }
     return name;
   };
-  const reader: RowReader = async (text, values) => {
+  const read = async (text: string, values: unknown[]) => {
     onQuery?.(text, JSON.stringify(values));
     const result = await traced(text, () => pool.query<unknown[]>({ name: nameOf(text), text, values, rowMode: 'array', types }));
     return result.rows;
   };
-  statementNames.set(reader, names);
-  return reader;
+  return Object.assign(read, { rememberedStatementNames: () => names.size });
 }
 
 interface PGliteLike {
@@ -97,19 +92,4 @@ export function embeddedRowReader(pglite: PGliteLike, onQuery: OnQuery): RowRead
     onQuery?.(text, JSON.stringify(values));
     return (await traced(text, () => pglite.query<unknown[]>(text, values, { rowMode: 'array' }))).rows;
   };
-}
-
-// The tenant is built from a PrismaClient everywhere (authentication, the CLI, tests): the
-// reader of the same connection is found through it rather than passed beside it.
-const readers = new WeakMap<PrismaClient, RowReader>();
-
-export function registerRowReader(prisma: PrismaClient, reader: RowReader): void {
-  readers.set(prisma, reader);
-}
-
-/** The reader of a client that openDatabase opened (every client the service has). */
-export function rowReaderOf(prisma: PrismaClient): RowReader {
-  const reader = readers.get(prisma);
-  if (!reader) throw new Error('this Prisma client was not opened by openDatabase: it has no row reader');
-  return reader;
 }

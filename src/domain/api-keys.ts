@@ -10,6 +10,7 @@ import { DomainError } from './errors.js';
 import { type Clock, systemClock } from './flow-run-changes.js';
 import { checkedName } from './names.js';
 import type { Access } from './tenant.js';
+import { TRANSACTION_OPTIONS } from './transactions.js';
 
 const KEY_PREFIX = 'frg_';
 const MAX_NAME_LENGTH = 100;
@@ -55,9 +56,6 @@ export interface NewApiKey {
 const keyName = (name: string | undefined): string | null => (name === undefined ? null : checkedName(name, MAX_NAME_LENGTH));
 
 type Transaction = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
-
-// The embedded database has one connection: a key change may wait its turn behind requests.
-const TRANSACTION_OPTIONS = { maxWait: 15_000, timeout: 15_000 } as const;
 
 async function insertKey(tx: Transaction, input: Omit<NewApiKey, 'name'> & { name: string | null }, details: Record<string, string>) {
   const key = KEY_PREFIX + randomBytes(24).toString('base64url');

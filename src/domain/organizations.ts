@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { PrismaClient } from '../database/generated/prisma/client.js';
 import { LRUCache } from 'lru-cache';
 import { flowRunReads } from '../database/flow-run-reads.js';
-import { rowReaderOf } from '../database/row-reader.js';
+import type { RowReader } from '../database/row-reader.js';
 import { scopeToOrganization } from '../database/tenant.js';
 import { hashApiKey, issueApiKey } from './api-keys.js';
 import { DomainError } from './errors.js';
@@ -30,54 +30,6 @@ export async function createApiKey(prisma: PrismaClient, organizationId: string,
 
 const refused = () => new DomainError('UNAUTHENTICATED', 'the API key is not valid');
 
-/**
- * The tenant a presented key acts for, or an UNAUTHENTICATED error. A revoked or expired
- * key is refused exactly like one that never existed: nothing tells them apart.
- */
-export async function authenticate(
-  prisma: PrismaClient,
-  presentedKey: string | undefined,
-  services: DomainServices = defaultServices,
-): Promise<Tenant> {
-  if (!presentedKey) {
-    throw new DomainError('UNAUTHENTICATED', 'an API key is required in the Authorization header');
-  }
-  const caches = keyCachesOf(prisma);
-  const hash = hashApiKey(presentedKey);
-  const now = services.clock.now().getTime();
-  let known = caches.known.get(hash);
-  if (known && known.expiresAt !== null && known.expiresAt <= now) {
-    caches.known.delete(hash);
-    known = undefined;
-    caches.unknown.set(hash, true);
-    throw refused();
-  }
-  if (!known) {
-    if (caches.unknown.has(hash)) throw refused();
-    const apiKey = await prisma.apiKey.findUnique({
-      where: { hash },
-      select: { id: true, organizationId: true, scope: true, expiresAt: true, revokedAt: true },
-    });
-    if (!apiKey || apiKey.revokedAt || (apiKey.expiresAt && apiKey.expiresAt.getTime() <= now)) {
-      caches.unknown.set(hash, true);
-      throw refused();
-    }
-    known = {
-      tenant: {
-        organizationId: apiKey.organizationId,
-        apiKeyId: apiKey.id,
-        apiKeyExpiresAt: apiKey.expiresAt,
-        access: apiKey.scope,
-        ...scopedClientOf(prisma, apiKey.organizationId),
-      },
-      expiresAt: apiKey.expiresAt?.getTime() ?? null,
-    };
-    caches.known.set(hash, known);
-  }
-  await noteUse(prisma, caches, known.tenant.apiKeyId, now);
-  return { ...services, ...known.tenant };
-}
-
 // Every request presents its key: remembering valid keys for a while saves a query per
 // request. A key revoked (or rotated out) elsewhere is forgotten at once when the instance
 // is told (forgetApiKeys, through Redis), else when its entry ages out after the cache's
@@ -93,97 +45,125 @@ const UNKNOWN_KEY_TTL_MS = 30_000;
 // row version and WAL for each). Once a minute per key and instance answers "is this key
 // still in use?" just as well.
 const LAST_USED_RESOLUTION_MS = 60_000;
-
-type KnownKey = { tenant: Omit<Tenant, keyof DomainServices>; expiresAt: number | null };
-interface KeyCaches {
-  known: LRUCache<string, KnownKey>;
-  unknown: LRUCache<string, true>;
-  /** Keys whose lastUsedAt this instance wrote within the last LAST_USED_RESOLUTION_MS. */
-  noted: LRUCache<string, true>;
-}
-const keyCaches = new WeakMap<PrismaClient, KeyCaches>();
-type ScopedClient = Pick<Tenant, 'db' | 'reads' | 'statement'>;
-const scopedClients = new WeakMap<PrismaClient, LRUCache<string, ScopedClient>>();
 /**
  * Organizations whose scoped client is kept, the most recently authenticated. One pushed
  * out is built again on its next authentication (its keys remembered meanwhile keep theirs).
  */
 export const SCOPED_CLIENTS_PER_DATABASE = 1_000;
 
-/** How many organizations' scoped clients are kept for this database (tests). */
-export function scopedClientCount(prisma: PrismaClient): number {
-  return scopedClients.get(prisma)?.size ?? 0;
+/** Who presented keys act for, with what it remembers of keys and organizations. */
+export interface Authenticator {
+  /**
+   * The tenant a presented key acts for, or an UNAUTHENTICATED error. A revoked or expired
+   * key is refused exactly like one that never existed: nothing tells them apart.
+   */
+  authenticate(presentedKey: string | undefined): Promise<Tenant>;
+  /** Forgets the given keys (revoked or rotated elsewhere): their next use is looked up again. */
+  forgetApiKeys(keyIds: Iterable<string>): void;
+  /** Forgets every remembered key, valid or not: after missing news (Redis was away), anything may have changed. */
+  forgetAllApiKeys(): void;
+  /** How many organizations' scoped clients are kept (tests). */
+  scopedClientCount(): number;
 }
 
-/**
- * Sets how long this database's valid keys are remembered (API_KEY_CACHE_TTL_MS): the
- * longest a revoked key keeps working on an instance that was not told. Call it before
- * the first request.
- */
-export function configureKeyCache(prisma: PrismaClient, { ttlMs }: { ttlMs: number }): void {
-  keyCaches.set(prisma, createKeyCaches(ttlMs));
+export interface AuthenticatorOptions {
+  /** Given to every tenant; its clock decides whether a key has expired. Default: system time, no announcements. */
+  services?: DomainServices;
+  /**
+   * How long valid keys are remembered (API_KEY_CACHE_TTL_MS): the longest a revoked key
+   * keeps working on an instance that was not told.
+   */
+  keyCacheTtlMs?: number;
 }
 
-function createKeyCaches(ttlMs: number): KeyCaches {
+type KnownKey = { tenant: Omit<Tenant, keyof DomainServices>; expiresAt: number | null };
+type ScopedClient = Pick<Tenant, 'db' | 'reads' | 'statement'>;
+
+/** One per process that serves requests (the app); a one-off authentication may make its own. */
+export function createAuthenticator(
+  { prisma, reader }: { prisma: PrismaClient; reader: RowReader },
+  { services = defaultServices, keyCacheTtlMs = DEFAULT_KEY_CACHE_TTL_MS }: AuthenticatorOptions = {},
+): Authenticator {
+  const known = new LRUCache<string, KnownKey>({ max: 10_000, ttl: keyCacheTtlMs });
+  const unknown = new LRUCache<string, true>({ max: 10_000, ttl: UNKNOWN_KEY_TTL_MS });
+  /** Keys whose lastUsedAt this instance wrote within the last LAST_USED_RESOLUTION_MS. */
+  const noted = new LRUCache<string, true>({ max: 10_000, ttl: LAST_USED_RESOLUTION_MS });
+  // One scoped client per organization: building a Prisma extension per request is not free.
+  const scopedClients = new LRUCache<string, ScopedClient>({ max: SCOPED_CLIENTS_PER_DATABASE });
+
+  function scopedClientOf(organizationId: string): ScopedClient {
+    let client = scopedClients.get(organizationId);
+    if (!client) {
+      const db = scopeToOrganization(prisma, organizationId);
+      client = { db, reads: { flowRuns: flowRunReads(db, reader, organizationId) }, statement: reader };
+      scopedClients.set(organizationId, client);
+    }
+    return client;
+  }
+
+  async function noteUse(keyId: string, now: number) {
+    if (noted.has(keyId)) return;
+    noted.set(keyId, true);
+    // Several instances note a key within the same minute: the condition keeps it to one write.
+    const due = new Date(now - LAST_USED_RESOLUTION_MS);
+    await prisma.apiKey
+      .updateMany({
+        where: { id: keyId, OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: due } }] },
+        data: { lastUsedAt: new Date(now) },
+      })
+      // A bookkeeping write: a request is not failed for it.
+      .catch(() => noted.delete(keyId));
+  }
+
   return {
-    known: new LRUCache({ max: 10_000, ttl: ttlMs }),
-    unknown: new LRUCache({ max: 10_000, ttl: UNKNOWN_KEY_TTL_MS }),
-    noted: new LRUCache({ max: 10_000, ttl: LAST_USED_RESOLUTION_MS }),
+    async authenticate(presentedKey) {
+      if (!presentedKey) {
+        throw new DomainError('UNAUTHENTICATED', 'an API key is required in the Authorization header');
+      }
+      const hash = hashApiKey(presentedKey);
+      const now = services.clock.now().getTime();
+      let entry = known.get(hash);
+      if (entry && entry.expiresAt !== null && entry.expiresAt <= now) {
+        known.delete(hash);
+        entry = undefined;
+        unknown.set(hash, true);
+        throw refused();
+      }
+      if (!entry) {
+        if (unknown.has(hash)) throw refused();
+        const apiKey = await prisma.apiKey.findUnique({
+          where: { hash },
+          select: { id: true, organizationId: true, scope: true, expiresAt: true, revokedAt: true },
+        });
+        if (!apiKey || apiKey.revokedAt || (apiKey.expiresAt && apiKey.expiresAt.getTime() <= now)) {
+          unknown.set(hash, true);
+          throw refused();
+        }
+        entry = {
+          tenant: {
+            organizationId: apiKey.organizationId,
+            apiKeyId: apiKey.id,
+            apiKeyExpiresAt: apiKey.expiresAt,
+            access: apiKey.scope,
+            ...scopedClientOf(apiKey.organizationId),
+          },
+          expiresAt: apiKey.expiresAt?.getTime() ?? null,
+        };
+        known.set(hash, entry);
+      }
+      await noteUse(entry.tenant.apiKeyId, now);
+      return { ...services, ...entry.tenant };
+    },
+    forgetApiKeys(keyIds) {
+      const ids = new Set(keyIds);
+      for (const [hash, entry] of known.entries()) {
+        if (ids.has(entry.tenant.apiKeyId)) known.delete(hash);
+      }
+    },
+    forgetAllApiKeys() {
+      known.clear();
+      unknown.clear();
+    },
+    scopedClientCount: () => scopedClients.size,
   };
-}
-
-function keyCachesOf(prisma: PrismaClient): KeyCaches {
-  let caches = keyCaches.get(prisma);
-  if (!caches) {
-    caches = createKeyCaches(DEFAULT_KEY_CACHE_TTL_MS);
-    keyCaches.set(prisma, caches);
-  }
-  return caches;
-}
-
-/** Forgets the given keys (revoked or rotated elsewhere): their next use is looked up again. */
-export function forgetApiKeys(prisma: PrismaClient, keyIds: Iterable<string>): void {
-  const ids = new Set(keyIds);
-  const { known } = keyCachesOf(prisma);
-  for (const [hash, entry] of known.entries()) {
-    if (ids.has(entry.tenant.apiKeyId)) known.delete(hash);
-  }
-}
-
-/** Forgets every remembered key, valid or not: after missing news (Redis was away), anything may have changed. */
-export function forgetAllApiKeys(prisma: PrismaClient): void {
-  const { known, unknown } = keyCachesOf(prisma);
-  known.clear();
-  unknown.clear();
-}
-
-async function noteUse(prisma: PrismaClient, caches: KeyCaches, keyId: string, now: number) {
-  if (caches.noted.has(keyId)) return;
-  caches.noted.set(keyId, true);
-  // Several instances note a key within the same minute: the condition keeps it to one write.
-  const due = new Date(now - LAST_USED_RESOLUTION_MS);
-  await prisma.apiKey
-    .updateMany({
-      where: { id: keyId, OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: due } }] },
-      data: { lastUsedAt: new Date(now) },
-    })
-    // A bookkeeping write: a request is not failed for it.
-    .catch(() => caches.noted.delete(keyId));
-}
-
-/** One scoped client per organization: building a Prisma extension per request is not free. */
-function scopedClientOf(prisma: PrismaClient, organizationId: string): ScopedClient {
-  let clients = scopedClients.get(prisma);
-  if (!clients) {
-    clients = new LRUCache({ max: SCOPED_CLIENTS_PER_DATABASE });
-    scopedClients.set(prisma, clients);
-  }
-  let client = clients.get(organizationId);
-  if (!client) {
-    const db = scopeToOrganization(prisma, organizationId);
-    const reader = rowReaderOf(prisma);
-    client = { db, reads: { flowRuns: flowRunReads(db, reader, organizationId) }, statement: reader };
-    clients.set(organizationId, client);
-  }
-  return client;
 }

@@ -4,6 +4,7 @@
 // jitter; given up after the retry window; the endpoint turned off when it has failed for
 // that long). Sending is not the domain's business (src/webhooks/send.ts).
 import type { PrismaClient } from '../database/generated/prisma/client.js';
+import { TRANSACTION_OPTIONS } from './transactions.js';
 
 export interface RetryPolicy {
   /** The wait after the first failed attempt; it doubles with each further one. */
@@ -177,30 +178,27 @@ export async function recordAttempt(
   }
   const givenUp = now.getTime() - delivery.occurredAt.getTime() >= policy.windowMs;
   const lastError = outcome.error;
-  return prisma.$transaction(
-    async (tx) => {
-      // Only while pending: a delivery dropped meanwhile keeps its status and reason.
-      await tx.webhookDelivery.updateMany({
-        where: { id: delivery.id, status: 'pending' },
-        data: {
-          lastResponseStatus: outcome.responseStatus ?? null,
-          lastError,
-          ...(givenUp ? { status: 'failed' } : { nextAttemptAt: new Date(now.getTime() + retryDelayMs(delivery.attempts, policy)) }),
-        },
-      });
-      // The endpoint has been failing since the first event it failed to take after its last
-      // success: so a delivery given up after the whole window turns it off too.
-      const [endpoint] = await tx.$queryRaw<{ failingSince: Date }[]>`
+  return prisma.$transaction(async (tx) => {
+    // Only while pending: a delivery dropped meanwhile keeps its status and reason.
+    await tx.webhookDelivery.updateMany({
+      where: { id: delivery.id, status: 'pending' },
+      data: {
+        lastResponseStatus: outcome.responseStatus ?? null,
+        lastError,
+        ...(givenUp ? { status: 'failed' } : { nextAttemptAt: new Date(now.getTime() + retryDelayMs(delivery.attempts, policy)) }),
+      },
+    });
+    // The endpoint has been failing since the first event it failed to take after its last
+    // success: so a delivery given up after the whole window turns it off too.
+    const [endpoint] = await tx.$queryRaw<{ failingSince: Date }[]>`
       UPDATE "WebhookEndpoint" SET "failingSince" = COALESCE("failingSince", ${delivery.occurredAt}::timestamptz)
       WHERE id = ${delivery.endpointId}::uuid
       RETURNING "failingSince"`;
-      if (endpoint && now.getTime() - endpoint.failingSince.getTime() >= policy.windowMs) {
-        await disableFailingEndpoint(tx, delivery.endpointId, endpoint.failingSince, now);
-      }
-      return givenUp ? 'failed' : 'retrying';
-    },
-    { maxWait: 15_000, timeout: 15_000 },
-  );
+    if (endpoint && now.getTime() - endpoint.failingSince.getTime() >= policy.windowMs) {
+      await disableFailingEndpoint(tx, delivery.endpointId, endpoint.failingSince, now);
+    }
+    return givenUp ? 'failed' : 'retrying';
+  }, TRANSACTION_OPTIONS);
 }
 
 type Transaction = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];

@@ -3,9 +3,8 @@
 // up a key not known to be valid spends the client address's budget (given back when
 // the key turns out valid), so guessing costs one address at most that many database
 // look-ups a minute. Requests without a key have a budget per address too.
-import type { PrismaClient } from '../database/generated/prisma/client.js';
 import { DomainError } from '../domain/errors.js';
-import { authenticate, hashApiKey } from '../domain/organizations.js';
+import { type Authenticator, hashApiKey } from '../domain/organizations.js';
 import { LRUCache } from 'lru-cache';
 import type { Admission } from '../request/admission.js';
 import { apiKeyFrom } from '../request/authorization.js';
@@ -15,7 +14,8 @@ import { errorFor, type Surface } from './error-response.js';
 import type { RateDecision, RateLimiter } from './rate-limit.js';
 
 export interface AdmissionOptions {
-  prisma: PrismaClient;
+  /** The app's: what admission learns of a key, the surface need not look up again. */
+  authenticator: Authenticator;
   rateLimiter?: RateLimiter;
   clientLimits?: ClientLimits;
 }
@@ -31,7 +31,7 @@ const admitted = (headers: Record<string, string> = {}): Admission => ({ headers
 type Verdict = 'valid' | 'invalid' | 'unknown';
 type Verification = { verdict: Verdict } | { refusal: RateDecision };
 
-export function createAdmission({ prisma, rateLimiter, clientLimits }: AdmissionOptions) {
+export function createAdmission({ authenticator, rateLimiter, clientLimits }: AdmissionOptions) {
   const servedKeys = new LRUCache<string, true>(SERVED_KEYS);
   // Requests that bring the same key from the same address while it is being looked up
   // share that look-up: a client opening with 50 requests at once spends one point, not
@@ -49,7 +49,7 @@ export function createAdmission({ prisma, rateLimiter, clientLimits }: Admission
       const decision = await budget.take(address);
       if (!decision.allowed) return { refusal: decision };
     }
-    const verdict: Verdict = await authenticate(prisma, key).then(
+    const verdict: Verdict = await authenticator.authenticate(key).then(
       () => 'valid',
       (error) => (error instanceof DomainError && error.code === 'UNAUTHENTICATED' ? 'invalid' : 'unknown'),
     );

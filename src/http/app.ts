@@ -5,7 +5,7 @@
 import { DEFAULT_MAX_SUBSCRIPTIONS_PER_KEY, DEFAULT_REQUEST_TIMEOUT_MS } from '../config.js';
 import type { Database } from '../database/client.js';
 import { usableApiKeys } from '../domain/api-keys.js';
-import { DEFAULT_KEY_CACHE_TTL_MS, forgetAllApiKeys, forgetApiKeys } from '../domain/organizations.js';
+import { createAuthenticator, DEFAULT_KEY_CACHE_TTL_MS } from '../domain/organizations.js';
 import { defaultServices, type DomainServices } from '../domain/tenant.js';
 import type { FlowRunChangeFeed } from '../graphql/context.js';
 import { createContextFactory } from '../graphql/context-factory.js';
@@ -85,14 +85,17 @@ export interface App {
 export function createApp(options: AppOptions): App {
   const { db, services = defaultServices, changeFeed, graphiqlHeaders, rateLimiter } = options;
   const metrics = options.metrics ?? createMetrics({ poolStats: db.poolStats });
-  const contextFor = createContextFactory(db.prisma, services, changeFeed);
+  const keyCacheTtlMs = options.apiKeyCacheTtlMs ?? DEFAULT_KEY_CACHE_TTL_MS;
+  // One for the app: admission and both surfaces share the keys and scoped clients it remembers.
+  const authenticator = createAuthenticator(db, { services, keyCacheTtlMs });
+  const contextFor = createContextFactory(authenticator, changeFeed);
   const { tracing } = options;
   const logger = options.logger ?? defaultLogger;
   const subscriptions = createSubscriptionRegistry({
     maxPerKey: options.maxSubscriptionsPerKey ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_KEY,
     usableKeys: (ids, now) => usableApiKeys(db.prisma, ids, now),
     clock: services.clock,
-    recheckEveryMs: (options.apiKeyCacheTtlMs ?? DEFAULT_KEY_CACHE_TTL_MS) / 2,
+    recheckEveryMs: keyCacheTtlMs / 2,
     onRecheckFailed: (error) => recheckFailed(error),
   });
   // The subscriptions go on; the next periodic recheck tries again.
@@ -105,7 +108,7 @@ export function createApp(options: AppOptions): App {
     subscriptions,
     plugins: tracing ? [tracing.graphqlPlugin] : [],
   });
-  const admit = createAdmission({ prisma: db.prisma, rateLimiter, clientLimits: options.clientLimits });
+  const admit = createAdmission({ authenticator, rateLimiter, clientLimits: options.clientLimits });
   const answerMetrics =
     options.metricsRoute === false ? undefined : metricsEndpoint(metrics, { token: options.metricsToken, localOnly: !options.metricsToken });
   const graphiqlAssets = options.graphiql === false ? undefined : createGraphiQLAssets();
@@ -152,8 +155,8 @@ export function createApp(options: AppOptions): App {
     metrics,
     endSubscriptions: () => changeFeed?.endSubscriptions?.(),
     async apiKeysChanged(apiKeyIds) {
-      if (apiKeyIds) forgetApiKeys(db.prisma, apiKeyIds);
-      else forgetAllApiKeys(db.prisma);
+      if (apiKeyIds) authenticator.forgetApiKeys(apiKeyIds);
+      else authenticator.forgetAllApiKeys();
       await subscriptions.recheck(apiKeyIds).catch(recheckFailed);
     },
     beginStopping: () => {

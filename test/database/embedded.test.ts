@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Database, EmbeddedDatabaseBusyError, openDatabase } from '../../src/database/client.ts';
 import { readMigrations } from '../../src/database/migrations.ts';
 import { openToOthers } from '../support/file-modes.ts';
-import { authenticate, createApiKey, createOrganization } from '../../src/domain/organizations.ts';
+import { createApiKey, createAuthenticator, createOrganization } from '../../src/domain/organizations.ts';
 
 describe('embedded database in a data directory', () => {
   let parent: string;
@@ -44,7 +44,7 @@ describe('embedded database in a data directory', () => {
     const second = await open();
     const stored = await second.prisma.organization.findUnique({ where: { id: organization.id } });
     expect(stored?.name).toBe('Persistent');
-    expect((await authenticate(second.prisma, key)).organizationId).toBe(organization.id);
+    expect((await createAuthenticator(second).authenticate(key)).organizationId).toBe(organization.id);
     // Reopening did not apply the migrations a second time.
     const history = await second.sql.query<{ count: number }>('SELECT count(*)::int AS count FROM "_prisma_migrations"');
     expect(history).toEqual([{ count: (await readMigrations()).length }]);

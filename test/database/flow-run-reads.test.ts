@@ -5,7 +5,6 @@
 // organization, and send one statement.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileFlowRunRead, type FlowRunReadArgs } from '../../src/database/flow-run-reads.ts';
-import { rowReaderOf } from '../../src/database/row-reader.ts';
 import { effectiveStatusWhere } from '../../src/domain/flow-run-queue.ts';
 import { orderByWithTieBreak } from '../../src/graphql/types/lists.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
@@ -62,9 +61,7 @@ describe.each(databaseTargets())('reading runs without Prisma on $name', (target
   async function bothWays(args: FlowRunReadArgs) {
     const compiled = compileFlowRunRead(org.organizationId, args);
     expect(compiled, `compiles ${JSON.stringify(args)}`).toBeDefined();
-    const reader = rowReaderOf(db.prisma);
-    expect(reader).toBeDefined();
-    const plain = compiled!.assemble(await reader!(compiled!.text, compiled!.values));
+    const plain = compiled!.assemble(await db.reader(compiled!.text, compiled!.values));
     const prisma = await org.tenant.db.flowRun.findMany(args as never);
     return { plain, prisma };
   }

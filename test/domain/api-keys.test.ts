@@ -6,8 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueApiKey, listApiKeys, revokeApiKey, rotateApiKey } from '../../src/domain/api-keys.ts';
 import { cliActor, listAuditEvents } from '../../src/domain/audit-log.ts';
 import { DomainError } from '../../src/domain/errors.ts';
-import { authenticate, forgetApiKeys, forgetAllApiKeys } from '../../src/domain/organizations.ts';
-import { defaultServices, type DomainServices } from '../../src/domain/tenant.ts';
+import { type Authenticator, createAuthenticator } from '../../src/domain/organizations.ts';
+import { defaultServices } from '../../src/domain/tenant.ts';
+import type { Clock } from '../../src/domain/flow-run-changes.ts';
 import { createOrganization } from '../../src/domain/organizations.ts';
 import { databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
 import { expectDomainError } from '../support/fixtures.ts';
@@ -15,29 +16,36 @@ import { expectDomainError } from '../support/fixtures.ts';
 const ACTOR = cliActor('ops');
 const HOUR = 60 * 60_000;
 
-/** Services whose clock reads `offsetMs` ahead of the real one. */
-const later = (offsetMs: number): DomainServices => ({ ...defaultServices, clock: { now: () => new Date(Date.now() + offsetMs) } });
-
-/** The error authenticate gives, or undefined when it lets the key in. */
-async function refusal(db: TestDatabase, key: string, services?: DomainServices) {
-  try {
-    await authenticate(db.prisma, key, services);
-    return undefined;
-  } catch (error) {
-    if (!(error instanceof DomainError)) throw error;
-    return { code: error.code, message: error.message };
-  }
-}
+/** A clock that reads `offsetMs` ahead of the real one. */
+const later = (offsetMs: number): Clock => ({ now: () => new Date(Date.now() + offsetMs) });
 
 describe.each(databaseTargets())('API key lifecycle on $name', (target) => {
   let db: TestDatabase;
+  let authenticator: Authenticator;
+  // The authenticator's clock: a check `aheadMs` in the future sets it for its call.
+  let clockAheadMs = 0;
   let organizationId: string;
   let unknownRefusal: { code: string; message: string } | undefined;
 
+  /** The error authenticate gives, or undefined when it lets the key in. */
+  async function refusal(key: string, aheadMs = 0) {
+    clockAheadMs = aheadMs;
+    try {
+      await authenticator.authenticate(key);
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      return { code: error.code, message: error.message };
+    } finally {
+      clockAheadMs = 0;
+    }
+  }
+
   beforeAll(async () => {
     db = await openTestDatabase(target);
+    authenticator = createAuthenticator(db, { services: { ...defaultServices, clock: { now: () => later(clockAheadMs).now() } } });
     organizationId = (await createOrganization(db.prisma, 'Keys')).id;
-    unknownRefusal = await refusal(db, 'frg_never-issued');
+    unknownRefusal = await refusal('frg_never-issued');
     expect(unknownRefusal).toEqual({ code: 'UNAUTHENTICATED', message: 'the API key is not valid' });
   });
   afterAll(() => db.close());
@@ -80,7 +88,7 @@ describe.each(databaseTargets())('API key lifecycle on $name', (target) => {
   it('judges "in the future" by the clock it is given, not the wall clock', async () => {
     const before = await db.prisma.apiKey.count();
     const inAnHour = new Date(Date.now() + HOUR);
-    const { clock } = later(2 * HOUR);
+    const clock = later(2 * HOUR);
     await expect(issueApiKey(db.prisma, { organizationId, access: 'read', expiresAt: inAnHour, actor: ACTOR }, clock)).rejects.toMatchObject({
       code: 'VALIDATION_FAILED',
       path: ['expiresAt'],
@@ -97,23 +105,23 @@ describe.each(databaseTargets())('API key lifecycle on $name', (target) => {
 
   it('refuses an expired key exactly like an unknown one, even while it is remembered', async () => {
     const { key } = await issueApiKey(db.prisma, { organizationId, access: 'write', expiresAt: new Date(Date.now() + HOUR), actor: ACTOR });
-    expect(await refusal(db, key)).toBeUndefined(); // now remembered as valid
-    expect(await refusal(db, key, later(HOUR + 1_000))).toEqual(unknownRefusal);
+    expect(await refusal(key)).toBeUndefined(); // now remembered as valid
+    expect(await refusal(key, HOUR + 1_000)).toEqual(unknownRefusal);
     // Looked up afresh, too.
-    forgetAllApiKeys(db.prisma);
-    expect(await refusal(db, key, later(HOUR + 1_000))).toEqual(unknownRefusal);
+    authenticator.forgetAllApiKeys();
+    expect(await refusal(key, HOUR + 1_000)).toEqual(unknownRefusal);
   });
 
   it('refuses a revoked key like an unknown one once the instance forgets it; revoking twice changes nothing', async () => {
     const { key, apiKey } = await issueApiKey(db.prisma, { organizationId, access: 'write', name: 'leaked', actor: ACTOR });
-    expect(await refusal(db, key)).toBeUndefined();
+    expect(await refusal(key)).toBeUndefined();
 
     const revoked = await revokeApiKey(db.prisma, apiKey.id, ACTOR);
     expect(revoked.revokedAt).toBeInstanceOf(Date);
     // Remembered: it still works here until told (through Redis) or until the cache entry ages out.
-    expect(await refusal(db, key)).toBeUndefined();
-    forgetApiKeys(db.prisma, [apiKey.id]);
-    expect(await refusal(db, key)).toEqual(unknownRefusal);
+    expect(await refusal(key)).toBeUndefined();
+    authenticator.forgetApiKeys([apiKey.id]);
+    expect(await refusal(key)).toEqual(unknownRefusal);
 
     await expect(revokeApiKey(db.prisma, apiKey.id, ACTOR)).rejects.toMatchObject({
       code: 'VALIDATION_FAILED',
@@ -126,18 +134,18 @@ describe.each(databaseTargets())('API key lifecycle on $name', (target) => {
 
   it('rotates: a successor with the same organization, access and name; the old key works through the overlap only', async () => {
     const { key: oldKey, apiKey: old } = await issueApiKey(db.prisma, { organizationId, access: 'read', name: 'partner', actor: ACTOR });
-    expect(await refusal(db, oldKey)).toBeUndefined();
+    expect(await refusal(oldKey)).toBeUndefined();
 
     const { key: newKey, apiKey: successor, replaced } = await rotateApiKey(db.prisma, old.id, { overlapMs: HOUR, actor: ACTOR });
     expect(successor).toMatchObject({ organizationId, access: 'read', name: 'partner', expiresAt: null, revokedAt: null });
     expect(successor.id).not.toBe(old.id);
     expect(replaced.expiresAt!.getTime()).toBeGreaterThan(Date.now() + HOUR - 60_000);
-    forgetApiKeys(db.prisma, [old.id]);
+    authenticator.forgetApiKeys([old.id]);
 
-    expect(await authenticate(db.prisma, newKey)).toMatchObject({ organizationId, access: 'read', apiKeyId: successor.id });
-    expect(await refusal(db, oldKey)).toBeUndefined(); // within the overlap
-    expect(await refusal(db, oldKey, later(HOUR + 60_000))).toEqual(unknownRefusal); // after it
-    expect(await refusal(db, newKey, later(HOUR + 60_000))).toBeUndefined();
+    expect(await authenticator.authenticate(newKey)).toMatchObject({ organizationId, access: 'read', apiKeyId: successor.id });
+    expect(await refusal(oldKey)).toBeUndefined(); // within the overlap
+    expect(await refusal(oldKey, HOUR + 60_000)).toEqual(unknownRefusal); // after it
+    expect(await refusal(newKey, HOUR + 60_000)).toBeUndefined();
 
     const events = await listAuditEvents(db.prisma, organizationId, 2);
     expect(events.map((event) => [event.action, event.subjectId])).toEqual([
@@ -151,9 +159,9 @@ describe.each(databaseTargets())('API key lifecycle on $name', (target) => {
   it('rotates with no overlap: the old key is refused at once (once forgotten); a revoked key cannot be rotated', async () => {
     const { key: oldKey, apiKey: old } = await issueApiKey(db.prisma, { organizationId, access: 'write', actor: ACTOR });
     const { key: newKey } = await rotateApiKey(db.prisma, old.id, { overlapMs: 0, actor: ACTOR });
-    forgetApiKeys(db.prisma, [old.id]);
-    expect(await refusal(db, oldKey)).toEqual(unknownRefusal);
-    expect(await refusal(db, newKey)).toBeUndefined();
+    authenticator.forgetApiKeys([old.id]);
+    expect(await refusal(oldKey)).toEqual(unknownRefusal);
+    expect(await refusal(newKey)).toBeUndefined();
     await expect(rotateApiKey(db.prisma, old.id, { overlapMs: 0, actor: ACTOR })).rejects.toMatchObject({
       message: expect.stringMatching(/already expired/),
     });
@@ -171,8 +179,8 @@ describe.each(databaseTargets())('API key lifecycle on $name', (target) => {
     const { key, apiKey } = await issueApiKey(db.prisma, { organizationId, access: 'write', actor: ACTOR });
     db.statements.length = 0;
     const before = Date.now();
-    for (let i = 0; i < 5; i++) await authenticate(db.prisma, key);
-    await Promise.all(Array.from({ length: 5 }, () => authenticate(db.prisma, key)));
+    for (let i = 0; i < 5; i++) await authenticator.authenticate(key);
+    await Promise.all(Array.from({ length: 5 }, () => authenticator.authenticate(key)));
     const writes = db.statements.filter((sql) => /^UPDATE\b.*"ApiKey"/is.test(sql));
     expect(writes).toHaveLength(1);
     const [listed] = (await listApiKeys(db.prisma, organizationId)).filter((row) => row.id === apiKey.id);

@@ -7,7 +7,7 @@ import { deleteFlowRun, patchFlowRun, triggerFlowRun } from '../../src/domain/fl
 import { TERMINAL_STATUSES, type FlowRunStatus } from '../../src/domain/flow-run-status.ts';
 import { createFlow, deleteFlow, updateFlow } from '../../src/domain/flows.ts';
 import { createMessageThread, deleteMessageThread, updateMessageThread } from '../../src/domain/message-threads.ts';
-import { authenticate } from '../../src/domain/organizations.ts';
+import { createAuthenticator } from '../../src/domain/organizations.ts';
 import type { Tenant } from '../../src/domain/tenant.ts';
 import type { Channel } from '../../src/domain/flow-run-input.ts';
 import { createKey, createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
@@ -69,7 +69,7 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
     db = await openTestDatabase(target, { poolSize: 10 });
     orgA = await createTestTenant(db, 'write', 'Org A');
     orgB = await createTestTenant(db, 'write', 'Org B');
-    readOnlyA = await authenticate(db.prisma, await createKey(db, orgA.organizationId, 'read'));
+    readOnlyA = await createAuthenticator(db).authenticate(await createKey(db, orgA.organizationId, 'read'));
   });
   afterAll(async () => {
     await db?.close();

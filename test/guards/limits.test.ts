@@ -3,7 +3,7 @@
 // and cost limits checked before anything executes, the batch limit, and the deadline.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PrismaClient } from '../../src/database/generated/prisma/client.ts';
-import { registerRowReader, rowReaderOf } from '../../src/database/row-reader.ts';
+import type { RowReader } from '../../src/database/row-reader.ts';
 import { createApp, type App } from '../../src/http/app.ts';
 import { getNamedType, type GraphQLObjectType, isLeafType, parse } from 'graphql';
 import { QUERY_LIMITS, queryCost } from '../../src/graphql/limits.ts';
@@ -381,12 +381,12 @@ describe.each(databaseTargets())('limits on $name', (target) => {
         },
       }) as unknown as PrismaClient;
       // The statements sent without Prisma wait as long.
-      const reader = rowReaderOf(db.prisma);
-      registerRowReader(slowPrisma, async (text, values) => {
+      const slowReader: RowReader = async (text, values) => {
         await new Promise((resolve) => setTimeout(resolve, 400));
-        return reader(text, values);
-      });
-      const slow = createApp({ db: { ...db, prisma: slowPrisma }, requestTimeoutMs: 50 });
+        return db.reader(text, values);
+      };
+      const slowDb = { ...db, prisma: slowPrisma, reader: slowReader };
+      const slow = createApp({ db: slowDb, requestTimeoutMs: 50 });
 
       const started = performance.now();
       const [restResponse, graphqlResponse] = await Promise.all([
@@ -407,7 +407,7 @@ describe.each(databaseTargets())('limits on $name', (target) => {
       await new Promise((resolve) => setTimeout(resolve, 1_000));
 
       // The same app with a generous deadline answers normally.
-      const patient = createApp({ db: { ...db, prisma: slowPrisma }, requestTimeoutMs: 5_000 });
+      const patient = createApp({ db: slowDb, requestTimeoutMs: 5_000 });
       expect((await rest(patient, 'GET', '/public/v2/flows?page[size]=1', key)).status).toBe(200);
     });
   });

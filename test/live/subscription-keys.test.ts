@@ -9,11 +9,11 @@ import type { Client } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { issueApiKey, revokeApiKey, rotateApiKey } from '../../src/domain/api-keys.ts';
 import { cliActor } from '../../src/domain/audit-log.ts';
-import { configureKeyCache, DEFAULT_KEY_CACHE_TTL_MS } from '../../src/domain/organizations.ts';
 import { listenForRevocations, prepareAnnouncer, type RevocationListener } from '../../src/events/api-key-revocations.ts';
 import { createFlowRunChangeBus, type FlowRunChangeBus } from '../../src/events/flow-run-change-bus.ts';
 import { type AppOptions, createApp } from '../../src/http/app.ts';
 import { serve, type RunningServer } from '../../src/http/serve.ts';
+import { sendGraphQL } from '../support/graphql.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
 import { redisAnswers, TEST_REDIS } from '../support/redis.ts';
 import { FLOW_RUN_CHANGED, type LiveSubscription, sleep, subscribeSse, subscribeWs, untilListening, within, wsClient } from './live-support.ts';
@@ -43,7 +43,6 @@ describe.each(databaseTargets())('subscriptions and their API key on $name', (ta
     await Promise.all(subscriptions.splice(0).map((sub) => sub.close()));
     await Promise.all(clients.splice(0).map((client) => client.dispose()));
     for (const server of servers.splice(0)) await server.close(1_000);
-    configureKeyCache(db.prisma, { ttlMs: DEFAULT_KEY_CACHE_TTL_MS });
   });
   afterAll(async () => {
     await bus?.close();
@@ -182,7 +181,6 @@ describe.each(databaseTargets())('subscriptions and their API key on $name', (ta
     const CACHE_TTL_MS = 2_000;
 
     it('ends its subscriptions within API_KEY_CACHE_TTL_MS (WebSocket 4403, SSE an UNAUTHENTICATED error then complete); another key’s go on', async () => {
-      configureKeyCache(db.prisma, { ttlMs: CACHE_TTL_MS });
       const { server } = await start({ apiKeyCacheTtlMs: CACHE_TTL_MS });
       const bystander = await subscribe(server, 'SSE', org.key);
       const { apiKey, ws, sse } = await subscribedKey(server);
@@ -196,11 +194,22 @@ describe.each(databaseTargets())('subscriptions and their API key on $name', (ta
       expectEndedAsRefused(ws, sse);
       expect(bystander.inbox.ended).toBe(false);
     });
+
+    it('is served from memory after the revocation, and refused over HTTP once API_KEY_CACHE_TTL_MS has passed', async () => {
+      const app = createApp({ db, apiKeyCacheTtlMs: CACHE_TTL_MS });
+      const { key, apiKey } = await issueApiKey(db.prisma, { organizationId: org.organizationId, access: 'read', actor: cliActor('test') });
+      const status = async () => (await sendGraphQL(app, key, '{ flows(first: 1) { totalCount } }')).status;
+      expect(await status()).toBe(200);
+      const remembered = Date.now();
+      await revokeApiKey(db.prisma, apiKey.id, cliActor('test'));
+      expect(await status()).toBe(200);
+      await sleep(remembered + CACHE_TTL_MS + 100 - Date.now());
+      expect(await status()).toBe(401);
+    });
   });
 
   describe.skipIf(!!noRedis)('a key revoked with Redis', () => {
     it('ends its subscriptions as soon as the revocation is announced, although keys are remembered for ten minutes', async () => {
-      configureKeyCache(db.prisma, { ttlMs: 600_000 });
       const { app, server } = await start({ apiKeyCacheTtlMs: 600_000 });
       let listening!: () => void;
       const ready = new Promise<void>((resolve) => (listening = resolve));

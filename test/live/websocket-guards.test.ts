@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import { createFlowRunChangeBus, type FlowRunChangeBus } from '../../src/events/flow-run-change-bus.ts';
 import { MAX_BODY_BYTES } from '../../src/request/body.ts';
 import type { PrismaClient } from '../../src/database/generated/prisma/client.ts';
-import { registerRowReader, rowReaderOf } from '../../src/database/row-reader.ts';
+import type { RowReader } from '../../src/database/row-reader.ts';
 import { type AppOptions, createApp } from '../../src/http/app.ts';
 import { createRateLimiter } from '../../src/http/rate-limit.ts';
 import { serve, type RunningServer } from '../../src/http/serve.ts';
@@ -143,12 +143,11 @@ describe('GraphQL over WebSocket has the guards of HTTP', () => {
       },
     }) as unknown as PrismaClient;
     // Run lists are read without Prisma: their statements wait as long.
-    const reader = rowReaderOf(db.prisma);
-    registerRowReader(slowPrisma, async (text, values) => {
+    const slowReader: RowReader = async (text, values) => {
       await new Promise((resolve) => setTimeout(resolve, 400));
-      return reader(text, values);
-    });
-    const { app, server } = await start({ db: { ...db, prisma: slowPrisma }, requestTimeoutMs: 50 });
+      return db.reader(text, values);
+    };
+    const { app, server } = await start({ db: { ...db, prisma: slowPrisma, reader: slowReader }, requestTimeoutMs: 50 });
     const metricsBefore = await app.metrics.graphqlOperations.get();
     const result = await once(client(server.port), RUNS_QUERY);
     expect(result.errors?.[0]?.extensions?.code).toBe('REQUEST_TIMEOUT');

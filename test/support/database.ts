@@ -3,8 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { type Database, openDatabase } from '../../src/database/client.ts';
-import { createApiKey, createOrganization } from '../../src/domain/organizations.ts';
-import { authenticate } from '../../src/domain/organizations.ts';
+import { createApiKey, createAuthenticator, createOrganization } from '../../src/domain/organizations.ts';
 import type { Access, Tenant } from '../../src/domain/tenant.ts';
 
 export type TargetName = 'embedded' | 'postgresql';
@@ -77,7 +76,7 @@ export interface TestTenant {
 export async function createTestTenant(db: Database, access: Access = 'write', name = 'Test org'): Promise<TestTenant> {
   const organization = await createOrganization(db.prisma, name);
   const key = await createApiKey(db.prisma, organization.id, access);
-  return { organizationId: organization.id, key, tenant: await authenticate(db.prisma, key) };
+  return { organizationId: organization.id, key, tenant: await createAuthenticator(db).authenticate(key) };
 }
 
 /** An extra key for an existing organization. */

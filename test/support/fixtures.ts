@@ -5,14 +5,14 @@ import { DomainError, type ErrorCode, type InputPath } from '../../src/domain/er
 import { type TriggerFlowRunInput, triggerFlowRun } from '../../src/domain/flow-runs.ts';
 import { createFlow } from '../../src/domain/flows.ts';
 import { createMessageThread } from '../../src/domain/message-threads.ts';
-import { authenticate } from '../../src/domain/organizations.ts';
+import { createAuthenticator } from '../../src/domain/organizations.ts';
 import type { DomainServices, Tenant } from '../../src/domain/tenant.ts';
 import { createTestTenant, type TestDatabase } from './database.ts';
 
 /** A new organization with a write key, authenticated with the given services (a clock, a change sink...). */
 export async function tenantWith(db: TestDatabase, services: Partial<DomainServices>, name?: string): Promise<{ tenant: Tenant; key: string }> {
   const { key } = await createTestTenant(db, 'write', name);
-  return { tenant: await authenticate(db.prisma, key, services as DomainServices), key };
+  return { tenant: await createAuthenticator(db, { services: services as DomainServices }).authenticate(key), key };
 }
 
 /** A new flow's id (the default session timeout unless given). */
