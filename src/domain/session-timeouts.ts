@@ -3,6 +3,7 @@
 import type { PrismaClient } from '../database/generated/prisma/client.js';
 import type { Clock, FlowRunChange, FlowRunChangePublisher } from './flow-run-changes.js';
 import { expiredWhere, isExpired, timeOutRun } from './flow-run-queue.js';
+import { TRANSACTION_OPTIONS } from './transactions.js';
 import { recordWebhookEvents } from './webhook-events.js';
 
 export interface SweepResult {
@@ -38,7 +39,7 @@ export async function sweepExpiredRuns(
       await timeOutRun(tx, candidate, now, changes);
       await recordWebhookEvents(tx, changes);
       timedOut++;
-    });
+    }, TRANSACTION_OPTIONS);
     publisher.publish(changes);
   }
   return { timedOut };
