@@ -1,6 +1,7 @@
 // The benchmark's dataset: one organization with 200 flows, 5,000 message threads and
 // 50,000 runs, from a fixed seed so that every run measures the same data. It is shaped
-// like production data rather than like a fixture:
+// like production data rather than like a fixture (`npm run bench -- --runs N` seeds N runs
+// on the same flows and threads):
 //   - runs land on threads at random over time, so the newest runs belong to many
 //     threads (a thread's runs are not consecutive in createdAt);
 //   - every run has a `state` of five keys, one of them a nested array (~150 bytes);

@@ -1,4 +1,4 @@
-// npm run bench [-- --smoke] [-- --rounds 3 --warmup 15 --duration 10 --workloads page25,byId --surfaces graphql,postgraphile]
+// npm run bench [-- --smoke] [-- --rounds 3 --warmup 15 --duration 10 --workloads page25,byId --surfaces graphql,postgraphile --runs 200000]
 // Seeds a fixed dataset (bench/dataset.ts), starts the gateway, the floor (bench/floor.ts)
 // and, on PostgreSQL, PostGraphile v5 (bench/postgraphile.ts) as separate processes on it,
 // loads each workload over HTTP with autocannon, and reports req/s, latency, SQL
@@ -9,6 +9,7 @@
 // where PostGraphile cannot run (it needs a real PostgreSQL) and is skipped.
 // --smoke: a small dataset and a second per workload, checking only that every workload
 // answers correctly on every surface (CI runs it; its timings mean nothing).
+// --runs N: the dataset with N runs instead of its usual number (flows and threads stay).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -43,6 +44,7 @@ const { values: flags } = parseArgs({
     workloads: { type: 'string' },
     surfaces: { type: 'string' },
     out: { type: 'string' },
+    runs: { type: 'string' },
     'cpu-prof': { type: 'string' },
   },
 });
@@ -65,6 +67,11 @@ const settings = {
   duration: number(flags.duration, smoke ? 1 : ISSUE.duration, 'duration'),
   rounds: Math.max(1, Math.round(number(flags.rounds, smoke ? 1 : ISSUE.rounds, 'rounds'))),
 };
+const dataset = { ...(smoke ? SMOKE : FULL) };
+if (flags.runs !== undefined) {
+  dataset.runs = number(flags.runs, dataset.runs, 'runs');
+  if (!Number.isInteger(dataset.runs) || dataset.runs < 1) throw new Error(`--runs: expected a whole number of at least 1, got ${flags.runs}`);
+}
 const workloads = list(flags.workloads, WORKLOADS, 'workloads');
 const surfacesWanted = list(flags.surfaces, SURFACES, 'surfaces');
 const issueSettings =
@@ -73,6 +80,7 @@ const issueSettings =
   settings.warmup === ISSUE.warmup &&
   settings.duration === ISSUE.duration &&
   settings.rounds === ISSUE.rounds &&
+  dataset.runs === FULL.runs &&
   workloads.length === WORKLOADS.length &&
   surfacesWanted.length === SURFACES.length;
 const root = new URL('..', import.meta.url).pathname;
@@ -383,7 +391,7 @@ const round2 = (value: number) => Math.round(value * 100) / 100;
 
 async function main() {
   const startedAt = new Date();
-  const size = smoke ? SMOKE : FULL;
+  const size = dataset;
   const serverUrl = process.env.DATABASE_URL;
   const kind = serverUrl ? 'postgresql' : 'embedded';
   const surfaces = surfacesWanted.filter((surface) => surface !== 'postgraphile' || kind === 'postgresql');

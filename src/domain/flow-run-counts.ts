@@ -1,5 +1,5 @@
-// How many runs an organization has, read from the counts a database trigger keeps
-// (prisma/migrations/*_flow_run_counts): a sum over at most 8 rows instead of a
+// How many runs an organization has, read from the counts database triggers keep
+// (prisma/migrations/*_flow_run_counts*): a sum over at most 8 rows instead of a
 // count(*) over every run.
 import type { Tenant } from './tenant.js';
 
