@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/http/app.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
+import { uniqueIdentifier } from '../support/fixtures.ts';
 import { sendGraphQL } from '../support/graphql.ts';
 
 interface Threads {
@@ -25,7 +26,6 @@ describe.each(databaseTargets())('find or create over GraphQL on $name', (target
   let key: string;
   let counter = 0;
 
-  const nextNumber = () => `3162${String(++counter).padStart(7, '0')}`;
   const find = (variables: { channel?: string; identifier?: string }) => sendGraphQL<Threads, unknown>(app, key, FIND_THREAD, variables);
   const create = (channel: string, identifier: string) =>
     sendGraphQL<{ createMessageThread: { messageThread: { id: string } } }, unknown>(app, key, CREATE_THREAD, { channel, identifier });
@@ -38,18 +38,21 @@ describe.each(databaseTargets())('find or create over GraphQL on $name', (target
   afterAll(() => db.close());
 
   it('messageThreads(filter) finds the thread of a channel and identifier', async () => {
-    const number = nextNumber();
+    const number = uniqueIdentifier('whatsapp');
     const id = (await create('whatsapp', number)).data!.createMessageThread.messageThread.id;
     await create('sms', number);
     const found = await find({ channel: 'whatsapp', identifier: number });
     expect(found.errors).toBeUndefined();
     expect(found.data!.messageThreads).toEqual({ totalCount: 1, edges: [{ node: { id, channel: 'whatsapp', identifier: number } }] });
     expect((await find({ identifier: number })).data!.messageThreads.totalCount).toBe(2);
-    expect((await find({ channel: 'whatsapp', identifier: nextNumber() })).data!.messageThreads).toEqual({ totalCount: 0, edges: [] });
+    expect((await find({ channel: 'whatsapp', identifier: uniqueIdentifier('whatsapp') })).data!.messageThreads).toEqual({
+      totalCount: 0,
+      edges: [],
+    });
   });
 
   it('a create of a thread that exists names it in extensions.existingId', async () => {
-    const number = nextNumber();
+    const number = uniqueIdentifier('whatsapp');
     const id = (await create('whatsapp', number)).data!.createMessageThread.messageThread.id;
     const again = await create('whatsapp', number);
     expect(again.errors).toEqual([
@@ -62,7 +65,7 @@ describe.each(databaseTargets())('find or create over GraphQL on $name', (target
 
   it('two concurrent creates of one new thread: one wins, the other is told the winner’s id', async () => {
     for (let round = 0; round < 5; round++) {
-      const number = nextNumber();
+      const number = uniqueIdentifier('whatsapp');
       const answers = await Promise.all([create('whatsapp', number), create('whatsapp', number)]);
       const won = answers.filter((answer) => !answer.errors);
       const lost = answers.filter((answer) => answer.errors);
@@ -89,7 +92,7 @@ describe.each(databaseTargets())('find or create over GraphQL on $name', (target
         { identifier },
       );
     for (let round = 0; round < 5; round++) {
-      const number = nextNumber();
+      const number = uniqueIdentifier('whatsapp');
       const answers = await Promise.all([createOrName(number), createOrName(number)]);
       for (const answer of answers) expect(answer.errors).toBeUndefined();
       const payloads = answers.map((answer) => answer.data!.createMessageThread);

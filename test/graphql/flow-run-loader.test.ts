@@ -2,12 +2,11 @@
 // the aliases of one operation, and the operations of one batched HTTP request.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { triggerFlowRun } from '../../src/domain/flow-runs.ts';
-import { createFlow } from '../../src/domain/flows.ts';
 import { createMessageThread } from '../../src/domain/message-threads.ts';
 import type { Tenant } from '../../src/domain/tenant.ts';
 import { createApp, type App } from '../../src/http/app.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
+import { newFlow, triggerRun } from '../support/fixtures.ts';
 import { sendGraphQL } from '../support/graphql.ts';
 
 interface Run {
@@ -21,9 +20,8 @@ async function seedRuns(tenant: Tenant, count: number, prefix: string): Promise<
   for (let i = 0; i < count; i++) {
     const flowName = `${prefix} flow ${i}`;
     const identifier = `${prefix}-visitor-${i}`;
-    const flow = await createFlow(tenant, { name: flowName });
     const thread = await createMessageThread(tenant, { channel: 'web', identifier });
-    const { run } = await triggerFlowRun(tenant, { flowId: flow.id, messageThreadId: thread.id, state: { n: i }, initialMessage: {} });
+    const run = await triggerRun(tenant, await newFlow(tenant, flowName), thread.id, { state: { n: i } });
     runs.push({ id: run.id, flowName, identifier });
   }
   return runs;

@@ -3,11 +3,9 @@
 // millisecond; orderBy updatedAt pages by cursor without losing or repeating a run when
 // many share one updatedAt (ties go by id, in the sort's direction).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { triggerFlowRun } from '../../src/domain/flow-runs.ts';
-import { createFlow } from '../../src/domain/flows.ts';
-import { createMessageThread } from '../../src/domain/message-threads.ts';
 import { createApp, type App } from '../../src/http/app.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
+import { newFlow, newThread, triggerRun } from '../support/fixtures.ts';
 import { sendGraphQL } from '../support/graphql.ts';
 
 interface Page {
@@ -47,11 +45,10 @@ describe.each(databaseTargets())('polling runs by updatedAt over GraphQL on $nam
     db = await openTestDatabase(target);
     app = createApp({ db });
     org = await createTestTenant(db);
-    const flowId = (await createFlow(org.tenant, { name: 'Polled' })).id;
+    const flowId = await newFlow(org.tenant, 'Polled');
     const ids: string[] = [];
     for (let i = 0; i < 9; i++) {
-      const thread = await createMessageThread(org.tenant, { channel: 'web', identifier: `poll-${i}` });
-      ids.push((await triggerFlowRun(org.tenant, { flowId, messageThreadId: thread.id, state: {}, initialMessage: {} })).run.id);
+      ids.push((await triggerRun(org.tenant, flowId, await newThread(org.tenant, 'poll'))).id);
     }
     // Two runs before T0+5ms, six in that very millisecond, one after.
     const times = [at(0), at(3), at(5), at(5), at(5), at(5), at(5), at(5), at(9)];

@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
+import { systemClock } from '../../src/domain/flow-run-changes.ts';
 import { createFlowRunChangeBus, type FlowRunChangeBus } from '../../src/events/flow-run-change-bus.ts';
 import { type App, createApp } from '../../src/http/app.ts';
 import { type RunningServer, serve } from '../../src/http/serve.ts';
@@ -362,7 +363,7 @@ describe.each(databaseTargets())('hostile SSE and WebSocket traffic on $name', (
   beforeAll(async () => {
     db = await openTestDatabase(target);
     bus = createFlowRunChangeBus();
-    app = createApp({ db, services: { clock: { now: () => new Date() }, changes: bus }, changeFeed: bus });
+    app = createApp({ db, services: { clock: systemClock, changes: bus }, changeFeed: bus });
     server = await serve(app, 0, '127.0.0.1');
     const writer = await createTestTenant(db);
     const reader = await createTestTenant(db, 'read', 'Reader org');

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from 'graphql-ws';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/domain/flow-run-changes.ts';
 import { type Database, openDatabase } from '../../src/database/client.ts';
 import { createFlowRunChangeBus, type FlowRunChangeBus } from '../../src/events/flow-run-change-bus.ts';
 import { createApp, type App } from '../../src/http/app.ts';
@@ -64,7 +65,7 @@ describe.skipIf(!!skipReason)('Redis cut and restored under two instances', () =
     const keyPrefix = `flowgw-outage-${randomUUID()}`;
     const rateLimiter = createRateLimiter({ perMinute: PER_MINUTE, redis: limiterRedis, keyPrefix });
     const clientLimits = createClientLimits({ authFailuresPerMinute: 20, keylessPerMinute: 60, redis: limiterRedis, keyPrefix });
-    const services = { clock: { now: () => new Date() }, changes: bus };
+    const services = { clock: systemClock, changes: bus };
     const app = createApp({ db, metrics, services, changeFeed: bus, rateLimiter, clientLimits });
     return { name, app, bus, limiterRedis, server: await serve(app, 0, '127.0.0.1') };
   }

@@ -9,6 +9,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/domain/flow-run-changes.ts';
 import { createFlowRunChangeBus, type FlowRunChangeBus } from '../../src/events/flow-run-change-bus.ts';
 import { type App, createApp } from '../../src/http/app.ts';
 import { serve } from '../../src/http/serve.ts';
@@ -63,7 +64,7 @@ describe('graceful shutdown in process', () => {
   beforeAll(async () => {
     db = await openTestDatabase(target);
     bus = createFlowRunChangeBus();
-    app = createApp({ db, services: { clock: { now: () => new Date() }, changes: bus }, changeFeed: bus });
+    app = createApp({ db, services: { clock: systemClock, changes: bus }, changeFeed: bus });
     org = await createTestTenant(db);
   });
   afterAll(async () => {

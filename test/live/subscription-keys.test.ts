@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/domain/flow-run-changes.ts';
 import { issueApiKey, revokeApiKey, rotateApiKey } from '../../src/domain/api-keys.ts';
 import { cliActor } from '../../src/domain/audit-log.ts';
 import { configureKeyCache, DEFAULT_KEY_CACHE_TTL_MS } from '../../src/domain/organizations.ts';
@@ -51,7 +52,7 @@ describe.each(databaseTargets())('subscriptions and their API key on $name', (ta
   });
 
   async function start(options: Partial<AppOptions> = {}) {
-    const app = createApp({ db, services: { clock: { now: () => new Date() }, changes: bus }, changeFeed: bus, ...options });
+    const app = createApp({ db, services: { clock: systemClock, changes: bus }, changeFeed: bus, ...options });
     const server = await serve(app, 0, '127.0.0.1');
     servers.push(server);
     return { app, server };

@@ -3,6 +3,7 @@
 // response body is validated against the JSON:API 1.1 schema by `call`.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Channel } from '../../src/domain/flow-run-input.ts';
 import { createApp, type App } from '../../src/http/app.ts';
 import { createKey, createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
 import { postFlow, postRun, postThread, runDocument } from '../support/rest-fixtures.ts';
@@ -25,7 +26,7 @@ describe.each(databaseTargets())('JSON:API surface on $name', (target) => {
   const parameters = (json: { errors: { source?: { parameter?: string } }[] }) => json.errors.map((e) => e.source?.parameter);
 
   const createFlow = (name = 'Screening', as = key) => postFlow(app, as, name);
-  const createThread = (channel = 'web', as = key) => postThread(app, as, channel);
+  const createThread = (channel: Channel = 'web', as = key) => postThread(app, as, channel);
   const trigger = (flowId: string, messageThreadId: string, extra: Record<string, unknown> = {}) => postRun(app, key, flowId, messageThreadId, extra);
   const runBody = (flowId: string, messageThreadId: string) => runDocument(flowId, messageThreadId);
 
