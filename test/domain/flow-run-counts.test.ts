@@ -5,6 +5,7 @@ import { countAllFlowRuns } from '../../src/domain/flow-run-counts.ts';
 import { deleteFlowRun } from '../../src/domain/flow-runs.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
 import { newFlow, newThread, triggerRun } from '../support/fixtures.ts';
+import { at } from '../support/items.ts';
 
 describe.each(databaseTargets())('flow-run counts on $name', (target) => {
   let db: TestDatabase;
@@ -21,7 +22,7 @@ describe.each(databaseTargets())('flow-run counts on $name', (target) => {
   async function triggerMany(org: TestTenant, runs: number) {
     const flowId = await newFlow(org.tenant, 'Counted');
     const threads = await Promise.all(Array.from({ length: 5 }, () => newThread(org.tenant, 'count')));
-    const results = await Promise.all(Array.from({ length: runs }, (_, i) => triggerRun(org.tenant, flowId, threads[i % threads.length])));
+    const results = await Promise.all(Array.from({ length: runs }, (_, i) => triggerRun(org.tenant, flowId, at(threads, i % threads.length))));
     return results.map((run) => run.id);
   }
 

@@ -12,6 +12,7 @@ import type { Tenant } from '../../src/domain/tenant.ts';
 import type { Channel } from '../../src/domain/flow-run-input.ts';
 import { createKey, createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
 import { expectDomainError, newFlow, newThread, triggerRun as trigger, uniqueIdentifier } from '../support/fixtures.ts';
+import { exactly, only } from '../support/items.ts';
 
 const TEMPLATE_ID = '3b241101-e2bb-4255-8caf-4136c566a962';
 const template = (components: unknown = [{ type: 'body', parameters: [{ type: 'text', text: 'Ann' }] }]) => ({
@@ -35,12 +36,12 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
   let orgB: TestTenant;
   let readOnlyA: Tenant;
   /** A thread with `count` runs triggered one after another (the first one running). */
-  async function threadWithRuns(count: number, tenant: Tenant = orgA.tenant) {
+  async function threadWithRuns<N extends number>(count: N, tenant: Tenant = orgA.tenant) {
     const flow = await newFlow(tenant);
     const thread = await newThread(tenant);
     const runs = [];
     for (let i = 0; i < count; i++) runs.push(await trigger(tenant, flow, thread, { state: { n: i } }));
-    return { flow, thread, runs };
+    return { flow, thread, runs: exactly(runs, count, 'runs') };
   }
 
   const statusOf = async (id: string) => (await db.prisma.flowRun.findUnique({ where: { id } }))?.status;
@@ -94,7 +95,7 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
       expect(stored.filter((run) => run.status === 'running')).toHaveLength(1);
       expect(stored.filter((run) => run.status === 'queued')).toHaveLength(49);
       // The run that got in first is the one running.
-      expect(stored[0].status).toBe('running');
+      expect(stored[0]?.status).toBe('running');
       expect(new Set(stored.map((run) => run.sequence)).size).toBe(50);
     });
 
@@ -112,12 +113,13 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
           break;
         }
         expect(running).toHaveLength(1);
-        turns.push(running[0].id);
+        const current = only(running, 'running run');
+        turns.push(current.id);
         const lowestQueued = queued.reduce<(typeof queued)[number] | undefined>(
           (lowest, run) => (lowest === undefined || run.sequence < lowest.sequence ? run : lowest),
           undefined,
         );
-        const ended = await patchFlowRun(orgA.tenant, running[0].id, { status: 'finished' });
+        const ended = await patchFlowRun(orgA.tenant, current.id, { status: 'finished' });
         expect(ended.status).toBe('finished');
         const nowRunning = (await runsOfThread(thread)).filter((run) => run.status === 'running');
         if (lowestQueued) {

@@ -20,6 +20,7 @@ import { sweepExpiredRuns } from '../../src/domain/session-timeouts.ts';
 import { systemClock } from '../../src/domain/flow-run-changes.ts';
 import { createTestTenant, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
 import { newFlow, newThread, triggerRun } from '../support/fixtures.ts';
+import { at, defined } from '../support/items.ts';
 import { queueViolations, snapshotQueues } from '../support/queue-invariants.ts';
 
 const serverUrl = process.env.TEST_DATABASE_URL;
@@ -95,9 +96,10 @@ describe.skipIf(!serverUrl)('the run queue under racing writers on PostgreSQL', 
   });
   afterAll(() => db?.close());
 
-  const flowOf = (thread: number) => flowIds[thread % FLOWS];
+  const flowOf = (thread: number) => at(flowIds, thread % FLOWS);
+  const threadOf = (thread: number) => at(threadIds, thread);
   const trigger = (thread: number, idempotent: boolean) =>
-    triggerRun(org.tenant, flowOf(thread), threadIds[thread], {
+    triggerRun(org.tenant, flowOf(thread), threadOf(thread), {
       state: { thread },
       idempotencyKey: idempotent ? `race-${crypto.randomUUID()}` : undefined,
     });
@@ -109,7 +111,7 @@ describe.skipIf(!serverUrl)('the run queue under racing writers on PostgreSQL', 
     await Promise.all(
       scenarios.map(async (s) => {
         const { thread } = s;
-        if (!running.has(threadIds[thread])) await trigger(thread, false);
+        if (!running.has(threadOf(thread))) await trigger(thread, false);
         for (let i = 0; i < s.queuedBefore; i++) await trigger(thread, false);
       }),
     );
@@ -143,7 +145,7 @@ describe.skipIf(!serverUrl)('the run queue under racing writers on PostgreSQL', 
     const sweep = () => attempt('sweep', () => sweepExpiredRuns(db.prisma, { clock: systemClock, changes: org.tenant.changes }));
     const work = scenarios.flatMap((s) => {
       const { thread } = s;
-      const runId = runningOf.get(threadIds[thread])!;
+      const runId = defined(runningOf.get(threadOf(thread)), 'the running run');
       const rivalWork = async () => {
         await pause(s.rivalDelayMs);
         switch (s.rival.kind) {
@@ -176,11 +178,11 @@ describe.skipIf(!serverUrl)('the run queue under racing writers on PostgreSQL', 
     await holder.connect();
     try {
       const thread = await newThread(org.tenant, 'held-thread');
-      const first = await triggerRun(org.tenant, flowIds[0], thread);
+      const first = await triggerRun(org.tenant, flowOf(0), thread);
       await holder.query('BEGIN');
       await holder.query('SELECT 1 FROM "MessageThread" WHERE id = $1 FOR UPDATE', [thread]);
       await holder.query(`UPDATE "FlowRun" SET status = 'finished', "expiresAt" = NULL WHERE id = $1`, [first.id]);
-      const waiting = triggerRun(org.tenant, flowIds[0], thread);
+      const waiting = triggerRun(org.tenant, flowOf(0), thread);
       // Long enough for the trigger's statement to start and queue on the lock.
       await pause(300);
       await holder.query('COMMIT');

@@ -8,6 +8,7 @@ import { createApp, type App } from '../../src/http/app.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
 import { newFlow, triggerRun } from '../support/fixtures.ts';
 import { sendGraphQL } from '../support/graphql.ts';
+import { only } from '../support/items.ts';
 
 interface Run {
   id: string;
@@ -49,7 +50,7 @@ describe.each(databaseTargets())('flowRun(id:) fields read together on $name', (
     key = org.key;
     runs = await seedRuns(org.tenant, 3, 'own');
     const other = await createTestTenant(db, 'write', 'Other org');
-    [foreignRun] = await seedRuns(other.tenant, 1, 'foreign');
+    foreignRun = only(await seedRuns(other.tenant, 1, 'foreign'));
     // The key's lookup is remembered from here on: what follows counts only the reads.
     expect((await sendGraphQL(app, key, '{ flowRuns(first: 1) { edges { node { id } } } }')).errors).toBeUndefined();
   });

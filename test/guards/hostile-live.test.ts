@@ -11,6 +11,7 @@ import { createFlowRunChangeBus, type FlowRunChangeBus } from '../../src/events/
 import { type App, createApp } from '../../src/http/app.ts';
 import { type RunningServer, serve } from '../../src/http/serve.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
+import { at } from '../support/items.ts';
 import { FLOW_RUN_CHANGED, sleep, subscribeSse, untilListening } from '../live/live-support.ts';
 import { createFixture, type Fixture, leaksIn } from './support.ts';
 
@@ -337,7 +338,7 @@ async function runAll<T>(cases: T[], check: (item: T) => Promise<string[]>): Pro
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (next < cases.length) {
-        const item = cases[next++];
+        const item = at(cases, next++);
         for (const problem of await check(item)) problems.push(`${problem}\n  case: ${JSON.stringify(item).slice(0, 400)}`);
       }
     }),

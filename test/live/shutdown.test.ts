@@ -15,6 +15,7 @@ import { type App, createApp } from '../../src/http/app.ts';
 import { serve } from '../../src/http/serve.ts';
 import { startServerProcess } from '../support/server-process.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
+import { at } from '../support/items.ts';
 import { Inbox, readEventStream, sleep, sseRequest, subscribeSse, subscribeWs, untilListening, within, wsClient } from './live-support.ts';
 
 /** Connection attempts 50 ms apart until one is refused; resolves with its error code. */
@@ -39,7 +40,7 @@ function tryConnect(port: number): Promise<string> {
 }
 
 describe('graceful shutdown in process', () => {
-  const target = databaseTargets()[0]; // independent of the database: the embedded one
+  const target = at(databaseTargets(), 0); // independent of the database: the embedded one
   let db: TestDatabase;
   let bus: FlowRunChangeBus;
   let app: App;

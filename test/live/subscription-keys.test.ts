@@ -130,7 +130,7 @@ describe.each(databaseTargets())('subscriptions and their API key on $name', (ta
           body: JSON.stringify({ query: FLOW_RUN_CHANGED, variables: { messageThreadId: randomUUID() } }),
         });
         expect(response.status).toBe(406);
-        expect(((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0].extensions.code).toBe('NOT_ACCEPTABLE');
+        expect(((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code).toBe('NOT_ACCEPTABLE');
       }
       const sub = await subscribe(server, 'SSE', org.key);
       expect(sub.inbox.ended).toBe(false);

@@ -11,6 +11,7 @@ import { serve, type RunningServer } from '../../src/http/serve.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
 import { newFlow, newThread as threadOf } from '../support/fixtures.ts';
 import { sendGraphQL } from '../support/graphql.ts';
+import { at } from '../support/items.ts';
 import { fence, type LiveSubscription, subscribeSse, subscribeWs, triggerOperation, untilListening, within, wsClient } from './live-support.ts';
 
 type Transport = 'SSE' | 'WebSocket';
@@ -83,7 +84,7 @@ describe.each(databaseTargets())('flowRunChanged subscription on $name', (target
           status: 'running',
           flowRun: { id: first.id, status: 'running' },
         });
-        expect(Number.isNaN(Date.parse(changes[0].at))).toBe(false);
+        expect(Number.isNaN(Date.parse(at(changes, 0).at))).toBe(false);
 
         const second = await trigger(messageThreadId);
         expect(second.status).toBe('queued');
