@@ -17,6 +17,13 @@ import { openDatabase } from '../src/database/client.js';
 import type { SqlSession } from '../src/database/migrations.js';
 import { createOrganization } from '../src/domain/organizations.js';
 
+/** The statement's one row (the benchmark's own statements always return one). */
+function firstRow<T>(rows: T[]): T {
+  const [row] = rows;
+  if (row === undefined) throw new Error('the statement returned no row');
+  return row;
+}
+
 const VARIANTS = ['none', 'statement', 'row'] as const;
 type Variant = (typeof VARIANTS)[number];
 
@@ -87,13 +94,17 @@ async function main() {
   }
   try {
     const organization = await createOrganization(db.prisma, 'Bulk load');
-    const [{ id: flowId }] = await session.query<{ id: string }>(
-      `INSERT INTO "Flow" ("id", "organizationId", "name", "sessionTimeout", "updatedAt") VALUES (gen_random_uuid(), $1, 'Bulk', 60, now()) RETURNING "id"`,
-      [organization.id],
+    const { id: flowId } = firstRow(
+      await session.query<{ id: string }>(
+        `INSERT INTO "Flow" ("id", "organizationId", "name", "sessionTimeout", "updatedAt") VALUES (gen_random_uuid(), $1, 'Bulk', 60, now()) RETURNING "id"`,
+        [organization.id],
+      ),
     );
-    const [{ id: threadId }] = await session.query<{ id: string }>(
-      `INSERT INTO "MessageThread" ("id", "organizationId", "channel", "identifier", "updatedAt") VALUES (gen_random_uuid(), $1, 'sms', '31600000000', now()) RETURNING "id"`,
-      [organization.id],
+    const { id: threadId } = firstRow(
+      await session.query<{ id: string }>(
+        `INSERT INTO "MessageThread" ("id", "organizationId", "channel", "identifier", "updatedAt") VALUES (gen_random_uuid(), $1, 'sms', '31600000000', now()) RETURNING "id"`,
+        [organization.id],
+      ),
     );
     // The migrated statement-level triggers, to put back after the others.
     const statementTriggers = await session.query<{ definition: string }>(
@@ -134,9 +145,11 @@ async function main() {
         const text = plan.map((row) => row['QUERY PLAN']).join('\n');
         const buffers = /Buffers: shared hit=(\d+)/.exec(text);
         const lookupMs = /Execution Time: ([\d.]+) ms/.exec(text);
-        const [{ counted, actual }] = await session.query<{ counted: string | null; actual: string }>(
-          `SELECT (SELECT sum("count") FROM "FlowRunCount" WHERE "organizationId" = $1)::text AS counted, (SELECT count(*) FROM "FlowRun")::text AS actual`,
-          [organization.id],
+        const { counted, actual } = firstRow(
+          await session.query<{ counted: string | null; actual: string }>(
+            `SELECT (SELECT sum("count") FROM "FlowRunCount" WHERE "organizationId" = $1)::text AS counted, (SELECT count(*) FROM "FlowRun")::text AS actual`,
+            [organization.id],
+          ),
         );
         if (Number(actual) !== runs) throw new Error(`${variant}: ${actual} runs after inserting ${runs}`);
         if (variant !== 'none' && Number(counted) !== runs) throw new Error(`${variant}: counted ${counted}, inserted ${runs}`);
@@ -149,13 +162,13 @@ async function main() {
         };
         results.push(result);
         console.error(
-          `${variant} ${runs}: ${seconds.toFixed(2)} s, lookup ${result.lookupBuffers} buffers ${result.lookupMs} ms, load ${loadavg()[0].toFixed(2)}`,
+          `${variant} ${runs}: ${seconds.toFixed(2)} s, lookup ${result.lookupBuffers} buffers ${result.lookupMs} ms, load ${(loadavg()[0] ?? 0).toFixed(2)}`,
         );
       }
     }
 
     const kind = databaseUrl ? 'PostgreSQL' : 'embedded (PGlite)';
-    const [{ version }] = await session.query<{ version: string }>('SELECT version()');
+    const { version } = firstRow(await session.query<{ version: string }>('SELECT version()'));
     console.log(
       `${kind}: ${version.split(',')[0]}; ${cpus().length} cores, load ${loadavg()
         .map((value) => value.toFixed(2))

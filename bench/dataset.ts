@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import type { Database } from '../src/database/client.js';
 import { createApiKey, createOrganization } from '../src/domain/organizations.js';
+import { at } from '../test/support/items.js';
 
 export interface DatasetSize {
   flows: number;
@@ -43,7 +44,12 @@ export function random(seed: number) {
 /** A UUID v4 derived from a label, so ids are the same in every run. */
 export function uuidFrom(label: string): string {
   const hex = createHash('sha256').update(label).digest('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${'89ab'[parseInt(hex[16], 16) % 4]}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${'89ab'.charAt(parseInt(hex.charAt(16), 16) % 4)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** An item drawn with the generator. */
+function pick<T>(next: () => number, items: readonly T[]): T {
+  return at(items, Math.floor(next() * items.length));
 }
 
 const TERMINAL = ['finished', 'finished', 'finished', 'timeout', 'cancelled', 'exception'] as const;
@@ -64,13 +70,13 @@ export type Channel = (typeof CHANNELS)[number];
 /** A run's session variables: five keys, one a nested array of answers (~150 bytes as JSON). */
 export function makeState(next: () => number): Record<string, unknown> {
   const answers = Array.from({ length: 1 + Math.floor(next() * 3) }, () => {
-    const [q, options] = QUESTIONS[Math.floor(next() * QUESTIONS.length)];
-    return { q, a: options[Math.floor(next() * options.length)] };
+    const [q, options] = pick(next, QUESTIONS);
+    return { q, a: pick(next, options) };
   });
   return {
-    first_name: FIRST_NAMES[Math.floor(next() * FIRST_NAMES.length)],
-    language: LANGUAGES[Math.floor(next() * LANGUAGES.length)],
-    step: STEPS[Math.floor(next() * STEPS.length)],
+    first_name: pick(next, FIRST_NAMES),
+    language: pick(next, LANGUAGES),
+    step: pick(next, STEPS),
     answers,
     score: Math.floor(next() * 100),
   };
@@ -81,7 +87,7 @@ export function makeTemplateMessage(next: () => number, firstName: string): Reco
   return {
     type: 'template',
     template: {
-      id: TEMPLATE_IDS[Math.floor(next() * TEMPLATE_IDS.length)],
+      id: pick(next, TEMPLATE_IDS),
       components: [{ type: 'body', parameters: [{ type: 'text', text: `Hi ${firstName}, thanks for applying! Shall we plan a call?` }] }],
     },
   };
@@ -173,7 +179,7 @@ export async function seedDataset(db: Database, size: DatasetSize): Promise<Seed
         id,
         org,
         `${FLOW_NAMES[i % FLOW_NAMES.length]} ${Math.floor(i / FLOW_NAMES.length) + 1}`,
-        [60, 240, 1440, 2880][Math.floor(next() * 4)],
+        pick(next, [60, 240, 1440, 2880]),
         reminder ? 60 : null,
         reminder ? 'Are you still there? Reply to continue.' : null,
         iso(createdAt + 600_000),
@@ -184,7 +190,7 @@ export async function seedDataset(db: Database, size: DatasetSize): Promise<Seed
   );
 
   const threadIds = Array.from({ length: size.threads }, (_, i) => uuidFrom(`thread-${i}`));
-  const threadChannels = threadIds.map((_, i) => CHANNELS[i % CHANNELS.length]);
+  const threadChannels = threadIds.map((_, i) => at(CHANNELS, i % CHANNELS.length));
   await insertRows(
     db,
     'MessageThread',
@@ -198,7 +204,7 @@ export async function seedDataset(db: Database, size: DatasetSize): Promise<Seed
       ['updatedAt', 'timestamptz'],
     ],
     threadIds.map((id, i) => {
-      const channel = threadChannels[i];
+      const channel = at(threadChannels, i);
       const identifier = channel === 'email' ? `candidate${i}@example.com` : channel === 'web' ? `visitor-${i}` : String(31600000000 + i);
       const createdAt = iso(base - (size.threads - i) * 60_000);
       return [id, org, channel, identifier, next() < 0.7 ? uuidFrom(`candidate-${i}`) : null, createdAt, createdAt];
@@ -208,23 +214,23 @@ export async function seedDataset(db: Database, size: DatasetSize): Promise<Seed
   // Runs in createdAt order, each on a thread drawn at random: a minute or so apart.
   const runs: RunRow[] = [];
   const runsOfThread: number[][] = threadIds.map(() => []);
-  let at = base;
+  let time = base;
   for (let n = 0; n < size.runs; n++) {
-    at += 1_000 + Math.floor(next() * 120_000);
+    time += 1_000 + Math.floor(next() * 120_000);
     const thread = Math.floor(next() * size.threads);
     const state = makeState(next);
     runs.push({
       id: uuidFrom(`run-${n}`),
-      flowId: flowIds[Math.floor(next() * flowIds.length)],
+      flowId: pick(next, flowIds),
       thread,
-      status: TERMINAL[Math.floor(next() * TERMINAL.length)],
+      status: pick(next, TERMINAL),
       cost: Math.floor(next() * 60),
       state,
-      initialMessage: makeInitialMessage(next, threadChannels[thread], state),
-      createdAt: at,
-      updatedAt: at + Math.floor(next() * 3_600_000),
+      initialMessage: makeInitialMessage(next, at(threadChannels, thread), state),
+      createdAt: time,
+      updatedAt: time + Math.floor(next() * 3_600_000),
     });
-    runsOfThread[thread].push(n);
+    at(runsOfThread, thread).push(n);
   }
   // The queue of each active thread: its newest runs are one running and 0–2 queued
   // behind it (oldest first, as the service promotes them); everything older is over.
@@ -232,11 +238,12 @@ export async function seedDataset(db: Database, size: DatasetSize): Promise<Seed
     if (indexes.length === 0 || next() >= ACTIVE_THREADS) continue;
     const roll = next();
     const queued = Math.min(roll < 0.8 ? 0 : roll < 0.95 ? 1 : 2, indexes.length - 1);
-    const running = indexes[indexes.length - 1 - queued];
-    runs[running].status = 'running';
-    runs[running].updatedAt = runs[running].createdAt;
+    const running = at(runs, at(indexes, -1 - queued));
+    running.status = 'running';
+    running.updatedAt = running.createdAt;
     for (const index of indexes.slice(indexes.length - queued)) {
-      Object.assign(runs[index], { status: 'queued', cost: 0, updatedAt: runs[index].createdAt });
+      const run = at(runs, index);
+      Object.assign(run, { status: 'queued', cost: 0, updatedAt: run.createdAt });
     }
   }
 
@@ -297,7 +304,7 @@ function summarize(size: DatasetSize, runs: RunRow[]): DatasetSummary {
     byStatus[run.status] = (byStatus[run.status] ?? 0) + 1;
     stateBytes += JSON.stringify(run.state).length;
     if (run.initialMessage.type === 'template') withTemplateMessage++;
-    stretch = n > 0 && runs[n - 1].thread === run.thread ? stretch + 1 : 1;
+    stretch = runs[n - 1]?.thread === run.thread ? stretch + 1 : 1;
     longest = Math.max(longest, stretch);
   });
   const newest = (count: number) => new Set(runs.slice(-count).map((run) => run.thread)).size;

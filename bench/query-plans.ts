@@ -24,6 +24,7 @@ import { scopeToOrganization } from '../src/database/tenant.js';
 import { triggerFlowRun } from '../src/domain/flow-runs.js';
 import { createAuthenticator } from '../src/domain/organizations.js';
 import { createApp } from '../src/http/app.js';
+import { at, only } from '../test/support/items.js';
 import { FULL, makeInitialMessage, makeState, random, seedDataset } from './dataset.js';
 
 const serverUrl = process.env.PLANS_SERVER_URL;
@@ -65,7 +66,8 @@ try {
   const { rows: timeRows } = await client.query<{ recent: Date; count: string }>(
     `SELECT max("updatedAt") - interval '1 hour' AS recent, count(*) FILTER (WHERE "updatedAt" >= (SELECT max("updatedAt") - interval '1 hour' FROM "FlowRun")) AS count FROM "FlowRun"`,
   );
-  const recent = timeRows[0].recent.toISOString();
+  const { recent: recentDate, count: recentCount } = only(timeRows);
+  const recent = recentDate.toISOString();
   const everything = '2000-01-01T00:00:00Z';
 
   const rest = (path: string) => async () => {
@@ -91,19 +93,21 @@ try {
     { since: everything },
   )()) as { data: { flowRuns: { pageInfo: { endCursor: string } } } };
 
+  const thread = only(threadRows);
+  const flow = only(flowRows);
   const cases: { title: string; request: string; send: () => Promise<unknown> }[] = [
     {
       title: 'Find a thread by channel and identifier',
-      request: `GET /public/v2/message-threads?filter[channel]=whatsapp&filter[identifier]=${threadRows[0].identifier}`,
-      send: rest(`/public/v2/message-threads?filter[channel]=whatsapp&filter[identifier]=${threadRows[0].identifier}`),
+      request: `GET /public/v2/message-threads?filter[channel]=whatsapp&filter[identifier]=${thread.identifier}`,
+      send: rest(`/public/v2/message-threads?filter[channel]=whatsapp&filter[identifier]=${thread.identifier}`),
     },
     {
       title: 'Find a flow by name',
-      request: `GET /public/v2/flows?filter[name]=${flowRows[0].name}`,
-      send: rest(`/public/v2/flows?filter[name]=${encodeURIComponent(flowRows[0].name)}`),
+      request: `GET /public/v2/flows?filter[name]=${flow.name}`,
+      send: rest(`/public/v2/flows?filter[name]=${encodeURIComponent(flow.name)}`),
     },
     {
-      title: `Poll: runs updated in the last hour of the data (${timeRows[0].count} runs), oldest first`,
+      title: `Poll: runs updated in the last hour of the data (${recentCount} runs), oldest first`,
       request: `GET /public/v2/flow-runs?filter[updatedSince]=${recent}&sort=updatedAt`,
       send: rest(`/public/v2/flow-runs?filter[updatedSince]=${recent}&sort=updatedAt`),
     },
@@ -128,7 +132,7 @@ try {
   ];
 
   console.log(`Dataset: ${FULL.flows} flows, ${FULL.threads} threads, ${FULL.runs} runs in one organization (bench/dataset.ts).`);
-  console.log(`${(await client.query<{ version: string }>('SELECT version()')).rows[0].version}\n`);
+  console.log(`${only((await client.query<{ version: string }>('SELECT version()')).rows).version}\n`);
   for (const { title, request, send } of workloadsOnly ? [] : cases) {
     captured.length = 0;
     capturing = true;
@@ -154,9 +158,7 @@ try {
           if (i > 0 && execution) times.push(Number(execution[1]));
         }
         await client.query('ROLLBACK');
-        times.sort((a, b) => a - b);
-        const median = times[Math.floor(times.length / 2)];
-        console.log(`${withIndexes ? 'With the new indexes' : 'Without them'}: median execution ${median.toFixed(3)} ms (${RUNS} runs)\n`);
+        console.log(`${withIndexes ? 'With the new indexes' : 'Without them'}: median execution ${median(times).toFixed(3)} ms (${RUNS} runs)\n`);
         console.log('```');
         console.log(plan);
         console.log('```\n');
@@ -181,7 +183,10 @@ interface Measured {
 }
 
 function median(values: number[]): number {
-  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  return at(
+    [...values].sort((a, b) => a - b),
+    Math.floor(values.length / 2),
+  );
 }
 
 /** The plan's nodes in order, one line: identical nodes counted once ("2 × Index Scan on Flow_pkey"). */
@@ -191,6 +196,7 @@ function shapeOf(plan: string): string {
     const node = /^\s*(?:->\s+)?([A-Z][A-Za-z ]*?)(?: using "?([\w]+)"?)?(?: on "?(\w+)"?(?: "?\w+"?)?)?\s+\(cost=/.exec(line);
     if (!node) continue;
     const [, type, index, table] = node;
+    if (!type) continue;
     const label = index ? `${type} on ${index}` : table ? `${type} on ${table}` : type;
     nodes.set(label, (nodes.get(label) ?? 0) + 1);
   }
@@ -199,7 +205,7 @@ function shapeOf(plan: string): string {
 
 /** The shared buffers of the executed statement: the top node's (what it and everything under it read). */
 function buffersOf(plan: string): { hit: number; read: number } {
-  const executed = plan.split(/^Planning:/m)[0];
+  const executed = at(plan.split(/^Planning:/m), 0);
   const line = /Buffers: shared([^\n]*)/.exec(executed)?.[1] ?? '';
   return { hit: Number(/hit=(\d+)/.exec(line)?.[1] ?? 0), read: Number(/read=(\d+)/.exec(line)?.[1] ?? 0) };
 }
@@ -296,7 +302,8 @@ async function workloadPlans(organizationId: string, apiKey: string, flowIds: st
     skip: 0,
   });
   const { rows: someRun } = await client.query<{ id: string }>('SELECT id FROM "FlowRun" ORDER BY "createdAt" DESC, id DESC OFFSET 1000 LIMIT 1');
-  const byId: FlowRunReadArgs = { select: restSelect, where: { id: someRun[0].id }, take: 1 };
+  const someRunId = only(someRun).id;
+  const byId: FlowRunReadArgs = { select: restSelect, where: { id: someRunId }, take: 1 };
 
   type Row = { workload: string; who: string; sql: string; params: unknown[]; measured: Measured };
   const rows: Row[] = [];
@@ -308,8 +315,8 @@ async function workloadPlans(organizationId: string, apiKey: string, flowIds: st
     if (!compiled) throw new Error(`${workload}: not compiled`);
     await add(workload, label, compiled.text, compiled.values);
     const before = await prismaStatements(() => scoped.flowRun.findMany(args as Parameters<typeof scoped.flowRun.findMany>[0]));
-    if (before.length !== 1) throw new Error(`${workload}: Prisma sent ${before.length} statements`);
-    await add(workload, 'before (Prisma)', before[0].sql, before[0].params);
+    const { sql, params } = only(before, `${workload}: Prisma statement`);
+    await add(workload, 'before (Prisma)', sql, params);
   };
 
   for (const first of [25, 100]) {
@@ -319,7 +326,7 @@ async function workloadPlans(organizationId: string, apiKey: string, flowIds: st
   }
   await compiledAndPrisma('byId', byId, 'compiled, where { id } take 1 (before the loader)');
   // What flowRun(id:) sends now: the loader's `findByIds`, one statement for the ids asked together.
-  const loaderById = compileFlowRunRead(organizationId, { select: { ...restSelect, id: true }, where: { id: { in: [someRun[0].id] } } });
+  const loaderById = compileFlowRunRead(organizationId, { select: { ...restSelect, id: true }, where: { id: { in: [someRunId] } } });
   if (!loaderById) throw new Error('findByIds: not compiled');
   await add('byId', 'now (compiled, the loader: id IN, no LIMIT)', loaderById.text, loaderById.values);
 
@@ -348,7 +355,7 @@ async function workloadPlans(organizationId: string, apiKey: string, flowIds: st
   let created = '';
   const triggered = await prismaStatements(async () => {
     const { run } = await triggerFlowRun(tenant, {
-      flowId: flowIds[0],
+      flowId: at(flowIds, 0),
       messageThreadId: busy,
       state,
       initialMessage: makeInitialMessage(next, 'whatsapp', state),
@@ -357,12 +364,12 @@ async function workloadPlans(organizationId: string, apiKey: string, flowIds: st
   });
   await client.query('DELETE FROM "FlowRun" WHERE id = $1', [created]);
   const statements = triggered.filter(({ params }) => params.includes(created));
-  if (statements.length !== 1) throw new Error(`the trigger sent ${statements.length} statements naming its run (the full path?)`);
   const [trigger] = statements;
+  if (!trigger || statements.length !== 1) throw new Error(`the trigger sent ${statements.length} statements naming its run (the full path?)`);
   for (const [workload, thread] of [
     ['trigger, thread with a running run (queued)', busy],
     ['trigger, thread without one (running)', idle],
-  ]) {
+  ] as const) {
     const params = trigger.params.map((value) => (value === busy ? thread : value));
     const fresh = () => {
       const id = randomUUID();

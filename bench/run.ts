@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { openDatabase } from '../src/database/client.js';
+import { at, defined } from '../test/support/items.js';
 import { FULL, makeInitialMessage, makeState, random, type Seeded, SMOKE, seedDataset } from './dataset.js';
 
 // --- settings --------------------------------------------------------------------------
@@ -385,7 +386,7 @@ async function cpuMs(pid: number): Promise<number> {
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+  return sorted.length % 2 ? at(sorted, middle) : (at(sorted, middle - 1) + at(sorted, middle)) / 2;
 };
 const round2 = (value: number) => Math.round(value * 100) / 100;
 
@@ -488,7 +489,7 @@ async function main() {
       );
       children.floor = floor.child;
       processes.push(floor.child);
-      const url = floor.match![1];
+      const url = defined(floor.match?.[1], 'the floor server’s URL');
       targets.floor = {
         url,
         statements: async () => ((await (await fetch(`${url}/stats`)).json()) as { statements: number }).statements,
@@ -504,10 +505,10 @@ async function main() {
       );
       children.postgraphile = postgraphile.child;
       processes.push(postgraphile.child);
-      const stats = postgraphile.match![2];
+      const stats = defined(postgraphile.match?.[2], 'PostGraphile’s stats URL');
       postgraphileStats = stats;
       targets.postgraphile = {
-        url: postgraphile.match![1],
+        url: defined(postgraphile.match?.[1], 'PostGraphile’s URL'),
         statements: async () => ((await (await fetch(`${stats}/stats`)).json()) as { statements: number }).statements,
         pid: postgraphile.child.pid!,
       };
@@ -558,7 +559,7 @@ async function main() {
               p99Ms: result.latency.p99,
               statementsPerRequest: round2((after - before) / Math.max(1, result.requests.sent)),
               cpuMsPerRequest: round2((cpuAfter - cpuBefore) / Math.max(1, answered)),
-              load1: round2(loadavg()[0]),
+              load1: round2(at(loadavg(), 0)),
             };
             measurements.push(measurement);
             console.log(
@@ -689,7 +690,7 @@ function budgetCheck(
     });
   }
   const ours = rows.filter((row) => row.surface === 'graphql' || row.surface === 'rest');
-  const rss = ours.length ? ours[0].peakRssMb : null;
+  const rss = ours[0]?.peakRssMb ?? null;
   lines.push({ goal: 'peak RSS < 300 MB (gateway)', figure: rss === null ? 'not measured' : `${rss} MB`, met: rss === null ? null : rss < 300 });
   const worst = ours.reduce<Row | null>((top, row) => (!top || row.statementsPerRequest > top.statementsPerRequest ? row : top), null);
   lines.push({

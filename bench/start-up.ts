@@ -14,6 +14,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { at, defined } from '../test/support/items.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, 'database-url': { type: 'string' } } });
@@ -41,6 +42,7 @@ function descendants(pid: number): number[] {
   const children = new Map<number, number[]>();
   for (const line of out.trim().split('\n')) {
     const [child, parent] = line.trim().split(/\s+/).map(Number);
+    if (child === undefined || parent === undefined) continue;
     children.set(parent, [...(children.get(parent) ?? []), child]);
   }
   const all: number[] = [];
@@ -117,7 +119,7 @@ async function once(way: Way, env: Record<string, string>, port: number): Promis
 const median = (xs: number[]) => {
   const sorted = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return sorted.length % 2 ? at(sorted, mid) : (at(sorted, mid - 1) + at(sorted, mid)) / 2;
 };
 
 let dataDir: string | undefined;
@@ -136,7 +138,7 @@ const results: Record<string, Run[]> = Object.fromEntries(Object.keys(WAYS).map(
 for (let round = 0; round < runs; round++) {
   for (const way of Object.keys(WAYS) as Way[]) {
     const run = await once(way, env, port++);
-    results[way].push(run);
+    defined(results[way], way).push(run);
     const load = (await readFile('/proc/loadavg', 'utf8')).split(' ')[0];
     console.error(`${way} #${round + 1}: ${JSON.stringify(run)} load ${load}`);
   }

@@ -9,6 +9,7 @@ import { type Database, openDatabase } from '../src/database/client.ts';
 import { cliActor, recordAuditEvent } from '../src/domain/audit-log.ts';
 import { createAuthenticator } from '../src/domain/organizations.ts';
 import { databaseTargets, openTestDatabase, type TestDatabase } from './support/database.ts';
+import { at, captured, exactly } from './support/items.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -48,8 +49,7 @@ function runCli(args: string[], database: { dataDir?: string; databaseUrl?: stri
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(guard);
-      const lines = stdout.trimEnd().split('\n');
-      resolve({ code, stdout, stderr, lastLine: lines[lines.length - 1] });
+      resolve({ code, stdout, stderr, lastLine: at(stdout.trimEnd().split('\n'), -1) });
     });
   });
 }
@@ -159,7 +159,8 @@ describe.each(databaseTargets())('cli on $name', (target) => {
         ['cli:ops', 'apiKey.revoked', 'apiKey:6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', '{"name":"ci"}'],
         ['cli:ops', 'apiKey.created', 'apiKey:6f1c2f4e-8a57-4d0b-9a3e-2f0d6f1b7c11', '{"name":"ci"}'],
       ]);
-      expect(new Date(rows[1][0]).toISOString()).toBe(rows[1][0]);
+      const occurredAt = at(at(rows, 1), 0);
+      expect(new Date(occurredAt).toISOString()).toBe(occurredAt);
 
       const one = await runCli(['audit', 'list', '--org', organizationId, '--limit', '1'], database());
       expect(one.stdout.trimEnd().split('\n')).toHaveLength(2);
@@ -179,7 +180,7 @@ describe.each(databaseTargets())('cli on $name', (target) => {
       const created = await runCli(['key', 'create', '--org', organizationId, '--name', 'ci', '--expires-in', '7d'], database());
       expect(created.code).toBe(0);
       const oldKey = created.lastLine;
-      const oldId = /Its id \(for key revoke and key rotate\): (\S+)/.exec(created.stdout)![1];
+      const oldId = captured(/Its id \(for key revoke and key rotate\): (\S+)/, created.stdout);
       expect(oldId).toMatch(UUID);
 
       const listed = await runCli(['key', 'list', '--org', organizationId], database());
@@ -190,7 +191,7 @@ describe.each(databaseTargets())('cli on $name', (target) => {
         .map((line) => line.split('\t'));
       expect(rows[0]).toEqual(['id', 'name', 'access', 'created', 'lastUsedAt', 'expiresAt', 'revoked']);
       expect(rows).toHaveLength(2);
-      const [id, name, access, createdAt, lastUsedAt, expiresAt, revokedAt] = rows[1];
+      const [id, name, access, createdAt, lastUsedAt, expiresAt, revokedAt] = exactly(at(rows, 1), 7, 'columns');
       expect([id, name, access, lastUsedAt, revokedAt]).toEqual([oldId, 'ci', 'read-write', '-', '-']);
       const lifetime = Date.parse(expiresAt) - Date.parse(createdAt);
       expect(Math.abs(lifetime - 7 * 24 * 60 * 60_000)).toBeLessThan(60_000);
@@ -203,7 +204,7 @@ describe.each(databaseTargets())('cli on $name', (target) => {
       const newKey = rotated.lastLine;
       expect(newKey).toMatch(/^frg_\S+$/);
       expect(newKey).not.toBe(oldKey);
-      const newId = /The new read-write key's id: (\S+)/.exec(rotated.stdout)![1];
+      const newId = captured(/The new read-write key's id: (\S+)/, rotated.stdout);
 
       const revoked = await runCli(['key', 'revoke', newId], database());
       expect(revoked.code).toBe(0);
@@ -228,7 +229,7 @@ describe.each(databaseTargets())('cli on $name', (target) => {
           ['apiKey.revoked', newId],
         ]);
         expect(new Set(events.map((event) => event.actor)).size).toBe(1);
-        expect(events[0].actor).toMatch(/^cli:\S+$/);
+        expect(events[0]?.actor).toMatch(/^cli:\S+$/);
       } finally {
         await closeAfterwards(db);
       }

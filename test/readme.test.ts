@@ -6,12 +6,16 @@ import { seedDemoIfEmpty } from '../src/demo-data.ts';
 import { createApp, type App } from '../src/http/app.ts';
 import { databaseTargets, openTestDatabase, type TestDatabase } from './support/database.ts';
 import { sendGraphQL } from './support/graphql.ts';
+import { at, captured } from './support/items.ts';
 
 const examplesOf = (file: string) =>
-  [...readFileSync(new URL(`../${file}`, import.meta.url), 'utf8').matchAll(/```graphql\n([\s\S]*?)```/g)].map((match) => match[1]);
+  [...readFileSync(new URL(`../${file}`, import.meta.url), 'utf8').matchAll(/```graphql\n([\s\S]*?)```/g)].map((match) => at(match, 1));
 const readmeExamples = examplesOf('README.md');
 const docExamples = examplesOf('docs/GRAPHQL.md');
-const graphqlExamples = [...readmeExamples.map((example) => ['README.md', example]), ...docExamples.map((example) => ['docs/GRAPHQL.md', example])];
+const graphqlExamples = [
+  ...readmeExamples.map((example) => ['README.md', example] as const),
+  ...docExamples.map((example) => ['docs/GRAPHQL.md', example] as const),
+];
 
 describe.each(databaseTargets())('on $name', (target) => {
   let db: TestDatabase;
@@ -30,7 +34,7 @@ describe.each(databaseTargets())('on $name', (target) => {
     expect(docExamples.length).toBeGreaterThanOrEqual(4);
   });
 
-  it.each(graphqlExamples.map(([file, example]) => [file, example.match(/(query|mutation) (\w+)/)![2], example]))(
+  it.each(graphqlExamples.map(([file, example]) => [file, captured(/(query|mutation) (\w+)/, example, 2), example]))(
     '%s example %s runs without errors',
     async (_file, _name, example) => {
       const runs = await sendGraphQL<{ flowRuns: { edges: { node: { id: string } }[] } }, unknown>(
@@ -38,7 +42,7 @@ describe.each(databaseTargets())('on $name', (target) => {
         key,
         '{ flowRuns(first: 1) { edges { node { flow { id } messageThread { id } } } } }',
       );
-      const sample = runs.data!.flowRuns.edges[0].node as unknown as { flow: { id: string }; messageThread: { id: string } };
+      const sample = at(runs.data!.flowRuns.edges, 0).node as unknown as { flow: { id: string }; messageThread: { id: string } };
       const result = await sendGraphQL<Record<string, unknown>, unknown>(app, key, example, {
         flowId: sample.flow.id,
         messageThreadId: sample.messageThread.id,

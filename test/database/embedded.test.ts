@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Database, EmbeddedDatabaseBusyError, openDatabase } from '../../src/database/client.ts';
 import { readMigrations } from '../../src/database/migrations.ts';
 import { openToOthers } from '../support/file-modes.ts';
+import { at } from '../support/items.ts';
 import { createApiKey, createAuthenticator, createOrganization } from '../../src/domain/organizations.ts';
 
 describe('embedded database in a data directory', () => {
@@ -140,7 +141,7 @@ describe.skipIf(!serverUrl)('PostgreSQL migrations under concurrency', () => {
     try {
       expect(results.filter((result) => result.status === 'rejected')).toEqual([]);
       const migrations = await readMigrations();
-      const history = await databases[0].sql.query<{ migration_name: string }>(
+      const history = await at(databases, 0).sql.query<{ migration_name: string }>(
         'SELECT migration_name FROM "_prisma_migrations" ORDER BY migration_name',
       );
       expect(history.map((row) => row.migration_name)).toEqual(migrations.map((migration) => migration.name));
@@ -149,7 +150,7 @@ describe.skipIf(!serverUrl)('PostgreSQL migrations under concurrency', () => {
         expect(db.kind).toBe('postgresql');
         await createOrganization(db.prisma, 'Shared');
       }
-      expect(await databases[0].prisma.organization.count()).toBe(databases.length);
+      expect(await at(databases, 0).prisma.organization.count()).toBe(databases.length);
     } finally {
       await Promise.all(databases.map((db) => db.close()));
     }

@@ -98,6 +98,7 @@ describe('migrations', () => {
     const session = sessionOf(pglite);
     await applyMigrations(session);
     const [first, ...rest] = await readMigrations();
+    if (!first) throw new Error('no migrations to edit');
     const sql = `${first.sql}\n-- edited afterwards\n`;
     const edited = { ...first, sql, checksum: createHash('sha256').update(sql).digest('hex') };
     await expect(applyMigrations(session, [edited, ...rest])).rejects.toThrow(/edited after it was applied/);

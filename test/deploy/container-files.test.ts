@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readConfig } from '../../src/config.ts';
 import { MIGRATIONS_DIR } from '../../src/database/migrations.ts';
 import { type ServerProcess, startServerProcess } from '../support/server-process.ts';
+import { at, captured, defined } from '../support/items.ts';
 import {
   dockerIgnores,
   execForm,
@@ -27,7 +28,7 @@ import {
 } from './container-files.ts';
 
 const stages = readDockerfile();
-const build = stages[0];
+const build = at(stages, 0, 'Dockerfile stage');
 const final = stages.at(-1)!;
 const packageJson = readPackageJson();
 const tsconfigBuild = JSON.parse(readFileSync(join(ROOT, 'tsconfig.build.json'), 'utf8')) as {
@@ -40,14 +41,21 @@ const finalEnv = parseEnv(instructions(final, 'ENV'));
 const compose = readCompose();
 const gateways = Object.entries(compose.services).filter(([name]) => name.startsWith('gateway'));
 
+/** An npm script of package.json. */
+function script(name: string): string {
+  return defined(packageJson.scripts[name], `npm script ${name}`);
+}
+
 /** The words of an npm script, `${VAR:-default}` taken at its default. */
 function scriptWords(name: string): string[] {
-  return packageJson.scripts[name].replace(/\$\{\w+:-([^}]*)\}/g, '$1').split(/\s+/);
+  return script(name)
+    .replace(/\$\{\w+:-([^}]*)\}/g, '$1')
+    .split(/\s+/);
 }
 
 function run(command: string[], env: Record<string, string>): Promise<number | null> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command[0], command.slice(1), { env: { PATH: process.env.PATH, ...env }, stdio: 'ignore' });
+    const child = spawn(at(command, 0, 'program'), command.slice(1), { env: { PATH: process.env.PATH, ...env }, stdio: 'ignore' });
     child.once('error', reject);
     child.once('exit', (code) => resolve(code));
   });
@@ -69,7 +77,7 @@ describe('Dockerfile', () => {
     expect(packageJson.scripts.postinstall).toBe('node scripts/postinstall.mjs');
     const postinstall = readFileSync(join(ROOT, 'scripts/postinstall.mjs'), 'utf8');
     expect(postinstall).toContain("['generate', 'build']");
-    const schema = /--schema (\S+)/.exec(packageJson.scripts.generate)![1];
+    const schema = captured(/--schema (\S+)/, script('generate'));
     expect(packageJson.scripts.build).toBe('tsc -p tsconfig.build.json');
     const needed = [
       'package.json',
@@ -109,13 +117,13 @@ describe('Dockerfile', () => {
   });
 
   it('starts the compiled service as npm start does, with the same heap cap', () => {
-    const [cmd] = instructions(final, 'CMD').map(execForm);
+    const cmd = at(instructions(final, 'CMD').map(execForm), 0, 'CMD');
     const start = scriptWords('start');
     expect(cmd).toEqual(['node', start.at(-1)]);
     expect(cmd[1]).toBe(`${outDir}/server.js`);
     expect(existsSync(join(ROOT, 'src/server.ts'))).toBe(true);
     // npm ci built it here, as the build stage does.
-    expect(existsSync(join(ROOT, cmd[1])), `${cmd[1]} after npm run build`).toBe(true);
+    expect(existsSync(join(ROOT, at(cmd, 1))), `${cmd[1]} after npm run build`).toBe(true);
     const heapCap = start.find((word) => word.startsWith('--max-old-space-size='));
     expect(heapCap).toBeDefined();
     expect(finalEnv.NODE_OPTIONS).toBe(heapCap);
@@ -147,7 +155,7 @@ describe('Dockerfile', () => {
   describe('health check', () => {
     let server: ServerProcess;
     const healthcheck = () => {
-      const [args] = instructions(final, 'HEALTHCHECK');
+      const args = at(instructions(final, 'HEALTHCHECK'), 0, 'HEALTHCHECK');
       return execForm(args.slice(args.indexOf('CMD') + 'CMD'.length).trim());
     };
 
@@ -193,7 +201,7 @@ describe('Dockerfile', () => {
 });
 
 describe('compose.yaml', () => {
-  const migrate = compose.services.migrate;
+  const migrate = defined(compose.services.migrate, 'the migrate service');
 
   it('runs the migrations once, as npm run migrate does, before any gateway starts', () => {
     expect(migrate.command).toEqual(scriptWords('migrate'));
@@ -211,9 +219,9 @@ describe('compose.yaml', () => {
   it('runs every service from the Dockerfile or a database image, with nothing in front of the gateways', () => {
     const ours = ['migrate', ...gateways.map(([name]) => name)];
     expect(Object.keys(compose.services).sort()).toEqual(['postgres', 'redis', ...ours].sort());
-    const images = new Set(ours.map((name) => compose.services[name].image));
+    const images = new Set(ours.map((name) => compose.services[name]?.image));
     expect(images.size).toBe(1);
-    for (const name of ours) expect(compose.services[name].build, name).toBe('.');
+    for (const name of ours) expect(compose.services[name]?.build, name).toBe('.');
     expect(migrate.environment?.DATABASE_URL).toMatch(/@postgres:5432\//);
     for (const [name, gateway] of gateways) expect(gateway.environment?.REDIS_URL, name).toBe('redis://redis:6379');
   });
@@ -221,7 +229,7 @@ describe('compose.yaml', () => {
   it('publishes each gateway on a port of its own, mapped to the port the image listens on', () => {
     const hostPorts = gateways.map(([, gateway]) => {
       expect(gateway.ports).toHaveLength(1);
-      const [host, container] = gateway.ports![0].split(':');
+      const [host, container] = at(gateway.ports ?? [], 0, 'port').split(':');
       expect(container).toBe(finalEnv.PORT);
       return host;
     });

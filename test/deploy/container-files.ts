@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import { at, defined } from '../support/items.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -35,10 +36,13 @@ export function readDockerfile(text = readFileSync(`${ROOT}/Dockerfile`, 'utf8')
   }
   const stages: Stage[] = [];
   for (const line of lines) {
-    const [, keyword, args] = /^(\S+)\s*(.*)$/.exec(line)!;
+    const instruction = /^(\S+)\s*(.*)$/.exec(line);
+    if (!instruction) throw new Error(`Dockerfile line not understood: ${line}`);
+    const keyword = at(instruction, 1);
+    const args = at(instruction, 2);
     if (keyword.toUpperCase() === 'FROM') {
       const [from, as, name] = args.split(/\s+/);
-      stages.push({ from, name: as?.toUpperCase() === 'AS' ? name : undefined, instructions: [] });
+      stages.push({ from: defined(from, `the image of ${line}`), name: as?.toUpperCase() === 'AS' ? name : undefined, instructions: [] });
     } else {
       stages.at(-1)!.instructions.push({ keyword: keyword.toUpperCase(), args });
     }
@@ -102,7 +106,9 @@ export function readPackageJson(): { scripts: Record<string, string>; engines: {
 
 /** Whether `version` (x.y) falls in an engines range made of `^x.y` and `>=x` alternatives. */
 export function satisfiesEngines(version: string, range: string): boolean {
-  const [major, minor] = version.split('.').map(Number);
+  const parts = version.split('.').map(Number);
+  const major = at(parts, 0);
+  const minor = at(parts, 1, 'minor version');
   return range.split('||').some((alternative) => {
     const caret = /^\^(\d+)\.(\d+)$/.exec(alternative.trim());
     if (caret) return major === Number(caret[1]) && minor >= Number(caret[2]);
@@ -138,7 +144,7 @@ export function variablesTheServiceReads(): Set<string> {
   for (const file of files) {
     const source = readFileSync(join(ROOT, 'src', file), 'utf8');
     for (const match of source.matchAll(/env\.([A-Z][A-Z0-9_]+)|env\[['"]([A-Z][A-Z0-9_]+)['"]\]|\(env, '([A-Z][A-Z0-9_]+)'/g)) {
-      names.add(match[1] ?? match[2] ?? match[3]);
+      names.add(defined(match[1] ?? match[2] ?? match[3], `the variable of ${match[0]}`));
     }
   }
   return names;

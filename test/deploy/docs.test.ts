@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { at } from '../support/items.ts';
 import { ROOT, variablesTheServiceReads } from './container-files.ts';
 
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
@@ -17,7 +18,7 @@ const docs = readdirSync(join(ROOT, 'docs'))
 function relativeLinks(file: string): string[] {
   const text = readFileSync(join(ROOT, file), 'utf8');
   return [...text.matchAll(/\]\(([^)\s#]+)(?:#[^)]*)?\)/g)]
-    .map((match) => match[1])
+    .map((match) => at(match, 1))
     .filter((target) => !/^[a-z]+:/.test(target))
     .map((target) => join(dirname(file), target));
 }
@@ -54,17 +55,17 @@ describe('the repository', () => {
   });
 
   it('documents every environment variable the service reads in a table of the README or of a document it links to', () => {
-    const linked = [...readme.matchAll(/\]\((docs\/[^)#]+\.md)/g)].map((match) => match[1]);
+    const linked = [...readme.matchAll(/\]\((docs\/[^)#]+\.md)/g)].map((match) => at(match, 1));
     const tableRows = [readme, ...linked.map((file) => readFileSync(join(ROOT, file), 'utf8'))]
       .flatMap((text) => text.split('\n'))
       .filter((line) => line.startsWith('| `'));
-    const documented = new Set(tableRows.flatMap((row) => [...row.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((match) => match[1])));
+    const documented = new Set(tableRows.flatMap((row) => [...row.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((match) => at(match, 1))));
     const undocumented = [...variablesTheServiceReads()].filter((name) => !documented.has(name));
     expect(undocumented).toEqual([]);
   });
 
   it('links only to documents that exist', () => {
-    const links = [...readme.matchAll(/\]\(((?:docs|src|test)\/[^)#]+)/g)].map((match) => match[1]);
+    const links = [...readme.matchAll(/\]\(((?:docs|src|test)\/[^)#]+)/g)].map((match) => at(match, 1));
     expect(links).toEqual(
       expect.arrayContaining([
         'docs/API.md',
@@ -111,7 +112,7 @@ describe('the repository', () => {
     const folders = readdirSync(join(ROOT, 'src'), { withFileTypes: true })
       .filter((entry) => entry.isDirectory())
       .map((entry) => `src/${entry.name}/`);
-    const rules = [...readFileSync(join(ROOT, '.dependency-cruiser.cjs'), 'utf8').matchAll(/name: '([a-z-]+)'/g)].map((match) => match[1]);
+    const rules = [...readFileSync(join(ROOT, '.dependency-cruiser.cjs'), 'utf8').matchAll(/name: '([a-z-]+)'/g)].map((match) => at(match, 1));
     expect(rules.length).toBeGreaterThan(0);
     expect(folders.filter((folder) => !architecture.includes(`\`${folder}\``))).toEqual([]);
     expect(rules.filter((rule) => !architecture.includes(`\`${rule}\``))).toEqual([]);

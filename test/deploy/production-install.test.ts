@@ -12,11 +12,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readMigrations } from '../../src/database/migrations.ts';
 import { createScratchDatabase } from '../support/database.ts';
+import { at, defined } from '../support/items.ts';
 import { findLogLine } from '../support/server-process.ts';
 import { execForm, instructions, parseCopy, parseEnv, readCompose, readDockerfile, ROOT, runCommands } from './container-files.ts';
 
 const stages = readDockerfile();
-const build = stages[0];
+const build = at(stages, 0, 'Dockerfile stage');
 const final = stages.at(-1)!;
 const imageEnv = parseEnv(instructions(final, 'ENV'));
 
@@ -31,7 +32,7 @@ interface Result {
 /** Runs a command in the replayed image's directory with the image's environment and `env` on top. */
 function inImage(command: string[], env: Record<string, string>): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command[0], command.slice(1), {
+    const child = spawn(at(command, 0, 'program'), command.slice(1), {
       cwd: app,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...imageEnv, LOG_LEVEL: 'info', ...env },
     });
@@ -53,7 +54,7 @@ beforeAll(async () => {
       const base = copy.from === build.name ? ROOT : copy.from ? undefined : ROOT;
       if (!base) throw new Error(`COPY from an unknown stage: ${instruction.args}`);
       for (const source of copy.sources) {
-        const path = copy.from ? source.replace(`${instructions(build, 'WORKDIR')[0]}/`, '') : source;
+        const path = copy.from ? source.replace(`${at(instructions(build, 'WORKDIR'), 0, 'WORKDIR')}/`, '') : source;
         const target = copy.destination.endsWith('/') && !source.endsWith('/') ? join(app, copy.destination, path) : join(app, copy.destination);
         await mkdir(join(target, '..'), { recursive: true });
         await cp(join(base, path), target, { recursive: true });
@@ -104,7 +105,7 @@ describe("the image's final stage", () => {
   });
 
   it("runs compose's migrate command and the CLI on a fresh database", async () => {
-    const migrate = await inImage(readCompose().services.migrate.command!, database);
+    const migrate = await inImage(defined(readCompose().services.migrate?.command, 'the migrate command'), database);
     expect(migrate.code, migrate.output).toBe(0);
     expect(migrate.output).toContain(`applied ${(await readMigrations()).length} migration(s)`);
     const cli = await inImage(['npm', 'run', '--silent', 'cli', '--', 'org', 'create', 'Image test'], database);
@@ -114,8 +115,8 @@ describe("the image's final stage", () => {
 
   it("serves with its CMD as compose's gateways run it, after the migrate step, and its health check passes", async () => {
     const gateway = Object.entries(readCompose().services).find(([name]) => name.startsWith('gateway'))![1];
-    const [command] = instructions(final, 'CMD').map(execForm);
-    const child = spawn(command[0], command.slice(1), {
+    const command = at(instructions(final, 'CMD').map(execForm), 0, 'CMD');
+    const child = spawn(at(command, 0, 'program'), command.slice(1), {
       cwd: app,
       env: {
         PATH: process.env.PATH,
@@ -146,7 +147,7 @@ describe("the image's final stage", () => {
       // Ready only because the migrate step ran: this instance does not migrate.
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
       expect(ready.status, await ready.clone().text()).toBe(200);
-      const [healthcheck] = instructions(final, 'HEALTHCHECK');
+      const healthcheck = at(instructions(final, 'HEALTHCHECK'), 0, 'HEALTHCHECK');
       const check = await inImage(execForm(healthcheck.slice(healthcheck.indexOf('CMD') + 3).trim()), { PORT: String(port) });
       expect(check.code, check.output).toBe(0);
     } finally {

@@ -12,6 +12,7 @@ import type { Clock } from '../../src/domain/flow-run-changes.ts';
 import { createOrganization } from '../../src/domain/organizations.ts';
 import { databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
 import { expectDomainError } from '../support/fixtures.ts';
+import { only } from '../support/items.ts';
 
 const ACTOR = cliActor('ops');
 const HOUR = 60 * 60_000;
@@ -152,8 +153,8 @@ describe.each(databaseTargets())('API key lifecycle on $name', (target) => {
       ['apiKey.rotated', old.id],
       ['apiKey.created', successor.id],
     ]);
-    expect(events[0].details).toMatchObject({ replacedBy: successor.id, expiresAt: replaced.expiresAt!.toISOString() });
-    expect(events[1].details).toMatchObject({ rotatedFrom: old.id });
+    expect(events[0]?.details).toMatchObject({ replacedBy: successor.id, expiresAt: replaced.expiresAt!.toISOString() });
+    expect(events[1]?.details).toMatchObject({ rotatedFrom: old.id });
   });
 
   it('rotates with no overlap: the old key is refused at once (once forgotten); a revoked key cannot be rotated', async () => {
@@ -183,7 +184,7 @@ describe.each(databaseTargets())('API key lifecycle on $name', (target) => {
     await Promise.all(Array.from({ length: 5 }, () => authenticator.authenticate(key)));
     const writes = db.statements.filter((sql) => /^UPDATE\b.*"ApiKey"/is.test(sql));
     expect(writes).toHaveLength(1);
-    const [listed] = (await listApiKeys(db.prisma, organizationId)).filter((row) => row.id === apiKey.id);
+    const listed = only((await listApiKeys(db.prisma, organizationId)).filter((row) => row.id === apiKey.id));
     expect(listed.lastUsedAt!.getTime()).toBeGreaterThanOrEqual(before - 5);
   });
 
@@ -194,7 +195,7 @@ describe.each(databaseTargets())('API key lifecycle on $name', (target) => {
       revokeApiKey(db.prisma, apiKey.id, cliActor('bob')),
     ]);
     expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(1);
-    const [failed] = outcomes.filter((outcome) => outcome.status === 'rejected') as PromiseRejectedResult[];
+    const failed = only(outcomes.filter((outcome) => outcome.status === 'rejected') as PromiseRejectedResult[]);
     expect(failed.reason).toMatchObject({ code: 'VALIDATION_FAILED', message: expect.stringMatching(/already revoked/) });
     expect(await db.prisma.auditEvent.count({ where: { subjectId: apiKey.id, action: 'apiKey.revoked' } })).toBe(1);
   });

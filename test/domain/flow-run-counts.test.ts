@@ -18,6 +18,7 @@ import {
   type TestTenant,
 } from '../support/database.ts';
 import { newFlow, newThread, triggerRun } from '../support/fixtures.ts';
+import { at, only } from '../support/items.ts';
 
 type Query = SqlSession['query'];
 
@@ -76,7 +77,7 @@ describe.each(databaseTargets())('flow-run counts on $name', (target) => {
   async function triggerMany(org: TestTenant, runs: number) {
     const flowId = await newFlow(org.tenant, 'Counted');
     const threads = await Promise.all(Array.from({ length: 5 }, () => newThread(org.tenant, 'count')));
-    const results = await Promise.all(Array.from({ length: runs }, (_, i) => triggerRun(org.tenant, flowId, threads[i % threads.length])));
+    const results = await Promise.all(Array.from({ length: runs }, (_, i) => triggerRun(org.tenant, flowId, at(threads, i % threads.length))));
     return results.map((run) => run.id);
   }
 
@@ -182,16 +183,20 @@ describe.each(databaseTargets())('the statement-level count triggers migration o
       expect(index).toBeGreaterThan(0);
       await applyMigrations(session, migrations.slice(0, index));
 
-      const [{ id: organizationId }] = await session.query<{ id: string }>(
-        `INSERT INTO "Organization" ("id", "name") VALUES (gen_random_uuid(), 'Before') RETURNING "id"`,
+      const { id: organizationId } = only(
+        await session.query<{ id: string }>(`INSERT INTO "Organization" ("id", "name") VALUES (gen_random_uuid(), 'Before') RETURNING "id"`),
       );
-      const [{ id: flowId }] = await session.query<{ id: string }>(
-        `INSERT INTO "Flow" ("id", "organizationId", "name", "updatedAt") VALUES (gen_random_uuid(), $1, 'Flow', now()) RETURNING "id"`,
-        [organizationId],
+      const { id: flowId } = only(
+        await session.query<{ id: string }>(
+          `INSERT INTO "Flow" ("id", "organizationId", "name", "updatedAt") VALUES (gen_random_uuid(), $1, 'Flow', now()) RETURNING "id"`,
+          [organizationId],
+        ),
       );
-      const [{ id: threadId }] = await session.query<{ id: string }>(
-        `INSERT INTO "MessageThread" ("id", "organizationId", "channel", "identifier", "updatedAt") VALUES (gen_random_uuid(), $1, 'web', 'w', now()) RETURNING "id"`,
-        [organizationId],
+      const { id: threadId } = only(
+        await session.query<{ id: string }>(
+          `INSERT INTO "MessageThread" ("id", "organizationId", "channel", "identifier", "updatedAt") VALUES (gen_random_uuid(), $1, 'web', 'w', now()) RETURNING "id"`,
+          [organizationId],
+        ),
       );
       await insertRuns(session.query, [{ organizationId, flowId, threadId, runs: 2_500 }]);
       await session.query(`DELETE FROM "FlowRun" WHERE "cost" % 5 = 0`);
@@ -199,14 +204,14 @@ describe.each(databaseTargets())('the statement-level count triggers migration o
 
       expect(await applyMigrations(session, migrations)).toEqual(migrations.slice(index).map((migration) => migration.name));
       await expectExactCounts(session.query);
-      const total = async () => (await session.query<{ runs: number }>(`SELECT sum("count")::int AS runs FROM "FlowRunCount"`))[0].runs;
+      const total = async () => only(await session.query<{ runs: number }>(`SELECT sum("count")::int AS runs FROM "FlowRunCount"`)).runs;
       expect(await total()).toBe(2_000);
 
       // The new triggers carry on from the counts that were there.
       await insertRuns(session.query, [{ organizationId, flowId, threadId, runs: 700 }]);
       await session.query(`DELETE FROM "FlowRun" WHERE "cost" % 7 = 1`);
       await expectExactCounts(session.query);
-      expect(await total()).toBe((await session.query<{ runs: number }>(`SELECT count(*)::int AS runs FROM "FlowRun"`))[0].runs);
+      expect(await total()).toBe(only(await session.query<{ runs: number }>(`SELECT count(*)::int AS runs FROM "FlowRun"`)).runs);
     } finally {
       await close();
     }

@@ -11,7 +11,8 @@ import { createAuthenticator } from '../../src/domain/organizations.ts';
 import type { Tenant } from '../../src/domain/tenant.ts';
 import type { Channel } from '../../src/domain/flow-run-input.ts';
 import { createKey, createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
-import { expectDomainError } from '../support/fixtures.ts';
+import { expectDomainError, newFlow, newThread, triggerRun as trigger, uniqueIdentifier } from '../support/fixtures.ts';
+import { exactly, only } from '../support/items.ts';
 
 const TEMPLATE_ID = '3b241101-e2bb-4255-8caf-4136c566a962';
 const template = (components: unknown = [{ type: 'body', parameters: [{ type: 'text', text: 'Ann' }] }]) => ({
@@ -34,32 +35,13 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
   let orgA: TestTenant;
   let orgB: TestTenant;
   let readOnlyA: Tenant;
-  let counter = 0;
-
-  const nextIdentifier = (channel: Channel) => {
-    counter += 1;
-    switch (channel) {
-      case 'whatsapp':
-      case 'sms':
-        return `3165${String(counter).padStart(7, '0')}`;
-      case 'email':
-        return `person${counter}@example.com`;
-      case 'web':
-        return `visitor-${counter}`;
-    }
-  };
-  const newThread = (tenant: Tenant, channel: Channel = 'web') => createMessageThread(tenant, { channel, identifier: nextIdentifier(channel) });
-  const newFlow = (tenant: Tenant, name = 'Screening') => createFlow(tenant, { name });
-  const trigger = (tenant: Tenant, flowId: string, messageThreadId: string, extra: { state?: unknown; initialMessage?: unknown } = {}) =>
-    triggerFlowRun(tenant, { flowId, messageThreadId, state: {}, initialMessage: {}, ...extra }).then(({ run }) => run);
-
   /** A thread with `count` runs triggered one after another (the first one running). */
-  async function threadWithRuns(count: number, tenant: Tenant = orgA.tenant) {
+  async function threadWithRuns<N extends number>(count: N, tenant: Tenant = orgA.tenant) {
     const flow = await newFlow(tenant);
     const thread = await newThread(tenant);
     const runs = [];
-    for (let i = 0; i < count; i++) runs.push(await trigger(tenant, flow.id, thread.id, { state: { n: i } }));
-    return { flow, thread, runs };
+    for (let i = 0; i < count; i++) runs.push(await trigger(tenant, flow, thread, { state: { n: i } }));
+    return { flow, thread, runs: exactly(runs, count, 'runs') };
   }
 
   const statusOf = async (id: string) => (await db.prisma.flowRun.findUnique({ where: { id } }))?.status;
@@ -79,12 +61,12 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
     it('starts running on an idle thread and queues behind a running run', async () => {
       const flow = await newFlow(orgA.tenant);
       const thread = await newThread(orgA.tenant);
-      const first = await trigger(orgA.tenant, flow.id, thread.id);
+      const first = await trigger(orgA.tenant, flow, thread);
       expect(first.status).toBe('running');
       expect(first.cost).toBe(0);
       expect(first.organizationId).toBe(orgA.organizationId);
-      const second = await trigger(orgA.tenant, flow.id, thread.id);
-      const third = await trigger(orgA.tenant, flow.id, thread.id);
+      const second = await trigger(orgA.tenant, flow, thread);
+      const third = await trigger(orgA.tenant, flow, thread);
       expect(second.status).toBe('queued');
       expect(third.status).toBe('queued');
       expect(second.sequence).toBeGreaterThan(first.sequence);
@@ -92,38 +74,38 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
 
       // Another thread has its own queue.
       const otherThread = await newThread(orgA.tenant);
-      expect((await trigger(orgA.tenant, flow.id, otherThread.id)).status).toBe('running');
+      expect((await trigger(orgA.tenant, flow, otherThread)).status).toBe('running');
 
       // Once nothing runs, the next trigger runs at once again.
       const idle = await newThread(orgA.tenant);
-      const ended = await trigger(orgA.tenant, flow.id, idle.id);
+      const ended = await trigger(orgA.tenant, flow, idle);
       await patchFlowRun(orgA.tenant, ended.id, { status: 'finished' });
-      expect((await trigger(orgA.tenant, flow.id, idle.id)).status).toBe('running');
+      expect((await trigger(orgA.tenant, flow, idle)).status).toBe('running');
     });
 
     it('leaves exactly one running run when 50 triggers race on one thread', async () => {
       const flow = await newFlow(orgA.tenant);
       const thread = await newThread(orgA.tenant);
-      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => trigger(orgA.tenant, flow.id, thread.id, { state: { n: i } })));
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => trigger(orgA.tenant, flow, thread, { state: { n: i } })));
       expect(results.filter((run) => run.status === 'running')).toHaveLength(1);
       expect(results.filter((run) => run.status === 'queued')).toHaveLength(49);
 
-      const stored = await runsOfThread(thread.id);
+      const stored = await runsOfThread(thread);
       expect(stored).toHaveLength(50);
       expect(stored.filter((run) => run.status === 'running')).toHaveLength(1);
       expect(stored.filter((run) => run.status === 'queued')).toHaveLength(49);
       // The run that got in first is the one running.
-      expect(stored[0].status).toBe('running');
+      expect(stored[0]?.status).toBe('running');
       expect(new Set(stored.map((run) => run.sequence)).size).toBe(50);
     });
 
     it('promotes queued runs in FIFO order until all 50 have had their turn', async () => {
       const flow = await newFlow(orgA.tenant);
       const thread = await newThread(orgA.tenant);
-      const triggered = await Promise.all(Array.from({ length: 50 }, (_, i) => trigger(orgA.tenant, flow.id, thread.id, { state: { n: i } })));
+      const triggered = await Promise.all(Array.from({ length: 50 }, (_, i) => trigger(orgA.tenant, flow, thread, { state: { n: i } })));
       const turns: string[] = [];
       for (;;) {
-        const runs = await runsOfThread(thread.id);
+        const runs = await runsOfThread(thread);
         const running = runs.filter((run) => run.status === 'running');
         const queued = runs.filter((run) => run.status === 'queued');
         if (running.length === 0) {
@@ -131,14 +113,15 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
           break;
         }
         expect(running).toHaveLength(1);
-        turns.push(running[0].id);
+        const current = only(running, 'running run');
+        turns.push(current.id);
         const lowestQueued = queued.reduce<(typeof queued)[number] | undefined>(
           (lowest, run) => (lowest === undefined || run.sequence < lowest.sequence ? run : lowest),
           undefined,
         );
-        const ended = await patchFlowRun(orgA.tenant, running[0].id, { status: 'finished' });
+        const ended = await patchFlowRun(orgA.tenant, current.id, { status: 'finished' });
         expect(ended.status).toBe('finished');
-        const nowRunning = (await runsOfThread(thread.id)).filter((run) => run.status === 'running');
+        const nowRunning = (await runsOfThread(thread)).filter((run) => run.status === 'running');
         if (lowestQueued) {
           expect(nowRunning.map((run) => run.id)).toEqual([lowestQueued.id]);
         } else {
@@ -149,7 +132,7 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
       expect(new Set(turns)).toEqual(new Set(triggered.map((run) => run.id)));
       const bySequence = [...triggered].sort((a, b) => (a.sequence < b.sequence ? -1 : 1)).map((run) => run.id);
       expect(turns).toEqual(bySequence);
-      const final = await runsOfThread(thread.id);
+      const final = await runsOfThread(thread);
       expect(final.every((run) => run.status === 'finished')).toBe(true);
     });
 
@@ -170,21 +153,21 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
       const flow = await newFlow(orgA.tenant);
       const thread = await newThread(orgA.tenant);
       await expectDomainError(
-        attempt(() => trigger(orgA.tenant, 'not-a-uuid', thread.id)),
+        attempt(() => trigger(orgA.tenant, 'not-a-uuid', thread)),
         'VALIDATION_FAILED',
         ['flowId'],
       );
       await expectDomainError(
-        attempt(() => trigger(orgA.tenant, flow.id, 'nope')),
+        attempt(() => trigger(orgA.tenant, flow, 'nope')),
         'VALIDATION_FAILED',
         ['messageThreadId'],
       );
       await expectDomainError(
-        attempt(() => triggerFlowRun(orgA.tenant, { flowId: flow.id, state: {}, initialMessage: {} } as never)),
+        attempt(() => triggerFlowRun(orgA.tenant, { flowId: flow, state: {}, initialMessage: {} } as never)),
         'VALIDATION_FAILED',
         ['messageThreadId'],
       );
-      expect(await runsOfThread(thread.id)).toHaveLength(0);
+      expect(await runsOfThread(thread)).toHaveLength(0);
     });
 
     it('refuses a flow or thread that does not exist or belongs to another organization', async () => {
@@ -192,14 +175,14 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
       const threadA = await newThread(orgA.tenant);
       const flowB = await newFlow(orgB.tenant);
       const threadB = await newThread(orgB.tenant);
-      await expectDomainError(trigger(orgA.tenant, flowB.id, threadA.id), 'REFERENCED_RESOURCE_NOT_FOUND', ['flowId']);
-      await expectDomainError(trigger(orgA.tenant, flowA.id, threadB.id), 'REFERENCED_RESOURCE_NOT_FOUND', ['messageThreadId']);
-      await expectDomainError(trigger(orgA.tenant, randomUUID(), threadA.id), 'REFERENCED_RESOURCE_NOT_FOUND', ['flowId']);
-      await expectDomainError(trigger(orgA.tenant, flowA.id, randomUUID()), 'REFERENCED_RESOURCE_NOT_FOUND', ['messageThreadId']);
-      expect(await runsOfThread(threadA.id)).toHaveLength(0);
-      expect(await runsOfThread(threadB.id)).toHaveLength(0);
+      await expectDomainError(trigger(orgA.tenant, flowB, threadA), 'REFERENCED_RESOURCE_NOT_FOUND', ['flowId']);
+      await expectDomainError(trigger(orgA.tenant, flowA, threadB), 'REFERENCED_RESOURCE_NOT_FOUND', ['messageThreadId']);
+      await expectDomainError(trigger(orgA.tenant, randomUUID(), threadA), 'REFERENCED_RESOURCE_NOT_FOUND', ['flowId']);
+      await expectDomainError(trigger(orgA.tenant, flowA, randomUUID()), 'REFERENCED_RESOURCE_NOT_FOUND', ['messageThreadId']);
+      expect(await runsOfThread(threadA)).toHaveLength(0);
+      expect(await runsOfThread(threadB)).toHaveLength(0);
       // The owner can use them.
-      expect((await trigger(orgB.tenant, flowB.id, threadB.id)).status).toBe('running');
+      expect((await trigger(orgB.tenant, flowB, threadB)).status).toBe('running');
     });
   });
 
@@ -281,8 +264,8 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
     it('is replaced whole on a queued or ended run', async () => {
       const flow = await newFlow(orgA.tenant);
       const thread = await newThread(orgA.tenant);
-      const running = await trigger(orgA.tenant, flow.id, thread.id, { state: { name: 'Ann', phone: '31600000000' } });
-      const queued = await trigger(orgA.tenant, flow.id, thread.id, { state: { name: 'Bob', phone: '31600000001' } });
+      const running = await trigger(orgA.tenant, flow, thread, { state: { name: 'Ann', phone: '31600000000' } });
+      const queued = await trigger(orgA.tenant, flow, thread, { state: { name: 'Bob', phone: '31600000001' } });
 
       const patchedQueued = await patchFlowRun(orgA.tenant, queued.id, { state: { step: 2 } });
       expect(patchedQueued.status).toBe('queued');
@@ -298,7 +281,7 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
     it('accepts a JSON string holding an object and stores the object', async () => {
       const flow = await newFlow(orgA.tenant);
       const thread = await newThread(orgA.tenant);
-      const run = await trigger(orgA.tenant, flow.id, thread.id, { state: '{"name":"Ann","scheduleId":"s-1"}' });
+      const run = await trigger(orgA.tenant, flow, thread, { state: '{"name":"Ann","scheduleId":"s-1"}' });
       expect(run.state).toEqual({ name: 'Ann', scheduleId: 's-1' });
       const stored = await db.prisma.flowRun.findUniqueOrThrow({ where: { id: run.id } });
       expect(stored.state).toEqual({ name: 'Ann', scheduleId: 's-1' });
@@ -320,12 +303,12 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
       const flow = await newFlow(orgA.tenant);
       const thread = await newThread(orgA.tenant);
       await expectDomainError(
-        attempt(() => trigger(orgA.tenant, flow.id, thread.id, { state })),
+        attempt(() => trigger(orgA.tenant, flow, thread, { state })),
         'VALIDATION_FAILED',
         ['state'],
       );
-      expect(await runsOfThread(thread.id)).toHaveLength(0);
-      const run = await trigger(orgA.tenant, flow.id, thread.id);
+      expect(await runsOfThread(thread)).toHaveLength(0);
+      const run = await trigger(orgA.tenant, flow, thread);
       await patchFlowRun(orgA.tenant, run.id, { status: 'finished' });
       await expectDomainError(
         attempt(() => patchFlowRun(orgA.tenant, run.id, { state })),
@@ -337,7 +320,7 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
     it.each([['s-1'], [['s-1']], [['s-1', 's-2']]])('accepts scheduleId %j', async (scheduleId) => {
       const flow = await newFlow(orgA.tenant);
       const thread = await newThread(orgA.tenant);
-      const run = await trigger(orgA.tenant, flow.id, thread.id, { state: { scheduleId } });
+      const run = await trigger(orgA.tenant, flow, thread, { state: { scheduleId } });
       expect(run.state).toEqual({ scheduleId });
     });
 
@@ -351,11 +334,11 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
       const flow = await newFlow(orgA.tenant);
       const thread = await newThread(orgA.tenant);
       await expectDomainError(
-        attempt(() => trigger(orgA.tenant, flow.id, thread.id, { state: { scheduleId } })),
+        attempt(() => trigger(orgA.tenant, flow, thread, { state: { scheduleId } })),
         'VALIDATION_FAILED',
         path as InputPath,
       );
-      const run = await trigger(orgA.tenant, flow.id, thread.id);
+      const run = await trigger(orgA.tenant, flow, thread);
       await patchFlowRun(orgA.tenant, run.id, { status: 'finished' });
       await expectDomainError(
         attempt(() => patchFlowRun(orgA.tenant, run.id, { state: { scheduleId } })),
@@ -377,8 +360,8 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
       ['web', {}],
     ])('accepts on %s: %j', async (channel, initialMessage) => {
       const flow = await newFlow(orgA.tenant);
-      const thread = await newThread(orgA.tenant, channel);
-      const run = await trigger(orgA.tenant, flow.id, thread.id, { initialMessage });
+      const thread = await newThread(orgA.tenant, 'visitor', channel);
+      const run = await trigger(orgA.tenant, flow, thread, { initialMessage });
       expect(run.initialMessage).toEqual(initialMessage);
       expect((await db.prisma.flowRun.findUniqueOrThrow({ where: { id: run.id } })).initialMessage).toEqual(initialMessage);
     });
@@ -409,13 +392,13 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
       ['nothing at all', 'web', undefined, ['initialMessage']],
     ])('refuses %s', async (_label, channel, initialMessage, path) => {
       const flow = await newFlow(orgA.tenant);
-      const thread = await newThread(orgA.tenant, channel);
+      const thread = await newThread(orgA.tenant, 'visitor', channel);
       await expectDomainError(
-        triggerFlowRun(orgA.tenant, { flowId: flow.id, messageThreadId: thread.id, state: {}, initialMessage }),
+        triggerFlowRun(orgA.tenant, { flowId: flow, messageThreadId: thread, state: {}, initialMessage }),
         'VALIDATION_FAILED',
         path,
       );
-      expect(await runsOfThread(thread.id)).toHaveLength(0);
+      expect(await runsOfThread(thread)).toHaveLength(0);
     });
 
     it('cannot be changed by a patch', async () => {
@@ -458,42 +441,42 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
 
     it('refuses to delete a flow or a thread that still has runs', async () => {
       const { flow, thread, runs } = await threadWithRuns(2);
-      await expectDomainError(deleteFlow(orgA.tenant, flow.id), 'HAS_FLOW_RUNS');
-      await expectDomainError(deleteMessageThread(orgA.tenant, thread.id), 'HAS_FLOW_RUNS');
+      await expectDomainError(deleteFlow(orgA.tenant, flow), 'HAS_FLOW_RUNS');
+      await expectDomainError(deleteMessageThread(orgA.tenant, thread), 'HAS_FLOW_RUNS');
       // Ended runs count too.
       await patchFlowRun(orgA.tenant, runs[0].id, { status: 'finished' });
       await patchFlowRun(orgA.tenant, runs[1].id, { status: 'finished' });
-      await expectDomainError(deleteFlow(orgA.tenant, flow.id), 'HAS_FLOW_RUNS');
-      expect(await db.prisma.flow.findUnique({ where: { id: flow.id } })).not.toBeNull();
-      expect(await db.prisma.messageThread.findUnique({ where: { id: thread.id } })).not.toBeNull();
+      await expectDomainError(deleteFlow(orgA.tenant, flow), 'HAS_FLOW_RUNS');
+      expect(await db.prisma.flow.findUnique({ where: { id: flow } })).not.toBeNull();
+      expect(await db.prisma.messageThread.findUnique({ where: { id: thread } })).not.toBeNull();
 
       for (const run of runs) await deleteFlowRun(orgA.tenant, run.id);
-      await deleteFlow(orgA.tenant, flow.id);
-      await deleteMessageThread(orgA.tenant, thread.id);
-      expect(await db.prisma.flow.findUnique({ where: { id: flow.id } })).toBeNull();
-      expect(await db.prisma.messageThread.findUnique({ where: { id: thread.id } })).toBeNull();
-      await expectDomainError(deleteFlow(orgA.tenant, flow.id), 'NOT_FOUND');
-      await expectDomainError(deleteMessageThread(orgA.tenant, thread.id), 'NOT_FOUND');
+      await deleteFlow(orgA.tenant, flow);
+      await deleteMessageThread(orgA.tenant, thread);
+      expect(await db.prisma.flow.findUnique({ where: { id: flow } })).toBeNull();
+      expect(await db.prisma.messageThread.findUnique({ where: { id: thread } })).toBeNull();
+      await expectDomainError(deleteFlow(orgA.tenant, flow), 'NOT_FOUND');
+      await expectDomainError(deleteMessageThread(orgA.tenant, thread), 'NOT_FOUND');
     });
   });
 
   describe('access', () => {
     it('refuses every write with a read-only key and changes nothing', async () => {
       const { flow, thread, runs } = await threadWithRuns(2);
-      const before = await runsOfThread(thread.id);
-      await expectDomainError(trigger(readOnlyA, flow.id, thread.id), 'READ_ONLY_KEY');
+      const before = await runsOfThread(thread);
+      await expectDomainError(trigger(readOnlyA, flow, thread), 'READ_ONLY_KEY');
       await expectDomainError(patchFlowRun(readOnlyA, runs[0].id, { status: 'finished' }), 'READ_ONLY_KEY');
       await expectDomainError(deleteFlowRun(readOnlyA, runs[0].id), 'READ_ONLY_KEY');
       await expectDomainError(createFlow(readOnlyA, { name: 'x' }), 'READ_ONLY_KEY');
-      await expectDomainError(updateFlow(readOnlyA, flow.id, { name: 'x' }), 'READ_ONLY_KEY');
-      await expectDomainError(deleteFlow(readOnlyA, flow.id), 'READ_ONLY_KEY');
+      await expectDomainError(updateFlow(readOnlyA, flow, { name: 'x' }), 'READ_ONLY_KEY');
+      await expectDomainError(deleteFlow(readOnlyA, flow), 'READ_ONLY_KEY');
       await expectDomainError(createMessageThread(readOnlyA, { channel: 'web', identifier: 'ro' }), 'READ_ONLY_KEY');
-      await expectDomainError(updateMessageThread(readOnlyA, thread.id, { identifier: 'ro' }), 'READ_ONLY_KEY');
-      await expectDomainError(deleteMessageThread(readOnlyA, thread.id), 'READ_ONLY_KEY');
-      expect(await runsOfThread(thread.id)).toEqual(before);
-      expect((await db.prisma.flow.findUniqueOrThrow({ where: { id: flow.id } })).name).toBe(flow.name);
+      await expectDomainError(updateMessageThread(readOnlyA, thread, { identifier: 'ro' }), 'READ_ONLY_KEY');
+      await expectDomainError(deleteMessageThread(readOnlyA, thread), 'READ_ONLY_KEY');
+      expect(await runsOfThread(thread)).toEqual(before);
+      expect((await db.prisma.flow.findUniqueOrThrow({ where: { id: flow } })).name).toBe('Test flow');
       // Reading is allowed.
-      expect(await readOnlyA.db.flowRun.count({ where: { messageThreadId: thread.id } })).toBe(2);
+      expect(await readOnlyA.db.flowRun.count({ where: { messageThreadId: thread } })).toBe(2);
     });
 
     it("answers NOT_FOUND for another organization's run and leaves it alone", async () => {
@@ -512,12 +495,12 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
     it("answers NOT_FOUND for another organization's flow or thread", async () => {
       const flowB = await newFlow(orgB.tenant, 'B flow');
       const threadB = await newThread(orgB.tenant);
-      await expectDomainError(updateFlow(orgA.tenant, flowB.id, { name: 'mine' }), 'NOT_FOUND');
-      await expectDomainError(deleteFlow(orgA.tenant, flowB.id), 'NOT_FOUND');
-      await expectDomainError(updateMessageThread(orgA.tenant, threadB.id, { identifier: 'mine' }), 'NOT_FOUND');
-      await expectDomainError(deleteMessageThread(orgA.tenant, threadB.id), 'NOT_FOUND');
-      expect((await db.prisma.flow.findUniqueOrThrow({ where: { id: flowB.id } })).name).toBe('B flow');
-      expect(await db.prisma.messageThread.findUnique({ where: { id: threadB.id } })).not.toBeNull();
+      await expectDomainError(updateFlow(orgA.tenant, flowB, { name: 'mine' }), 'NOT_FOUND');
+      await expectDomainError(deleteFlow(orgA.tenant, flowB), 'NOT_FOUND');
+      await expectDomainError(updateMessageThread(orgA.tenant, threadB, { identifier: 'mine' }), 'NOT_FOUND');
+      await expectDomainError(deleteMessageThread(orgA.tenant, threadB), 'NOT_FOUND');
+      expect((await db.prisma.flow.findUniqueOrThrow({ where: { id: flowB } })).name).toBe('B flow');
+      expect(await db.prisma.messageThread.findUnique({ where: { id: threadB } })).not.toBeNull();
     });
 
     it('scopes a tenant client without any where to its own organization', async () => {
@@ -597,17 +580,17 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
     it('validates updates the same way', async () => {
       const flow = await newFlow(orgA.tenant);
       await expectDomainError(
-        attempt(() => updateFlow(orgA.tenant, flow.id, { sessionTimeout: 0 })),
+        attempt(() => updateFlow(orgA.tenant, flow, { sessionTimeout: 0 })),
         'VALIDATION_FAILED',
         ['sessionTimeout'],
       );
       await expectDomainError(
-        attempt(() => updateFlow(orgA.tenant, flow.id, { name: '' })),
+        attempt(() => updateFlow(orgA.tenant, flow, { name: '' })),
         'VALIDATION_FAILED',
         ['name'],
       );
-      const updated = await updateFlow(orgA.tenant, flow.id, { sessionTimeout: 30, reminderMessage: 'Still there?' });
-      expect(updated).toMatchObject({ name: flow.name, sessionTimeout: 30, reminderMessage: 'Still there?' });
+      const updated = await updateFlow(orgA.tenant, flow, { sessionTimeout: 30, reminderMessage: 'Still there?' });
+      expect(updated).toMatchObject({ name: 'Test flow', sessionTimeout: 30, reminderMessage: 'Still there?' });
       await expectDomainError(updateFlow(orgA.tenant, randomUUID(), { name: 'ghost' }), 'NOT_FOUND');
     });
   });
@@ -653,7 +636,7 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
     });
 
     it('refuses a second thread with the same channel and identifier in one organization', async () => {
-      const identifier = nextIdentifier('whatsapp');
+      const identifier = uniqueIdentifier('whatsapp');
       const first = await createMessageThread(orgA.tenant, { channel: 'whatsapp', identifier });
       await expectDomainError(createMessageThread(orgA.tenant, { channel: 'whatsapp', identifier }), 'THREAD_ALREADY_EXISTS', ['identifier']);
       // Another channel, or another organization, is another thread.
@@ -662,25 +645,25 @@ describe.each(databaseTargets())('flow-run domain on $name', (target) => {
       expect(await db.prisma.messageThread.count({ where: { identifier } })).toBe(3);
 
       // Updating a thread into an existing (channel, identifier) is refused too.
-      const second = await createMessageThread(orgA.tenant, { channel: 'whatsapp', identifier: nextIdentifier('whatsapp') });
+      const second = await createMessageThread(orgA.tenant, { channel: 'whatsapp', identifier: uniqueIdentifier('whatsapp') });
       await expectDomainError(updateMessageThread(orgA.tenant, second.id, { identifier }), 'THREAD_ALREADY_EXISTS');
       expect((await db.prisma.messageThread.findUniqueOrThrow({ where: { id: second.id } })).identifier).not.toBe(identifier);
       expect(first.identifier).toBe(identifier);
     });
 
     it('checks an updated identifier against the channel', async () => {
-      const thread = await newThread(orgA.tenant, 'whatsapp');
+      const thread = await newThread(orgA.tenant, 'visitor', 'whatsapp');
       await expectDomainError(
-        attempt(() => updateMessageThread(orgA.tenant, thread.id, { identifier: 'abc' })),
+        attempt(() => updateMessageThread(orgA.tenant, thread, { identifier: 'abc' })),
         'VALIDATION_FAILED',
         ['identifier'],
       );
       await expectDomainError(
-        attempt(() => updateMessageThread(orgA.tenant, thread.id, { channel: 'email' })),
+        attempt(() => updateMessageThread(orgA.tenant, thread, { channel: 'email' })),
         'VALIDATION_FAILED',
         ['identifier'],
       );
-      const moved = await updateMessageThread(orgA.tenant, thread.id, { channel: 'email', identifier: `moved${counter}@example.com` });
+      const moved = await updateMessageThread(orgA.tenant, thread, { channel: 'email', identifier: uniqueIdentifier('email', 'moved') });
       expect(moved.channel).toBe('email');
     });
   });

@@ -13,6 +13,7 @@
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/domain/flow-run-changes.ts';
 import { sweepExpiredRuns } from '../../src/domain/session-timeouts.ts';
 import { createApp, type App } from '../../src/http/app.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
@@ -199,7 +200,7 @@ describe.each(databaseTargets())('one idempotency key under concurrent requests 
               return;
             }
             case 'sweep':
-              await sweepExpiredRuns(db.prisma, { clock: { now: () => new Date() }, changes: org.tenant.changes });
+              await sweepExpiredRuns(db.prisma, { clock: systemClock, changes: org.tenant.changes });
               return;
             default:
               return;

@@ -12,12 +12,15 @@ import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DomainError } from '../../src/domain/errors.ts';
-import { deleteFlowRun, patchFlowRun, triggerFlowRun } from '../../src/domain/flow-runs.ts';
+import { deleteFlowRun, patchFlowRun } from '../../src/domain/flow-runs.ts';
 import { TERMINAL_STATUSES, type FlowRunStatus } from '../../src/domain/flow-run-status.ts';
-import { createFlow, updateFlow } from '../../src/domain/flows.ts';
+import { updateFlow } from '../../src/domain/flows.ts';
 import { createMessageThread, updateMessageThread } from '../../src/domain/message-threads.ts';
 import { sweepExpiredRuns } from '../../src/domain/session-timeouts.ts';
+import { systemClock } from '../../src/domain/flow-run-changes.ts';
 import { createTestTenant, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
+import { newFlow, newThread, triggerRun } from '../support/fixtures.ts';
+import { at, defined } from '../support/items.ts';
 import { queueViolations, snapshotQueues } from '../support/queue-invariants.ts';
 
 const serverUrl = process.env.TEST_DATABASE_URL;
@@ -88,20 +91,16 @@ describe.skipIf(!serverUrl)('the run queue under racing writers on PostgreSQL', 
   beforeAll(async () => {
     db = await openTestDatabase({ name: 'postgresql', serverUrl }, { poolSize: 20 });
     org = await createTestTenant(db);
-    for (let i = 0; i < FLOWS; i++) flowIds.push((await createFlow(org.tenant, { name: `Flow ${i}`, sessionTimeout: 30 })).id);
-    for (let i = 0; i < THREADS; i++) {
-      threadIds.push((await createMessageThread(org.tenant, { channel: 'web', identifier: `race-${i}` })).id);
-    }
+    for (let i = 0; i < FLOWS; i++) flowIds.push(await newFlow(org.tenant, `Flow ${i}`, 30));
+    for (let i = 0; i < THREADS; i++) threadIds.push(await newThread(org.tenant, 'race'));
   });
   afterAll(() => db?.close());
 
-  const flowOf = (thread: number) => flowIds[thread % FLOWS];
+  const flowOf = (thread: number) => at(flowIds, thread % FLOWS);
+  const threadOf = (thread: number) => at(threadIds, thread);
   const trigger = (thread: number, idempotent: boolean) =>
-    triggerFlowRun(org.tenant, {
-      flowId: flowOf(thread),
-      messageThreadId: threadIds[thread],
+    triggerRun(org.tenant, flowOf(thread), threadOf(thread), {
       state: { thread },
-      initialMessage: {},
       idempotencyKey: idempotent ? `race-${crypto.randomUUID()}` : undefined,
     });
 
@@ -112,7 +111,7 @@ describe.skipIf(!serverUrl)('the run queue under racing writers on PostgreSQL', 
     await Promise.all(
       scenarios.map(async (s) => {
         const { thread } = s;
-        if (!running.has(threadIds[thread])) await trigger(thread, false);
+        if (!running.has(threadOf(thread))) await trigger(thread, false);
         for (let i = 0; i < s.queuedBefore; i++) await trigger(thread, false);
       }),
     );
@@ -143,10 +142,10 @@ describe.skipIf(!serverUrl)('the run queue under racing writers on PostgreSQL', 
         if (!isExpectedRefusal(error)) unexpected.push(`${what}: ${(error as Error).message}`);
       }
     };
-    const sweep = () => attempt('sweep', () => sweepExpiredRuns(db.prisma, { clock: { now: () => new Date() }, changes: org.tenant.changes }));
+    const sweep = () => attempt('sweep', () => sweepExpiredRuns(db.prisma, { clock: systemClock, changes: org.tenant.changes }));
     const work = scenarios.flatMap((s) => {
       const { thread } = s;
-      const runId = runningOf.get(threadIds[thread])!;
+      const runId = defined(runningOf.get(threadOf(thread)), 'the running run');
       const rivalWork = async () => {
         await pause(s.rivalDelayMs);
         switch (s.rival.kind) {
@@ -159,12 +158,12 @@ describe.skipIf(!serverUrl)('the run queue under racing writers on PostgreSQL', 
           case 'retime':
             return attempt('retime', () => updateFlow(org.tenant, flowOf(thread), { sessionTimeout: (s.rival as { minutes: number }).minutes }));
           case 'trigger':
-            return attempt('trigger', async () => triggered.push((await trigger(thread, false)).run.id));
+            return attempt('trigger', async () => triggered.push((await trigger(thread, false)).id));
         }
       };
       const triggers = s.triggerDelaysMs.map(async (delay) => {
         await pause(delay);
-        await attempt('trigger', async () => triggered.push((await trigger(thread, s.idempotent)).run.id));
+        await attempt('trigger', async () => triggered.push((await trigger(thread, s.idempotent)).id));
       });
       return [rivalWork(), ...triggers];
     });
@@ -178,17 +177,17 @@ describe.skipIf(!serverUrl)('the run queue under racing writers on PostgreSQL', 
     const holder = new pg.Client({ connectionString: db.url });
     await holder.connect();
     try {
-      const thread = (await createMessageThread(org.tenant, { channel: 'web', identifier: 'held-thread' })).id;
-      const first = await triggerFlowRun(org.tenant, { flowId: flowIds[0], messageThreadId: thread, state: {}, initialMessage: {} });
+      const thread = await newThread(org.tenant, 'held-thread');
+      const first = await triggerRun(org.tenant, flowOf(0), thread);
       await holder.query('BEGIN');
       await holder.query('SELECT 1 FROM "MessageThread" WHERE id = $1 FOR UPDATE', [thread]);
-      await holder.query(`UPDATE "FlowRun" SET status = 'finished', "expiresAt" = NULL WHERE id = $1`, [first.run.id]);
-      const waiting = triggerFlowRun(org.tenant, { flowId: flowIds[0], messageThreadId: thread, state: {}, initialMessage: {} });
+      await holder.query(`UPDATE "FlowRun" SET status = 'finished', "expiresAt" = NULL WHERE id = $1`, [first.id]);
+      const waiting = triggerRun(org.tenant, flowOf(0), thread);
       // Long enough for the trigger's statement to start and queue on the lock.
       await pause(300);
       await holder.query('COMMIT');
       const second = await waiting;
-      expect(second.run.status).toBe('running');
+      expect(second.status).toBe('running');
       expect(queueViolations(await snapshotQueues(db.prisma, org.organizationId))).toEqual([]);
     } finally {
       await holder.end();

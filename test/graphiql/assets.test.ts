@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app.ts';
 import { createClientLimits } from '../../src/http/client-limits.ts';
 import { openTestDatabase, type TestDatabase } from '../support/database.ts';
+import { at, captured } from '../support/items.ts';
 
 const browser = { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };
 
@@ -25,7 +26,7 @@ describe('GraphiQL served by the service', () => {
       remoteAddress: '127.0.0.1',
     });
     page = await pageResponse.text();
-    loaded = [...page.matchAll(/<(?:script|link)\b[^>]*\b(?:src|href)="([^"]+)"/g)].map((match) => match[1]);
+    loaded = [...page.matchAll(/<(?:script|link)\b[^>]*\b(?:src|href)="([^"]+)"/g)].map((match) => at(match, 1));
   });
   afterAll(() => db?.close());
 
@@ -38,7 +39,7 @@ describe('GraphiQL served by the service', () => {
     for (const path of loaded) expect(path).toMatch(/^\/graphiql\//);
     expect(page).not.toMatch(/https?:\/\//);
     // The only script element without src is data, which the browser does not run.
-    const inline = [...page.matchAll(/<script\b([^>]*)>/g)].map((match) => match[1]).filter((attributes) => !/\bsrc=/.test(attributes));
+    const inline = [...page.matchAll(/<script\b([^>]*)>/g)].map((match) => at(match, 1)).filter((attributes) => !/\bsrc=/.test(attributes));
     expect(inline).toEqual([' type="application/json" id="graphiql-config"']);
     // A header value cannot close the data element and start a script.
     expect(page).toContain('frg_demo\\u003c/script>\\u003cscript>alert(1)');
@@ -87,7 +88,7 @@ describe('GraphiQL served by the service', () => {
 
   it('serves the editor workers the page names, and the icon', async () => {
     const start = await (await get(loaded.find((path) => /\/start-[\w-]+\.js$/.test(path))!)).text();
-    const workers = JSON.parse(/var workers = (\{[^}]+\})/.exec(start)![1]) as Record<string, string>;
+    const workers = JSON.parse(captured(/var workers = (\{[^}]+\})/, start)) as Record<string, string>;
     expect(Object.keys(workers).sort()).toEqual(['editorWorkerService', 'graphql', 'json']);
     const base = loaded.find((path) => path.endsWith('/graphiql.css'))!.replace(/graphiql\.css$/, '');
     for (const file of [...Object.values(workers), 'favicon.ico']) {
@@ -100,10 +101,10 @@ describe('GraphiQL served by the service', () => {
 
   it('answers a path it does not have with 404, a write with 405, HEAD without a body', async () => {
     expect((await get('/graphiql/0.0.0/yoga-graphiql.js')).status).toBe(404);
-    const post = await get(loaded[0], {}, 'POST');
+    const post = await get(at(loaded, 0), {}, 'POST');
     expect(post.status).toBe(405);
     expect(post.headers.get('allow')).toBe('GET, HEAD');
-    const head = await get(loaded[0], {}, 'HEAD');
+    const head = await get(at(loaded, 0), {}, 'HEAD');
     expect(head.status).toBe(200);
     expect(await head.text()).toBe('');
   });

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServerProcess, type ServerProcess } from '../support/server-process.ts';
+import { at } from '../support/items.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
@@ -130,7 +131,7 @@ describe.skipIf(skip)('GraphiQL with no internet access', () => {
     await page.getByRole('menuitem', { name: 'NewestRuns' }).click();
     const result = (await (await answered).json()) as { data: { flowRuns: { totalCount: number; edges: { node: { id: string } }[] } } };
     expect(result.data.flowRuns.totalCount).toBeGreaterThan(0);
-    const firstRun = result.data.flowRuns.edges[0].node.id;
+    const firstRun = at(result.data.flowRuns.edges, 0, 'run').node.id;
 
     const pane = page.locator('.graphiql-response .view-lines');
     await expect.poll(() => editorText(pane), { timeout: 15_000 }).toContain(`"id": "${firstRun}"`);

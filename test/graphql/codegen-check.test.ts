@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import config from '../../codegen.ts';
+import { at } from '../support/items.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const scratch = mkdtempSync(join(tmpdir(), 'codegen-check-'));
@@ -37,7 +38,7 @@ describe('codegen check', () => {
 
   it('fails on a generated file that no longer matches the schema, naming it', async () => {
     // The same configuration, generating into a copy whose graphql.ts is stale.
-    const [[output, options]] = Object.entries(config.generates);
+    const [output, options] = at(Object.entries(config.generates), 0, 'generated target');
     const copy = join(scratch, 'generated/');
     cpSync(join(root, output), copy, { recursive: true });
     writeFileSync(join(copy, 'graphql.ts'), `${readFileSync(join(copy, 'graphql.ts'), 'utf8')}\nexport type Stale = true;\n`);

@@ -2,13 +2,13 @@
 // the aliases of one operation, and the operations of one batched HTTP request.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { triggerFlowRun } from '../../src/domain/flow-runs.ts';
-import { createFlow } from '../../src/domain/flows.ts';
 import { createMessageThread } from '../../src/domain/message-threads.ts';
 import type { Tenant } from '../../src/domain/tenant.ts';
 import { createApp, type App } from '../../src/http/app.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
+import { newFlow, triggerRun } from '../support/fixtures.ts';
 import { sendGraphQL } from '../support/graphql.ts';
+import { only } from '../support/items.ts';
 
 interface Run {
   id: string;
@@ -21,9 +21,8 @@ async function seedRuns(tenant: Tenant, count: number, prefix: string): Promise<
   for (let i = 0; i < count; i++) {
     const flowName = `${prefix} flow ${i}`;
     const identifier = `${prefix}-visitor-${i}`;
-    const flow = await createFlow(tenant, { name: flowName });
     const thread = await createMessageThread(tenant, { channel: 'web', identifier });
-    const { run } = await triggerFlowRun(tenant, { flowId: flow.id, messageThreadId: thread.id, state: { n: i }, initialMessage: {} });
+    const run = await triggerRun(tenant, await newFlow(tenant, flowName), thread.id, { state: { n: i } });
     runs.push({ id: run.id, flowName, identifier });
   }
   return runs;
@@ -51,7 +50,7 @@ describe.each(databaseTargets())('flowRun(id:) fields read together on $name', (
     key = org.key;
     runs = await seedRuns(org.tenant, 3, 'own');
     const other = await createTestTenant(db, 'write', 'Other org');
-    [foreignRun] = await seedRuns(other.tenant, 1, 'foreign');
+    foreignRun = only(await seedRuns(other.tenant, 1, 'foreign'));
     // The key's lookup is remembered from here on: what follows counts only the reads.
     expect((await sendGraphQL(app, key, '{ flowRuns(first: 1) { edges { node { id } } } }')).errors).toBeUndefined();
   });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/http/app.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
 import { sendGraphQL } from '../support/graphql.ts';
+import { at, defined } from '../support/items.ts';
 
 const LISTS = ['flowRuns', 'flows', 'messageThreads'] as const;
 
@@ -36,7 +37,7 @@ describe.each(databaseTargets())('offset paging over GraphQL on $name', (target)
       const created = await sendGraphQL(app, key, `mutation { createFlow(input: { name: "flow ${i}" }) { flow { id } } }`);
       expect(created.errors).toBeUndefined();
     }
-    const flowId = (await list('flows', 'first: 1')).data!.flows.edges[0].node.id;
+    const flowId = at((await list('flows', 'first: 1')).data?.flows?.edges ?? [], 0, 'flow').node.id;
     const thread = await sendGraphQL<{ createMessageThread: { messageThread: { id: string } } }, Record<string, unknown>>(
       app,
       key,
@@ -57,7 +58,7 @@ describe.each(databaseTargets())('offset paging over GraphQL on $name', (target)
 
   it('offset with after, before or last is refused with PAGING_ARGUMENTS_CONFLICT, on every list', async () => {
     const all = await flows('first: 5');
-    const cursor = all.data!.flows.edges[1].cursor;
+    const cursor = at(all.data!.flows.edges, 1).cursor;
     for (const args of [`first: 2, after: "${cursor}", offset: 0`, `last: 2, before: "${cursor}", offset: 1`, 'last: 2, offset: 1']) {
       const refused = await flows(args);
       // Refused before execution, as the query limits are: no data at all.
@@ -69,9 +70,9 @@ describe.each(databaseTargets())('offset paging over GraphQL on $name', (target)
     for (const field of LISTS) {
       const firstPage = await list(field, 'first: 1');
       expect(firstPage.errors, field).toBeUndefined();
-      const after = firstPage.data![field].edges[0].cursor;
+      const after = at(defined(firstPage.data?.[field], field).edges, 0, `${field} edge`).cursor;
       const refused = await list(field, `first: 1, after: "${after}", offset: 0`);
-      expect(refused.errors?.[0].extensions?.code, field).toBe('PAGING_ARGUMENTS_CONFLICT');
+      expect(refused.errors?.[0]?.extensions?.code, field).toBe('PAGING_ARGUMENTS_CONFLICT');
     }
     // Cursors alone still page as before.
     const next = await flows(`first: 2, after: "${cursor}"`);
@@ -88,7 +89,7 @@ describe.each(databaseTargets())('offset paging over GraphQL on $name', (target)
       }
       const farthest = await list(field, 'first: 1, offset: 1000000000');
       expect(farthest.errors, field).toBeUndefined();
-      expect(farthest.data![field].edges).toEqual([]);
+      expect(farthest.data?.[field]?.edges).toEqual([]);
     }
   });
 

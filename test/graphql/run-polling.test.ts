@@ -3,12 +3,11 @@
 // millisecond; orderBy updatedAt pages by cursor without losing or repeating a run when
 // many share one updatedAt (ties go by id, in the sort's direction).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { triggerFlowRun } from '../../src/domain/flow-runs.ts';
-import { createFlow } from '../../src/domain/flows.ts';
-import { createMessageThread } from '../../src/domain/message-threads.ts';
 import { createApp, type App } from '../../src/http/app.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
+import { newFlow, newThread, triggerRun } from '../support/fixtures.ts';
 import { sendGraphQL } from '../support/graphql.ts';
+import { at as itemAt } from '../support/items.ts';
 
 interface Page {
   flowRuns: {
@@ -47,18 +46,17 @@ describe.each(databaseTargets())('polling runs by updatedAt over GraphQL on $nam
     db = await openTestDatabase(target);
     app = createApp({ db });
     org = await createTestTenant(db);
-    const flowId = (await createFlow(org.tenant, { name: 'Polled' })).id;
+    const flowId = await newFlow(org.tenant, 'Polled');
     const ids: string[] = [];
     for (let i = 0; i < 9; i++) {
-      const thread = await createMessageThread(org.tenant, { channel: 'web', identifier: `poll-${i}` });
-      ids.push((await triggerFlowRun(org.tenant, { flowId, messageThreadId: thread.id, state: {}, initialMessage: {} })).run.id);
+      ids.push((await triggerRun(org.tenant, flowId, await newThread(org.tenant, 'poll'))).id);
     }
     // Two runs before T0+5ms, six in that very millisecond, one after.
     const times = [at(0), at(3), at(5), at(5), at(5), at(5), at(5), at(5), at(9)];
     await Promise.all(ids.map((id, i) => db.prisma.flowRun.update({ where: { id }, data: { updatedAt: times[i] } })));
     const byId = (a: string, b: string) => (a < b ? -1 : 1);
     tied = ids.slice(2, 8).sort(byId);
-    ordered = [ids[0], ids[1], ...tied, ids[8]];
+    ordered = [itemAt(ids, 0), itemAt(ids, 1), ...tied, itemAt(ids, 8)];
   });
   afterAll(() => db.close());
 
@@ -75,7 +73,7 @@ describe.each(databaseTargets())('polling runs by updatedAt over GraphQL on $nam
     // It saw a page that ended in the middle of the tied millisecond.
     const first = await poll({ since: at(0).toISOString(), first: 4 });
     const seen = new Set(first.edges.map((edge) => edge.node.id));
-    const largest = first.edges[first.edges.length - 1].node.updatedAt;
+    const largest = itemAt(first.edges, -1).node.updatedAt;
     expect(largest).toBe(at(5).toISOString());
     const next = await poll({ since: largest, first: 100 });
     const all = new Set([...seen, ...next.edges.map((edge) => edge.node.id)]);
@@ -99,6 +97,6 @@ describe.each(databaseTargets())('polling runs by updatedAt over GraphQL on $nam
   it('an updatedSince that is no date-time is refused by GraphQL, naming the variable', async () => {
     const result = await sendGraphQL(app, org.key, POLL, { since: 'yesterday', direction: 'ASC' });
     expect(result.data).toBeUndefined();
-    expect(result.errors![0].message).toMatch(/\$since/);
+    expect(result.errors?.[0]?.message).toMatch(/\$since/);
   });
 });

@@ -12,6 +12,7 @@ import {
 } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { schema } from '../../src/graphql/schema.ts';
+import { defined } from '../support/items.ts';
 
 const pascal = (name: string) => name.charAt(0).toUpperCase() + name.slice(1);
 const mutations = Object.values(schema.getMutationType()!.getFields());
@@ -29,7 +30,7 @@ describe('schema conventions', () => {
       expect(payload.name).toBe(`${pascal(name)}Payload`);
       const { errors, ...others } = payload.getFields();
       expect(String(errors?.type)).toBe(`[${pascal(name)}Error!]!`);
-      const union = getNamedType(errors.type);
+      const union = getNamedType(defined(errors, `${name}'s errors field`).type);
       expect(isUnionType(union) && union.getTypes().length).toBeGreaterThan(0);
       for (const member of isUnionType(union) ? union.getTypes() : []) {
         expect(member.getInterfaces().map((face) => face.name)).toContain('MutationError');
@@ -45,8 +46,8 @@ describe('schema conventions', () => {
   it('has one connection type per node type, named after it', () => {
     const connections = objectTypes.filter((type) => 'edges' in type.getFields() && 'pageInfo' in type.getFields());
     const nodeTypes = connections.map((connection) => {
-      const edge = getNamedType(connection.getFields().edges.type) as GraphQLObjectType;
-      const node = getNamedType(edge.getFields().node.type);
+      const edge = getNamedType(defined(connection.getFields().edges, 'edges').type) as GraphQLObjectType;
+      const node = getNamedType(defined(edge.getFields().node, `${edge.name}.node`).type);
       expect(connection.name).toBe(`${node.name}Connection`);
       expect(edge.name).toBe(`${node.name}Edge`);
       expect(connection.getFields().totalCount?.type.toString()).toBe('Int!');

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/http/app.ts';
 import { databaseTargets, openTestDatabase, createTestTenant, type TestDatabase } from '../support/database.ts';
+import { at, defined } from '../support/items.ts';
 import {
   createFixture,
   type Fixture,
@@ -189,6 +190,9 @@ const WRONG_MEMBER: Record<Resource, Record<string, fc.Arbitrary<unknown>>> = {
   },
 };
 
+/** The wrong values generated for a member of a resource. */
+const wrong = (resource: Resource, member: string) => defined(WRONG_MEMBER[resource][member], `wrong values of ${resource}.${member}`);
+
 /** A document with one defect: a wrong member value, a broken structure, or a wrong type/id. */
 function documentWithDefect(resource: Resource, ctx: Ctx, writing: 'create' | 'update', id?: string) {
   const members = Object.keys(WRONG_MEMBER[resource]);
@@ -197,7 +201,7 @@ function documentWithDefect(resource: Resource, ctx: Ctx, writing: 'create' | 'u
     {
       weight: 6,
       arbitrary: fc.tuple(fc.constantFrom(...members), fc.constant(null)).chain(([member]) =>
-        WRONG_MEMBER[resource][member].map((value) => {
+        wrong(resource, member).map((value) => {
           const data = base();
           return { data: { ...data, attributes: { ...data.attributes, [member]: value } } };
         }),
@@ -393,7 +397,7 @@ function restQueryRequest(ctx: Ctx): fc.Arbitrary<RawRequest> {
   const pair = fc.constantFrom(...Object.keys(QUERY_VALUES)).chain((name) =>
     fc
       .oneof(
-        fc.constantFrom(...QUERY_VALUES[name]),
+        fc.constantFrom(...defined(QUERY_VALUES[name], `values of ${name}`)),
         nastyString.filter((s) => s.length < 200),
       )
       .map((value) => [name, value] as const),
@@ -583,22 +587,20 @@ function graphqlVariables(ctx: Ctx) {
       'input',
       fc
         .constantFrom(...Object.keys(WRONG_MEMBER.flows))
-        .chain((member) => WRONG_MEMBER.flows[member].map((value) => ({ name: 'fuzz gql', [member]: value }))),
+        .chain((member) => wrong('flows', member).map((value) => ({ name: 'fuzz gql', [member]: value }))),
     ],
     [
       'mutation($input: CreateMessageThreadInput!) { createMessageThread(input: $input) { messageThread { id } } }',
       'input',
       fc
         .constantFrom(...Object.keys(WRONG_MEMBER.messageThreads))
-        .chain((member) =>
-          WRONG_MEMBER.messageThreads[member].map((value) => ({ channel: 'web', identifier: `gql-${randomUUID()}`, [member]: value })),
-        ),
+        .chain((member) => wrong('messageThreads', member).map((value) => ({ channel: 'web', identifier: `gql-${randomUUID()}`, [member]: value }))),
     ],
     [
       'mutation($input: TriggerFlowRunInput!) { triggerFlowRun(input: $input) { __typename } }',
       'input',
       fc.constantFrom('flowId', 'messageThreadId', 'state', 'initialMessage').chain((member) =>
-        WRONG_MEMBER.flowRuns[member].map((value) => ({
+        wrong('flowRuns', member).map((value) => ({
           flowId: ctx.fixture.flowId,
           messageThreadId: ctx.fixture.whatsappThreadId,
           state: {},
@@ -610,12 +612,12 @@ function graphqlVariables(ctx: Ctx) {
     [
       'mutation($id: UUID!, $input: PatchFlowRunInput!) { patchFlowRun(id: $id, input: $input) { flowRun { id } } }',
       'input',
-      fc.constantFrom('status', 'state', 'initialMessage').chain((member) => WRONG_MEMBER.flowRuns[member].map((value) => ({ [member]: value }))),
+      fc.constantFrom('status', 'state', 'initialMessage').chain((member) => wrong('flowRuns', member).map((value) => ({ [member]: value }))),
     ],
     [
       'mutation($id: UUID!, $input: UpdateFlowInput!) { updateFlow(id: $id, input: $input) { flow { id } } }',
       'input',
-      fc.constantFrom(...Object.keys(WRONG_MEMBER.flows)).chain((member) => WRONG_MEMBER.flows[member].map((value) => ({ [member]: value }))),
+      fc.constantFrom(...Object.keys(WRONG_MEMBER.flows)).chain((member) => wrong('flows', member).map((value) => ({ [member]: value }))),
     ],
   ];
   return fc.constantFrom(...ops).chain(([query, name, value]) =>
@@ -739,7 +741,7 @@ async function check(app: App, request: RawRequest, surface: 'rest' | 'graphql',
       const table = TABLE_OF_TYPE[type] ?? type;
       tally.created.set(table, (tally.created.get(table) ?? 0) + 1);
     } else if (response.status === 200 && request.method === 'PATCH') {
-      tally.touched.add(request.path.split('/')[4]);
+      tally.touched.add(at(request.path.split('/'), 4, 'id in the path'));
     } else if (response.status === 204) {
       problems.push('a generated DELETE succeeded');
     }
@@ -755,7 +757,7 @@ async function check(app: App, request: RawRequest, surface: 'rest' | 'graphql',
           const table = TABLE_OF_MUTATION[field];
           if (table) tally.created.set(table, (tally.created.get(table) ?? 0) + 1);
           if (field === 'updateFlow' || field === 'patchFlowRun')
-            tally.touched.add(Object.values(data[field] as Record<string, { id: string }>)[0].id);
+            tally.touched.add(at(Object.values(data[field] as Record<string, { id: string }>), 0, `member of ${field}`).id);
         }
       } else problems.push(...graphqlErrorProblems({ ...response, json: body, text: JSON.stringify(body) ?? '' }));
       // A GraphQL answer keeps 200 for a fault of the service: its code is what says so.
@@ -773,7 +775,7 @@ async function check(app: App, request: RawRequest, surface: 'rest' | 'graphql',
 /** The results of a text/event-stream answer (asked for with Accept), or undefined. */
 function eventStream(response: { headers: Headers; text: string }): unknown[] | undefined {
   if (!response.headers.get('content-type')?.startsWith('text/event-stream')) return undefined;
-  return [...response.text.matchAll(/^event: next\ndata: (.*)$/gm)].map(([, data]) => JSON.parse(data));
+  return [...response.text.matchAll(/^event: next\ndata: (.*)$/gm)].map((match) => JSON.parse(at(match, 1)));
 }
 
 function compareSnapshots(before: TableSnapshot, after: TableSnapshot, tally: Tally) {

@@ -6,10 +6,12 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
+import { systemClock } from '../../src/domain/flow-run-changes.ts';
 import { createFlowRunChangeBus, type FlowRunChangeBus } from '../../src/events/flow-run-change-bus.ts';
 import { type App, createApp } from '../../src/http/app.ts';
 import { type RunningServer, serve } from '../../src/http/serve.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
+import { at } from '../support/items.ts';
 import { FLOW_RUN_CHANGED, sleep, subscribeSse, untilListening } from '../live/live-support.ts';
 import { createFixture, type Fixture, leaksIn } from './support.ts';
 
@@ -336,7 +338,7 @@ async function runAll<T>(cases: T[], check: (item: T) => Promise<string[]>): Pro
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (next < cases.length) {
-        const item = cases[next++];
+        const item = at(cases, next++);
         for (const problem of await check(item)) problems.push(`${problem}\n  case: ${JSON.stringify(item).slice(0, 400)}`);
       }
     }),
@@ -362,7 +364,7 @@ describe.each(databaseTargets())('hostile SSE and WebSocket traffic on $name', (
   beforeAll(async () => {
     db = await openTestDatabase(target);
     bus = createFlowRunChangeBus();
-    app = createApp({ db, services: { clock: { now: () => new Date() }, changes: bus }, changeFeed: bus });
+    app = createApp({ db, services: { clock: systemClock, changes: bus }, changeFeed: bus });
     server = await serve(app, 0, '127.0.0.1');
     const writer = await createTestTenant(db);
     const reader = await createTestTenant(db, 'read', 'Reader org');

@@ -10,6 +10,7 @@ import { createApp, type App } from '../../src/http/app.ts';
 import { createRateLimiter } from '../../src/http/rate-limit.ts';
 import type { Logger } from '../../src/observability/logger.ts';
 import { databaseTargets, openTestDatabase, createTestTenant, type TestDatabase } from '../support/database.ts';
+import { at } from '../support/items.ts';
 import { createFixture, type Fixture, graphqlRequest, LOCAL_CLIENT, rest, send } from './support.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -241,7 +242,7 @@ describe.each(databaseTargets())('observability on $name', (target) => {
       const lines = memory.lines();
       expect(lines).toHaveLength(requests.length);
       lines.forEach((line, i) => {
-        const { response, method, route } = requests[i];
+        const { response, method, route } = at(requests, i);
         expect(line).toMatchObject({
           level: 30,
           msg: 'request',

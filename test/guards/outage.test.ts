@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../../src/database/client.ts';
 import { createApp, type App } from '../../src/http/app.ts';
 import { databaseTargets, openTestDatabase, createTestTenant, type TestDatabase } from '../support/database.ts';
+import { only } from '../support/items.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 import { graphqlErrorProblems, graphqlRequest, JSON_API, leaksIn, rest, restErrorProblems, send, type RawResponse } from './support.ts';
 
@@ -65,7 +66,7 @@ describe.skipIf(!postgres)('a database outage on PostgreSQL', () => {
     'while the proxy is %s: 503 DATABASE_UNAVAILABLE fast on both surfaces, /readyz 503; then it recovers by itself',
     async (outage) => {
       expect(await allServing()).toBe(true);
-      const flowsBefore = (await db.sql.query<{ n: string }>('SELECT count(*) AS n FROM "Flow"'))[0].n;
+      const flowsBefore = only(await db.sql.query<{ n: string }>('SELECT count(*) AS n FROM "Flow"')).n;
 
       proxy[outage]();
       // Side by side, so that the stalled case costs one connection timeout, not four.
@@ -113,7 +114,7 @@ describe.skipIf(!postgres)('a database outage on PostgreSQL', () => {
       const created = await requests.restWrite();
       expect(created.status).toBe(201);
       // The write refused during the outage left nothing behind; the one after it did.
-      const flowsAfter = (await db.sql.query<{ n: string }>('SELECT count(*) AS n FROM "Flow"'))[0].n;
+      const flowsAfter = only(await db.sql.query<{ n: string }>('SELECT count(*) AS n FROM "Flow"')).n;
       expect(Number(flowsAfter)).toBe(Number(flowsBefore) + 1);
     },
   );

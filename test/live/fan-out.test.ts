@@ -4,12 +4,13 @@
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../../src/database/client.ts';
+import { systemClock } from '../../src/domain/flow-run-changes.ts';
 import { createFlowRunChangeBus, type FlowRunChangeBus } from '../../src/events/flow-run-change-bus.ts';
 import { createApp } from '../../src/http/app.ts';
 import { serve, type RunningServer } from '../../src/http/serve.ts';
 import { redisAnswers } from '../support/redis.ts';
 import { createTestTenant, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
-import { sendGraphQL } from '../support/graphql.ts';
+import { newFlow, newThread } from '../support/fixtures.ts';
 import { fence, subscribeWs, triggerOperation, untilListening, wsClient } from './live-support.ts';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -26,7 +27,7 @@ interface Instance {
 }
 
 async function startInstance(db: Database, bus: FlowRunChangeBus): Promise<Instance> {
-  const app = createApp({ db, services: { clock: { now: () => new Date() }, changes: bus }, changeFeed: bus });
+  const app = createApp({ db, services: { clock: systemClock, changes: bus }, changeFeed: bus });
   return { db, bus, server: await serve(app, 0, '127.0.0.1') };
 }
 
@@ -49,14 +50,6 @@ describe.skipIf(!!skipReason)('two instances on one PostgreSQL', () => {
   let flowId: string;
   const clients: Client[] = [];
   const instances: Instance[] = [];
-  let counter = 0;
-
-  const newThread = async (on: Instance) =>
-    (
-      await graphqlOver(on, org.key, 'mutation($i: CreateMessageThreadInput!) { createMessageThread(input: $i) { messageThread { id } } }', {
-        i: { channel: 'web', identifier: `fan-out-${counter++}` },
-      })
-    ).createMessageThread.messageThread.id as string;
   const trigger = async (on: Instance, messageThreadId: string) =>
     triggerOperation.run(await graphqlOver(on, org.key, triggerOperation.query, { i: { flowId, messageThreadId, state: {}, initialMessage: {} } }));
   const patch = (on: Instance, id: string, input: Record<string, unknown>) =>
@@ -81,14 +74,7 @@ describe.skipIf(!!skipReason)('two instances on one PostgreSQL', () => {
     dbA = await openTestDatabase({ name: 'postgresql', serverUrl: DATABASE_URL });
     dbB = await openDatabase({ databaseUrl: dbA.url });
     org = await createTestTenant(dbA);
-    const appA = createApp({ db: dbA });
-    const created = await sendGraphQL<{ createFlow: { flow: { id: string } } }, unknown>(
-      appA,
-      org.key,
-      'mutation($i: CreateFlowInput!) { createFlow(input: $i) { flow { id } } }',
-      { i: { name: 'Fan-out' } },
-    );
-    flowId = created.data!.createFlow.flow.id;
+    flowId = await newFlow(org.tenant, 'Fan-out');
   });
   afterAll(async () => {
     await Promise.all(clients.map((client) => client.dispose()));
@@ -102,7 +88,7 @@ describe.skipIf(!!skipReason)('two instances on one PostgreSQL', () => {
 
   it('with Redis: a subscriber on A hears the trigger and patch made over HTTP on B', async () => {
     const [a, b] = await pair(REDIS_URL);
-    const messageThreadId = await newThread(b);
+    const messageThreadId = await newThread(org.tenant, 'fan-out');
     const sub = subscribeOn(a, messageThreadId);
     try {
       // Probes published on B's bus reach A only through Redis.
@@ -121,7 +107,7 @@ describe.skipIf(!!skipReason)('two instances on one PostgreSQL', () => {
 
   it('without Redis (in-process buses): A does not hear what happens on B', async () => {
     const [a, b] = await pair(undefined);
-    const messageThreadId = await newThread(b);
+    const messageThreadId = await newThread(org.tenant, 'fan-out');
     const sub = subscribeOn(a, messageThreadId);
     try {
       await untilListening(sub.inbox, a.bus, { organizationId: org.organizationId, messageThreadId });

@@ -9,6 +9,7 @@ import { readMigrations } from '../../src/database/migrations.ts';
 import { createApp, type App } from '../../src/http/app.ts';
 import type { Logger } from '../../src/observability/logger.ts';
 import { databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
+import { defined } from '../support/items.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
 import { sleep } from './live-support.ts';
 
@@ -86,8 +87,9 @@ describe.each(databaseTargets())('health on $name', (target) => {
 
   it('/readyz: 503 listing a migration the database lacks, 200 once it is recorded again', async () => {
     const last = (await readMigrations()).at(-1)!;
-    const [row] = await db.sql.query<Record<string, unknown>>('SELECT * FROM "_prisma_migrations" WHERE migration_name = $1', [last.name]);
-    expect(row).toBeDefined();
+    const [found] = await db.sql.query<Record<string, unknown>>('SELECT * FROM "_prisma_migrations" WHERE migration_name = $1', [last.name]);
+    expect(found).toBeDefined();
+    const row = defined(found, `the row of ${last.name}`);
     await db.sql.query('DELETE FROM "_prisma_migrations" WHERE migration_name = $1', [last.name]);
     const readiness = await ready(app);
     expect(readiness.status).toBe(503);

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueApiKey, revokeApiKey } from '../../src/domain/api-keys.ts';
 import { cliActor } from '../../src/domain/audit-log.ts';
 import { createTestTenant, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
+import { at, captured } from '../support/items.ts';
 import { redisAnswers, TEST_REDIS } from '../support/redis.ts';
 import { findLogLine, serviceEnvironment, startServerProcess, type ServerProcess } from '../support/server-process.ts';
 import { type LiveSubscription, subscribeSse, subscribeWs, triggerOperation, wsClient } from './live-support.ts';
@@ -111,7 +112,7 @@ async function graphql(server: ServerProcess, key: string, query: string, variab
 async function subscribedKey(db: TestDatabase, servers: ServerProcess[], org: TestTenant, writeKey: string) {
   const { key, apiKey } = await issueApiKey(db.prisma, { organizationId: org.organizationId, access: 'read', actor: cliActor('test') });
   const createFlow = 'mutation($i: CreateFlowInput!) { createFlow(input: $i) { flow { id } } }';
-  const flowId = (await graphql(servers[0], writeKey, createFlow, { i: { name: `subscribed-${apiKey.id}` } })).createFlow.flow.id as string;
+  const flowId = (await graphql(at(servers, 0), writeKey, createFlow, { i: { name: `subscribed-${apiKey.id}` } })).createFlow.flow.id as string;
   const clients: Client[] = [];
   async function listening(server: ServerProcess, transport: 'SSE' | 'WebSocket'): Promise<LiveSubscription> {
     const createThread = 'mutation($i: CreateMessageThreadInput!) { createMessageThread(input: $i) { messageThread { id } } }';
@@ -131,8 +132,8 @@ async function subscribedKey(db: TestDatabase, servers: ServerProcess[], org: Te
     }
     return sub;
   }
-  const ws = await listening(servers[0], 'WebSocket');
-  const sse = await listening(servers[1], 'SSE');
+  const ws = await listening(at(servers, 0), 'WebSocket');
+  const sse = await listening(at(servers, 1), 'SSE');
   return {
     apiKey,
     ws,
@@ -186,7 +187,7 @@ describe.skipIf(!!noRedis)('a key revoked through the CLI, with Redis', () => {
 
   it('is refused by both instances within a second of the revocation, like a key that never existed', async () => {
     for (const server of servers) expect((await status(server, org.key)).status).toBe(200);
-    const unknown = await status(servers[0], 'frg_never-issued');
+    const unknown = await status(at(servers, 0), 'frg_never-issued');
     expect(unknown.status).toBe(401);
 
     // The watchers run while the CLI starts, which takes seconds on a busy machine: their
@@ -197,7 +198,7 @@ describe.skipIf(!!noRedis)('a key revoked through the CLI, with Redis', () => {
     expect(cli.stderr).toBe('');
     expect(cli.code).toBe(0);
     expect(cli.stdout).toMatch(/Told the running instances through Redis \(\d+ listening\)/);
-    expect(Number(/\((\d+) listening\)/.exec(cli.stdout)![1])).toBeGreaterThanOrEqual(2);
+    expect(Number(captured(/\((\d+) listening\)/, cli.stdout))).toBeGreaterThanOrEqual(2);
 
     const refusals = await Promise.all(watching);
     const committedAt = await committed;
@@ -283,15 +284,15 @@ describe.skipIf(!!noDatabase)('a revoked key without Redis', () => {
     const latencies = refusals.map((refusal) => refusal.firstRefusedAt - revoked.revokedAt!.getTime());
     console.log(
       `[key revocation, no Redis, API_KEY_CACHE_TTL_MS=${CACHE_TTL_MS}] remembered from ` +
-        `${rememberedBy.map((at) => `${revoked.revokedAt!.getTime() - at} ms`).join(' and ')} before the revocation; ` +
+        `${rememberedBy.map((time) => `${revoked.revokedAt!.getTime() - time} ms`).join(' and ')} before the revocation; ` +
         `refused ${latencies.map((ms) => `${ms} ms`).join(' and ')} after it, ` +
-        `${refusals.map((refusal, i) => `${refusal.firstRefusedAt - rememberedBy[i]} ms`).join(' and ')} after it was remembered`,
+        `${refusals.map((refusal, i) => `${refusal.firstRefusedAt - at(rememberedBy, i)} ms`).join(' and ')} after it was remembered`,
     );
     // Served after the revocation: nothing told the instances; refused once they forgot it
     // (a second of slack for a request on a busy machine).
     for (const refusal of refusals) expect(refusal.lastServedAt).toBeGreaterThan(revoked.revokedAt!.getTime());
     refusals.forEach((refusal, i) => {
-      expect(refusal.firstRefusedAt - rememberedBy[i]).toBeLessThanOrEqual(CACHE_TTL_MS + 1_000);
+      expect(refusal.firstRefusedAt - at(rememberedBy, i)).toBeLessThanOrEqual(CACHE_TTL_MS + 1_000);
     });
   }, 120_000);
 

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from 'graphql-ws';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/domain/flow-run-changes.ts';
 import { type Database, openDatabase } from '../../src/database/client.ts';
 import { createFlowRunChangeBus, type FlowRunChangeBus } from '../../src/events/flow-run-change-bus.ts';
 import { createApp, type App } from '../../src/http/app.ts';
@@ -18,6 +19,7 @@ import { createMetrics } from '../../src/observability/metrics.ts';
 import { createRedisClient } from '../../src/redis.ts';
 import { redisAnswers } from '../support/redis.ts';
 import { createTestTenant, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
+import { at, exactly } from '../support/items.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 import { subscribeWs, triggerOperation, untilListening, wsClient, type LiveSubscription } from './live-support.ts';
 
@@ -64,7 +66,7 @@ describe.skipIf(!!skipReason)('Redis cut and restored under two instances', () =
     const keyPrefix = `flowgw-outage-${randomUUID()}`;
     const rateLimiter = createRateLimiter({ perMinute: PER_MINUTE, redis: limiterRedis, keyPrefix });
     const clientLimits = createClientLimits({ authFailuresPerMinute: 20, keylessPerMinute: 60, redis: limiterRedis, keyPrefix });
-    const services = { clock: { now: () => new Date() }, changes: bus };
+    const services = { clock: systemClock, changes: bus };
     const app = createApp({ db, metrics, services, changeFeed: bus, rateLimiter, clientLimits });
     return { name, app, bus, limiterRedis, server: await serve(app, 0, '127.0.0.1') };
   }
@@ -120,7 +122,7 @@ describe.skipIf(!!skipReason)('Redis cut and restored under two instances', () =
     org = await createTestTenant(dbA);
     otherKey = (await createTestTenant(dbA, 'write', 'Other org')).key;
     instances.push(await startInstance('A', dbA), await startInstance('B', dbB));
-    const created = await rest(instances[0], org.key, 'POST', '/public/v2/flows', { data: { type: 'flows', attributes: { name: 'Outage' } } });
+    const created = await rest(at(instances, 0), org.key, 'POST', '/public/v2/flows', { data: { type: 'flows', attributes: { name: 'Outage' } } });
     flowId = created.body.data.id;
   });
   afterAll(async () => {
@@ -140,7 +142,7 @@ describe.skipIf(!!skipReason)('Redis cut and restored under two instances', () =
   });
 
   it('keeps answering while Redis is cut, degrades fan-out to each instance, and fans out again once it is back', async () => {
-    const [a, b] = instances;
+    const [a, b] = exactly(instances, 2, 'instances');
     const target = (messageThreadId: string) => ({ organizationId: org.organizationId, messageThreadId });
 
     // Before the cut: a change on B reaches a subscriber on A through Redis.

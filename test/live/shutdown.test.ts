@@ -9,11 +9,13 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/domain/flow-run-changes.ts';
 import { createFlowRunChangeBus, type FlowRunChangeBus } from '../../src/events/flow-run-change-bus.ts';
 import { type App, createApp } from '../../src/http/app.ts';
 import { serve } from '../../src/http/serve.ts';
 import { startServerProcess } from '../support/server-process.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
+import { at } from '../support/items.ts';
 import { Inbox, readEventStream, sleep, sseRequest, subscribeSse, subscribeWs, untilListening, within, wsClient } from './live-support.ts';
 
 /** Connection attempts 50 ms apart until one is refused; resolves with its error code. */
@@ -38,7 +40,7 @@ function tryConnect(port: number): Promise<string> {
 }
 
 describe('graceful shutdown in process', () => {
-  const target = databaseTargets()[0]; // independent of the database: the embedded one
+  const target = at(databaseTargets(), 0); // independent of the database: the embedded one
   let db: TestDatabase;
   let bus: FlowRunChangeBus;
   let app: App;
@@ -63,7 +65,7 @@ describe('graceful shutdown in process', () => {
   beforeAll(async () => {
     db = await openTestDatabase(target);
     bus = createFlowRunChangeBus();
-    app = createApp({ db, services: { clock: { now: () => new Date() }, changes: bus }, changeFeed: bus });
+    app = createApp({ db, services: { clock: systemClock, changes: bus }, changeFeed: bus });
     org = await createTestTenant(db);
   });
   afterAll(async () => {

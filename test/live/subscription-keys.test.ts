@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/domain/flow-run-changes.ts';
 import { issueApiKey, revokeApiKey, rotateApiKey } from '../../src/domain/api-keys.ts';
 import { cliActor } from '../../src/domain/audit-log.ts';
 import { listenForRevocations, prepareAnnouncer, type RevocationListener } from '../../src/events/api-key-revocations.ts';
@@ -50,7 +51,7 @@ describe.each(databaseTargets())('subscriptions and their API key on $name', (ta
   });
 
   async function start(options: Partial<AppOptions> = {}) {
-    const app = createApp({ db, services: { clock: { now: () => new Date() }, changes: bus }, changeFeed: bus, ...options });
+    const app = createApp({ db, services: { clock: systemClock, changes: bus }, changeFeed: bus, ...options });
     const server = await serve(app, 0, '127.0.0.1');
     servers.push(server);
     return { app, server };
@@ -128,7 +129,7 @@ describe.each(databaseTargets())('subscriptions and their API key on $name', (ta
           body: JSON.stringify({ query: FLOW_RUN_CHANGED, variables: { messageThreadId: randomUUID() } }),
         });
         expect(response.status).toBe(406);
-        expect(((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0].extensions.code).toBe('NOT_ACCEPTABLE');
+        expect(((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code).toBe('NOT_ACCEPTABLE');
       }
       const sub = await subscribe(server, 'SSE', org.key);
       expect(sub.inbox.ended).toBe(false);

@@ -3,7 +3,7 @@
 // (src/graphql/flow-run-loader.ts, the loader kept per change).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'graphql-ws';
-import type { FlowRunChange } from '../../src/domain/flow-run-changes.ts';
+import { type FlowRunChange, systemClock } from '../../src/domain/flow-run-changes.ts';
 import { createFlowRunChangeBus, type FlowRunChangeBus } from '../../src/events/flow-run-change-bus.ts';
 import { createApp, type App } from '../../src/http/app.ts';
 import { serve, type RunningServer } from '../../src/http/serve.ts';
@@ -42,7 +42,7 @@ describe.each(databaseTargets())('one change fanned out to several subscriptions
   beforeAll(async () => {
     db = await openTestDatabase(target);
     bus = createFlowRunChangeBus();
-    app = createApp({ db, services: { clock: { now: () => new Date() }, changes: bus }, changeFeed: bus });
+    app = createApp({ db, services: { clock: systemClock, changes: bus }, changeFeed: bus });
     server = await serve(app, 0, '127.0.0.1');
     org = await createTestTenant(db, 'write', 'Fan-out org');
   });

@@ -3,12 +3,15 @@
 // scoped to one run or one thread, and never to another organization.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'graphql-ws';
+import { systemClock } from '../../src/domain/flow-run-changes.ts';
 import { createFlowRunChangeBus, type FlowRunChangeBus } from '../../src/events/flow-run-change-bus.ts';
 import { sweepExpiredRuns } from '../../src/domain/session-timeouts.ts';
 import { createApp, type App } from '../../src/http/app.ts';
 import { serve, type RunningServer } from '../../src/http/serve.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
+import { newFlow, newThread as threadOf } from '../support/fixtures.ts';
 import { sendGraphQL } from '../support/graphql.ts';
+import { at } from '../support/items.ts';
 import { fence, type LiveSubscription, subscribeSse, subscribeWs, triggerOperation, untilListening, within, wsClient } from './live-support.ts';
 
 type Transport = 'SSE' | 'WebSocket';
@@ -23,19 +26,13 @@ describe.each(databaseTargets())('flowRunChanged subscription on $name', (target
   let flowId: string;
   let otherFlowId: string;
   const clients: Client[] = [];
-  let counter = 0;
 
   async function gql<T = Record<string, any>>(key: string, query: string, variables?: Record<string, unknown>) {
     const result = await sendGraphQL<T, Record<string, unknown>>(app, key, query, variables);
     expect(result.errors).toBeUndefined();
     return result.data!;
   }
-  const newThread = async (tenant = org) =>
-    (
-      await gql(tenant.key, 'mutation($i: CreateMessageThreadInput!) { createMessageThread(input: $i) { messageThread { id } } }', {
-        i: { channel: 'web', identifier: `live-${counter++}` },
-      })
-    ).createMessageThread.messageThread.id as string;
+  const newThread = (as = org) => threadOf(as.tenant, 'live');
   const trigger = async (messageThreadId: string, tenant = org, flow = flowId) =>
     triggerOperation.run(await gql(tenant.key, triggerOperation.query, { i: { flowId: flow, messageThreadId, state: {}, initialMessage: {} } }));
   const patch = (id: string, input: Record<string, unknown>) =>
@@ -55,13 +52,12 @@ describe.each(databaseTargets())('flowRunChanged subscription on $name', (target
   beforeAll(async () => {
     db = await openTestDatabase(target);
     bus = createFlowRunChangeBus();
-    app = createApp({ db, services: { clock: { now: () => new Date() }, changes: bus }, changeFeed: bus });
+    app = createApp({ db, services: { clock: systemClock, changes: bus }, changeFeed: bus });
     server = await serve(app, 0, '127.0.0.1');
     org = await createTestTenant(db, 'write', 'Subscriber org');
     other = await createTestTenant(db, 'write', 'Other org');
-    const createFlow = 'mutation($i: CreateFlowInput!) { createFlow(input: $i) { flow { id } } }';
-    flowId = (await gql(org.key, createFlow, { i: { name: 'Live', sessionTimeout: 1 } })).createFlow.flow.id;
-    otherFlowId = (await gql(other.key, createFlow, { i: { name: 'Other' } })).createFlow.flow.id;
+    flowId = await newFlow(org.tenant, 'Live', 1);
+    otherFlowId = await newFlow(other.tenant, 'Other');
   });
   afterAll(async () => {
     await Promise.all(clients.map((client) => client.dispose()));
@@ -88,7 +84,7 @@ describe.each(databaseTargets())('flowRunChanged subscription on $name', (target
           status: 'running',
           flowRun: { id: first.id, status: 'running' },
         });
-        expect(Number.isNaN(Date.parse(changes[0].at))).toBe(false);
+        expect(Number.isNaN(Date.parse(at(changes, 0).at))).toBe(false);
 
         const second = await trigger(messageThreadId);
         expect(second.status).toBe('queued');

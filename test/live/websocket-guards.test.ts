@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { type Client, createClient } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { systemClock } from '../../src/domain/flow-run-changes.ts';
 import { createFlowRunChangeBus, type FlowRunChangeBus } from '../../src/events/flow-run-change-bus.ts';
 import { MAX_BODY_BYTES } from '../../src/request/body.ts';
 import type { PrismaClient } from '../../src/database/generated/prisma/client.ts';
@@ -39,7 +40,7 @@ describe('GraphQL over WebSocket has the guards of HTTP', () => {
   });
 
   async function start(options: Partial<AppOptions> = {}) {
-    const app = createApp({ db, services: { clock: { now: () => new Date() }, changes: bus }, changeFeed: bus, ...options });
+    const app = createApp({ db, services: { clock: systemClock, changes: bus }, changeFeed: bus, ...options });
     const server = await serve(app, 0, '127.0.0.1');
     servers.push(server);
     return { app, server };

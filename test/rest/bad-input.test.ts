@@ -7,6 +7,7 @@ import { defaultServices } from '../../src/domain/tenant.ts';
 import { createApp, type App } from '../../src/http/app.ts';
 import { RESOURCES } from '../../src/rest/routes.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
+import { defined } from '../support/items.ts';
 import { postThread } from '../support/rest-fixtures.ts';
 import { call, type CallOptions } from './support.ts';
 
@@ -179,9 +180,14 @@ describe.each(databaseTargets())('bad input on the JSON:API surface on $name', (
               const response =
                 kind === 'create'
                   ? await request('POST', `/public/v2/${path}`, {
-                      body: { data: { type: resource.type, attributes: { ...(await valid[resource.type]()), [attribute]: value } } },
+                      body: {
+                        data: {
+                          type: resource.type,
+                          attributes: { ...(await defined(valid[resource.type], `valid ${resource.type}`)()), [attribute]: value },
+                        },
+                      },
                     })
-                  : await patch(path, resource.type, existing[resource.type], { [attribute]: value });
+                  : await patch(path, resource.type, defined(existing[resource.type], `existing ${resource.type}`), { [attribute]: value });
               expect(response.status, what).toBeLessThan(500);
               if (response.status < 400) continue;
               refused += 1;

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/http/app.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
+import { uniqueIdentifier } from '../support/fixtures.ts';
 import { call, type CallOptions } from './support.ts';
 
 describe.each(databaseTargets())('find or create over JSON:API on $name', (target) => {
@@ -15,7 +16,6 @@ describe.each(databaseTargets())('find or create over JSON:API on $name', (targe
   let counter = 0;
 
   const request = (method: string, url: string, options: CallOptions = {}) => call(app, method, url, { key, ...options });
-  const nextNumber = () => `3161${String(++counter).padStart(7, '0')}`;
   const threadBody = (channel: string, identifier: string) => ({
     data: { type: 'messageThreads', attributes: { channel, identifier } },
   });
@@ -32,11 +32,11 @@ describe.each(databaseTargets())('find or create over JSON:API on $name', (targe
   afterAll(() => db.close());
 
   it('finds a thread by channel and identifier, and only that one, in the caller’s organization', async () => {
-    const number = nextNumber();
+    const number = uniqueIdentifier('whatsapp');
     const whatsapp = (await postThread('whatsapp', number)).json.data.id;
     await postThread('sms', number);
     await postThread('whatsapp', number, otherKey);
-    await postThread('whatsapp', nextNumber());
+    await postThread('whatsapp', uniqueIdentifier('whatsapp'));
 
     const found = await findThreads(`filter[channel]=whatsapp&filter[identifier]=${number}`);
     expect(found.status).toBe(200);
@@ -51,13 +51,13 @@ describe.each(databaseTargets())('find or create over JSON:API on $name', (targe
     expect(sms.json.data.every((thread: { attributes: { channel: string } }) => thread.attributes.channel === 'sms')).toBe(true);
 
     // Absent: an empty page, not an error.
-    const absent = await findThreads(`filter[channel]=whatsapp&filter[identifier]=${nextNumber()}`);
+    const absent = await findThreads(`filter[channel]=whatsapp&filter[identifier]=${uniqueIdentifier('whatsapp')}`);
     expect(absent.status).toBe(200);
     expect(absent.json.data).toEqual([]);
   });
 
   it('a POST of a thread that exists is a 409 naming it in meta.existingId', async () => {
-    const number = nextNumber();
+    const number = uniqueIdentifier('whatsapp');
     const created = await postThread('whatsapp', number);
     expect(created.status).toBe(201);
     const again = await postThread('whatsapp', number);
@@ -75,9 +75,9 @@ describe.each(databaseTargets())('find or create over JSON:API on $name', (targe
   });
 
   it('a PATCH into a (channel, identifier) another thread holds is a 409 naming that thread', async () => {
-    const number = nextNumber();
+    const number = uniqueIdentifier('whatsapp');
     const holder = (await postThread('whatsapp', number)).json.data.id;
-    const other = (await postThread('whatsapp', nextNumber())).json.data.id;
+    const other = (await postThread('whatsapp', uniqueIdentifier('whatsapp'))).json.data.id;
     const patched = await request('PATCH', `/public/v2/message-threads/${other}`, {
       body: { data: { type: 'messageThreads', id: other, attributes: { identifier: number } } },
     });
@@ -87,7 +87,7 @@ describe.each(databaseTargets())('find or create over JSON:API on $name', (targe
 
   it('two concurrent POSTs of one new thread: one 201, one 409 naming the winner', async () => {
     for (let round = 0; round < 5; round++) {
-      const number = nextNumber();
+      const number = uniqueIdentifier('whatsapp');
       const answers = await Promise.all([postThread('whatsapp', number), postThread('whatsapp', number)]);
       const statuses = answers.map((answer) => answer.status).sort();
       expect(statuses).toEqual([201, 409]);

@@ -7,10 +7,11 @@ import { seedDemoIfEmpty } from '../../src/demo-data.ts';
 import { createApp, type App } from '../../src/http/app.ts';
 import { databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
 import { assertJsonApi } from './support.ts';
+import { at, defined, only } from '../support/items.ts';
 
 const restDoc = readFileSync(new URL('../../docs/REST.md', import.meta.url), 'utf8');
 const section = restDoc.split(/^## /m).find((part) => part.startsWith('REST (JSON:API) examples')) ?? '';
-const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1]);
+const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => at(match, 1));
 // The README's first REST request (its other shell blocks are not curl commands: npm, export).
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 const firstRequests = (readme.split(/^## /m).find((part) => part.startsWith('First requests')) ?? '')
@@ -32,11 +33,11 @@ function words(command: string, variables: Record<string, string>): string[] {
   let current: string | undefined;
   let quote: "'" | '"' | undefined;
   for (let i = 0; i < command.length; i++) {
-    const c = command[i];
+    const c = command.charAt(i);
     if (quote) {
       if (c === quote) quote = undefined;
       else if (c === '$' && quote === '"') i = expand(command, i, variables, (value) => (current += value));
-      else current += c;
+      else current = (current ?? '') + c;
     } else if (c === "'" || c === '"') {
       quote = c;
       current ??= '';
@@ -56,9 +57,15 @@ function words(command: string, variables: Record<string, string>): string[] {
 function expand(text: string, at: number, variables: Record<string, string>, append: (value: string) => void): number {
   const name = /^\$([A-Z_][A-Z0-9_]*)/.exec(text.slice(at))?.[1];
   if (!name) throw new Error(`unexpected $ in: ${text}`);
-  if (!(name in variables)) throw new Error(`example uses $${name}, which the test does not know`);
-  append(variables[name]);
+  append(known(variables, name));
   return at + name.length;
+}
+
+/** The value of a $NAME the example uses; throws when the test does not know it. */
+function known(variables: Record<string, string>, name: string): string {
+  const value = variables[name];
+  if (value === undefined) throw new Error(`example uses $${name}, which the test does not know`);
+  return value;
 }
 
 /** The curl commands of one ```sh block (continuation lines joined; a heredoc is the body). */
@@ -66,35 +73,34 @@ function curls(block: string, variables: Record<string, string>): Curl[] {
   const lines = block.split('\n');
   const commands: Curl[] = [];
   for (let i = 0; i < lines.length; i++) {
-    if (!lines[i].trim() || lines[i].trim().startsWith('#')) continue;
-    let line = lines[i];
-    while (line.endsWith('\\')) line = `${line.slice(0, -1)} ${lines[++i].trim()}`;
+    let line = at(lines, i);
+    if (!line.trim() || line.trim().startsWith('#')) continue;
+    while (line.endsWith('\\')) line = `${line.slice(0, -1)} ${at(lines, ++i, 'continuation line').trim()}`;
     const heredoc = /\s<<(\w+)$/.exec(line);
     let body: string | undefined;
     if (heredoc) {
       line = line.slice(0, heredoc.index);
-      const end = lines.indexOf(heredoc[1], i + 1);
-      expect(end, `heredoc ${heredoc[1]} is closed`).toBeGreaterThan(i);
+      const marker = at(heredoc, 1);
+      const end = lines.indexOf(marker, i + 1);
+      expect(end, `heredoc ${marker} is closed`).toBeGreaterThan(i);
       body = lines
         .slice(i + 1, end)
         .join('\n')
-        .replace(/\$([A-Z_][A-Z0-9_]*)/g, (_m, name: string) => {
-          if (!(name in variables)) throw new Error(`example uses $${name}, which the test does not know`);
-          return variables[name];
-        });
+        .replace(/\$([A-Z_][A-Z0-9_]*)/g, (_m, name: string) => known(variables, name));
       i = end;
     }
     const [program, ...args] = words(line, variables);
     expect(program).toBe('curl');
     const curl: Curl = { method: 'GET', url: '', headers: {} };
     for (let a = 0; a < args.length; a++) {
-      const arg = args[a];
-      if (arg === '-X' || arg === '--request') curl.method = args[++a];
+      const arg = at(args, a);
+      const value = () => at(args, ++a, `value of ${arg}`);
+      if (arg === '-X' || arg === '--request') curl.method = value();
       else if (arg === '-H' || arg === '--header') {
-        const [name, ...value] = args[++a].split(':');
-        curl.headers[name.trim()] = value.join(':').trim();
+        const [name, ...rest] = value().split(':');
+        curl.headers[defined(name, `header name in ${arg}`).trim()] = rest.join(':').trim();
       } else if (arg === '--data-binary' || arg === '-d' || arg === '--data') {
-        const data = args[++a];
+        const data = value();
         curl.body = data === '@-' ? body : data;
         if (curl.method === 'GET') curl.method = 'POST';
       } else if (/^-[sgSLv]+$/.test(arg)) continue;
@@ -211,7 +217,7 @@ describe.each(databaseTargets())('on $name', (target) => {
   it("the README's first REST request answers 2xx with a valid JSON:API document holding runs", async () => {
     const commands = firstRequests.flatMap((block) => curls(block, variables));
     expect(commands).toHaveLength(1);
-    const { response, text, json } = await run(commands[0]);
+    const { response, text, json } = await run(only(commands));
     expect(response.status, text.slice(0, 300)).toBe(200);
     expect(response.headers.get('content-type')).toBe('application/vnd.api+json');
     assertJsonApi(json, text.slice(0, 300));

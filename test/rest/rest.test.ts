@@ -3,8 +3,10 @@
 // response body is validated against the JSON:API 1.1 schema by `call`.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Channel } from '../../src/domain/flow-run-input.ts';
 import { createApp, type App } from '../../src/http/app.ts';
 import { createKey, createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
+import { exactly, type Tuple } from '../support/items.ts';
 import { postFlow, postRun, postThread, runDocument } from '../support/rest-fixtures.ts';
 import { call, type CallOptions, TIMESTAMP } from './support.ts';
 
@@ -25,7 +27,7 @@ describe.each(databaseTargets())('JSON:API surface on $name', (target) => {
   const parameters = (json: { errors: { source?: { parameter?: string } }[] }) => json.errors.map((e) => e.source?.parameter);
 
   const createFlow = (name = 'Screening', as = key) => postFlow(app, as, name);
-  const createThread = (channel = 'web', as = key) => postThread(app, as, channel);
+  const createThread = (channel: Channel = 'web', as = key) => postThread(app, as, channel);
   const trigger = (flowId: string, messageThreadId: string, extra: Record<string, unknown> = {}) => postRun(app, key, flowId, messageThreadId, extra);
   const runBody = (flowId: string, messageThreadId: string) => runDocument(flowId, messageThreadId);
 
@@ -47,19 +49,20 @@ describe.each(databaseTargets())('JSON:API surface on $name', (target) => {
 
   describe('flow runs', () => {
     let flowId: string;
-    let threads: string[];
-    let runs: { id: string; thread: string }[];
+    let threads: [string, string];
+    let runs: Tuple<{ id: string; thread: string }, 4>;
 
     beforeEach(async () => {
-      runs = [];
+      const triggered = [];
       flowId = await createFlow('Runs flow');
       threads = [await createThread(), await createThread()];
       // Three runs on thread 0 (running, queued, queued), one on thread 1 (running).
       for (const thread of [threads[0], threads[0], threads[0], threads[1]]) {
         const response = await trigger(flowId, thread);
         expect(response.status).toBe(201);
-        runs.push({ id: response.json.data.id, thread });
+        triggered.push({ id: response.json.data.id as string, thread });
       }
+      runs = exactly(triggered, 4, 'runs');
     });
 
     it('POST: 201, Location, running then queued, timestamps without milliseconds', async () => {
@@ -231,7 +234,7 @@ describe.each(databaseTargets())('JSON:API surface on $name', (target) => {
         [randomUUID(), threads[1], '/data/attributes/flowId'],
         [flowId, randomUUID(), '/data/attributes/messageThreadId'],
         [foreignFlow, threads[1], '/data/attributes/flowId'],
-      ]) {
+      ] as const) {
         const response = await trigger(flow, thread);
         expect(response.status).toBe(422);
         expect(response.json.errors[0]).toMatchObject({ code: 'REFERENCED_RESOURCE_NOT_FOUND', source: { pointer } });

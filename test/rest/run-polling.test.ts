@@ -3,11 +3,9 @@
 // stores a time at or before the true one: asking again from it (inclusive) re-reads that
 // second and misses nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { triggerFlowRun } from '../../src/domain/flow-runs.ts';
-import { createFlow } from '../../src/domain/flows.ts';
-import { createMessageThread } from '../../src/domain/message-threads.ts';
 import { createApp, type App } from '../../src/http/app.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
+import { newFlow, newThread, triggerRun } from '../support/fixtures.ts';
 import { call } from './support.ts';
 
 const T0 = new Date('2026-03-01T12:00:00.000Z');
@@ -31,11 +29,10 @@ describe.each(databaseTargets())('polling runs by updatedAt over JSON:API on $na
     db = await openTestDatabase(target);
     app = createApp({ db });
     org = await createTestTenant(db);
-    const flowId = (await createFlow(org.tenant, { name: 'Polled' })).id;
+    const flowId = await newFlow(org.tenant, 'Polled');
     ids = [];
     for (let i = 0; i < 5; i++) {
-      const thread = await createMessageThread(org.tenant, { channel: 'web', identifier: `rest-poll-${i}` });
-      ids.push((await triggerFlowRun(org.tenant, { flowId, messageThreadId: thread.id, state: {}, initialMessage: {} })).run.id);
+      ids.push((await triggerRun(org.tenant, flowId, await newThread(org.tenant, 'rest-poll'))).id);
     }
     // Runs 1–3 within one second (runs 2 and 3 in one millisecond), run 4 a second later.
     const times = [at(-2000), at(100), at(250), at(250), at(1200)];

@@ -6,6 +6,7 @@ import { createApp, type App } from '../../src/http/app.ts';
 import { RESOURCE_BY_TYPE } from '../../src/rest/routes.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase } from '../support/database.ts';
 import { sendGraphQL } from '../support/graphql.ts';
+import { at } from '../support/items.ts';
 import { seedRunsOnSeparateThreads } from '../support/seed.ts';
 import { call } from './support.ts';
 
@@ -73,9 +74,12 @@ describe.each(databaseTargets())('SQL statements per page, REST and GraphQL, on 
   });
 
   it('a trigger is one statement on both surfaces, the run it answers with included (no reload)', async () => {
-    const flowId = (
-      await sendGraphQL<{ flows: { edges: { node: { id: string } }[] } }, unknown>(app, key, '{ flows(first: 1) { edges { node { id } } } }')
-    ).data!.flows.edges[0].node.id;
+    const flowId = at(
+      (await sendGraphQL<{ flows: { edges: { node: { id: string } }[] } }, unknown>(app, key, '{ flows(first: 1) { edges { node { id } } } }')).data!
+        .flows.edges,
+      0,
+      'flow',
+    ).node.id;
     const threads = await Promise.all(
       ['statement-a', 'statement-b'].map(
         async (identifier) =>

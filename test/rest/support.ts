@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Ajv2020 from 'ajv/dist/2020.js';
 import type { App } from '../../src/http/app.ts';
+import { at } from '../support/items.ts';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const fixturesDir = path.join(repoRoot, 'test/fixtures');
@@ -117,6 +118,9 @@ export interface ReferenceExample {
  * The example exchanges of the reference doc: each request line (`GET /public/v2/... HTTP/1.1`)
  * with its headers, its JSON body when it has one (POST/PATCH), and the JSON response after it.
  */
+/** A request header line of the reference document: its name and value. */
+const HEADER = /^([A-Za-z-]+): (.*)$/;
+
 export function referenceExamples(): ReferenceExample[] {
   if (!existsSync(referenceDocPath)) throw new Error(`[rest tests] the fixture ${referenceDocPath} is missing`);
   const lines = readFileSync(referenceDocPath, 'utf8').split('\n');
@@ -124,26 +128,28 @@ export function referenceExamples(): ReferenceExample[] {
   let current: Omit<ReferenceExample, 'response'> | undefined;
   let awaitingBody = false;
   for (let i = 0; i < lines.length; i += 1) {
-    const request = /^(GET|POST|PATCH|DELETE) (\/public\/v2\/\S+) HTTP\/1\.1$/.exec(lines[i]);
+    const line = at(lines, i);
+    const request = /^(GET|POST|PATCH|DELETE) (\/public\/v2\/\S+) HTTP\/1\.1$/.exec(line);
     if (request) {
+      const method = at(request, 1);
       const headers: Record<string, string> = {};
       let j = i + 1;
-      for (; /^[A-Za-z-]+: /.test(lines[j]); j += 1) {
-        const [name, ...rest] = lines[j].split(': ');
-        headers[name] = rest.join(': ');
+      for (let header = HEADER.exec(lines[j] ?? ''); header; header = HEADER.exec(lines[++j] ?? '')) {
+        headers[at(header, 1)] = at(header, 2);
       }
-      current = { label: lines[i - 1], method: request[1], path: request[2], headers };
-      awaitingBody = request[1] === 'POST' || request[1] === 'PATCH';
+      current = { label: at(lines, i - 1), method, path: at(request, 2), headers };
+      awaitingBody = method === 'POST' || method === 'PATCH';
       i = j - 1;
       continue;
     }
-    if (lines[i] === '{' && current) {
+    if (line === '{' && current) {
       let depth = 0;
       let j = i;
       const block: string[] = [];
       for (; j < lines.length; j += 1) {
-        block.push(lines[j]);
-        depth += (lines[j].match(/[{[]/g) ?? []).length - (lines[j].match(/[}\]]/g) ?? []).length;
+        const blockLine = at(lines, j);
+        block.push(blockLine);
+        depth += (blockLine.match(/[{[]/g) ?? []).length - (blockLine.match(/[}\]]/g) ?? []).length;
         if (depth === 0) break;
       }
       const json = JSON.parse(block.join('\n'));

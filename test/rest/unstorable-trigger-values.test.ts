@@ -4,10 +4,9 @@
 // reader, whose errors are the driver's own rather than Prisma's: this holds them to the
 // same answer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFlow } from '../../src/domain/flows.ts';
-import { createMessageThread } from '../../src/domain/message-threads.ts';
 import { createApp, type App } from '../../src/http/app.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
+import { newFlow, newThread } from '../support/fixtures.ts';
 import { sendGraphQL } from '../support/graphql.ts';
 import { call } from './support.ts';
 
@@ -22,8 +21,8 @@ describe.each(databaseTargets())('a trigger with an unstorable value on $name', 
     db = await openTestDatabase(target);
     app = createApp({ db });
     org = await createTestTenant(db);
-    flowId = (await createFlow(org.tenant, { name: 'Onboarding' })).id;
-    messageThreadId = (await createMessageThread(org.tenant, { channel: 'web', identifier: 'visitor-nul' })).id;
+    flowId = await newFlow(org.tenant, 'Onboarding');
+    messageThreadId = await newThread(org.tenant, 'visitor-nul');
   });
   afterAll(() => db?.close());
 

@@ -2,6 +2,7 @@
 // the domain functions, and the check of an expected domain error.
 import { expect } from 'vitest';
 import { DomainError, type ErrorCode, type InputPath } from '../../src/domain/errors.ts';
+import type { Channel } from '../../src/domain/flow-run-input.ts';
 import { type TriggerFlowRunInput, triggerFlowRun } from '../../src/domain/flow-runs.ts';
 import { createFlow } from '../../src/domain/flows.ts';
 import { createMessageThread } from '../../src/domain/message-threads.ts';
@@ -20,11 +21,24 @@ export async function newFlow(tenant: Tenant, name = 'Test flow', sessionTimeout
   return (await createFlow(tenant, { name, ...(sessionTimeout !== undefined && { sessionTimeout }) })).id;
 }
 
-let threads = 0;
-/** A new web thread's id; identifiers are unique within the test process. */
-export async function newThread(tenant: Tenant, prefix = 'thread'): Promise<string> {
-  threads += 1;
-  return (await createMessageThread(tenant, { channel: 'web', identifier: `${prefix}-${threads}` })).id;
+let identifiers = 0;
+/** An identifier the channel accepts (a phone number on WhatsApp and SMS, an address for email), unique within the test process. */
+export function uniqueIdentifier(channel: Channel = 'web', prefix = 'thread'): string {
+  identifiers += 1;
+  switch (channel) {
+    case 'whatsapp':
+    case 'sms':
+      return `3165${String(identifiers).padStart(7, '0')}`;
+    case 'email':
+      return `${prefix}${identifiers}@example.com`;
+    case 'web':
+      return `${prefix}-${identifiers}`;
+  }
+}
+
+/** A new thread's id (a web thread unless given), with a unique identifier. */
+export async function newThread(tenant: Tenant, prefix = 'thread', channel: Channel = 'web'): Promise<string> {
+  return (await createMessageThread(tenant, { channel, identifier: uniqueIdentifier(channel, prefix) })).id;
 }
 
 /** Triggers a run (empty state and message unless given) and returns it. */

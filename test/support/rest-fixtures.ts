@@ -1,8 +1,10 @@
 // Flows, threads and runs made through the JSON:API, as a client makes them; each helper
 // checks the 201 so that a test fails where its setup did.
 import { expect } from 'vitest';
+import type { Channel } from '../../src/domain/flow-run-input.ts';
 import type { App } from '../../src/http/app.ts';
 import { type CallResult, call } from '../rest/support.ts';
+import { uniqueIdentifier } from './fixtures.ts';
 
 /** A new flow's id. */
 export async function postFlow(app: App, key: string, name = 'Test flow'): Promise<string> {
@@ -11,11 +13,9 @@ export async function postFlow(app: App, key: string, name = 'Test flow'): Promi
   return response.json.data.id as string;
 }
 
-let threads = 0;
-/** A new thread's id; identifiers (a phone number on WhatsApp) are unique within the test process. */
-export async function postThread(app: App, key: string, channel = 'web', prefix = 'visitor'): Promise<string> {
-  threads += 1;
-  const identifier = channel === 'whatsapp' ? `3165${String(threads).padStart(7, '0')}` : `${prefix}-${threads}`;
+/** A new thread's id, with a unique identifier the channel accepts. */
+export async function postThread(app: App, key: string, channel: Channel = 'web', prefix = 'visitor'): Promise<string> {
+  const identifier = uniqueIdentifier(channel, prefix);
   const response = await call(app, 'POST', '/public/v2/message-threads', {
     key,
     body: { data: { type: 'messageThreads', attributes: { channel, identifier } } },

@@ -8,6 +8,7 @@ import { checkWebhookUrl } from '../../src/domain/webhook-urls.ts';
 import { createApp, type App } from '../../src/http/app.ts';
 import { createKey, createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
 import { sendGraphQL } from '../support/graphql.ts';
+import { at } from '../support/items.ts';
 import { call } from '../rest/support.ts';
 
 const PATH = '/public/v2/webhook-endpoints';
@@ -118,7 +119,7 @@ describe('webhook URL rules', () => {
     }
     // A name that resolves to a private address and one that does not resolve read alike.
     expect(messages.map((message) => message.replace(/https:\/\/[^ ]+|[a-z]+\.test|localhost/g, 'HOST'))).toEqual(
-      Array(4).fill(messages[0].replace(/localhost/g, 'HOST')),
+      Array(4).fill(at(messages, 0).replace(/localhost/g, 'HOST')),
     );
   });
 
@@ -213,7 +214,7 @@ describe.each(databaseTargets())('webhook endpoints on $name', (target) => {
         org.organizationId,
       ]),
     );
-    expect(events[1].details).toMatchObject({ changed: ['events', 'enabled', 'description'], now: { enabled: false } });
+    expect(events[1]?.details).toMatchObject({ changed: ['events', 'enabled', 'description'], now: { enabled: false } });
     const logged = JSON.stringify(events.map(({ sequence: _sequence, ...event }) => event));
     expect(logged).not.toContain(created.json.meta.secret);
     expect(logged).not.toContain(rotated.json.meta.secret);
@@ -249,7 +250,7 @@ describe.each(databaseTargets())('webhook endpoints on $name', (target) => {
       expect(refused.json.errors[0].code).toBe('READ_ONLY_KEY');
     }
     const graphql = await sendGraphQL(app, readKey, `mutation { rotateWebhookEndpointSecret(id: "${id}") { secret } }`);
-    expect(graphql.errors?.[0].extensions?.code).toBe('READ_ONLY_KEY');
+    expect(graphql.errors?.[0]?.extensions?.code).toBe('READ_ONLY_KEY');
     expect((await call(app, 'GET', `${PATH}/${id}`, { key: readKey })).status).toBe(200);
     expect((await db.prisma.webhookEndpoint.findUniqueOrThrow({ where: { id } })).secret).toBe(created.json.meta.secret);
     expect((await db.prisma.auditEvent.findMany({ where: { subjectId: id } })).map((event) => event.action)).toEqual(['webhookEndpoint.created']);
@@ -336,7 +337,7 @@ describe.each(databaseTargets())('webhook endpoints on $name', (target) => {
       org.key,
       `mutation { createWebhookEndpoint(input: { url: "https://10.0.0.1/", events: ["flowRun.triggered"] }) { secret } }`,
     );
-    expect(refused.errors?.[0].extensions).toMatchObject({ code: 'VALIDATION_FAILED', field: 'url' });
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'VALIDATION_FAILED', field: 'url' });
     const deleted = await sendGraphQL<{ deleteWebhookEndpoint: { deletedId: string } }, unknown>(
       app,
       org.key,

@@ -13,6 +13,7 @@ import { createApp, type App } from '../../src/http/app.ts';
 import { startWebhookWorker, type WebhookWorker } from '../../src/jobs/webhook-worker.ts';
 import { call } from '../rest/support.ts';
 import { createTestTenant, databaseTargets, openTestDatabase, type TestDatabase, type TestTenant } from '../support/database.ts';
+import { at } from '../support/items.ts';
 import { postFlow, postRun, postThread } from '../support/rest-fixtures.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
@@ -94,8 +95,9 @@ describe.each(databaseTargets())('fair webhook delivery on $name', (target) => {
     const a = await organization('Hanging org');
     const b = await organization('Healthy org');
     for (let i = 0; i < 10; i++) {
-      hanging.push(await hangingServer());
-      await endpoint(a.org, hanging[i].url);
+      const server = await hangingServer();
+      hanging.push(server);
+      await endpoint(a.org, server.url);
     }
     await endpoint(b.org, receiver.url);
     // A backlog for each of A's endpoints: 5 events each, 50 in all.
@@ -116,7 +118,7 @@ describe.each(databaseTargets())('fair webhook delivery on $name', (target) => {
     const started = Date.now();
     const runId = await trigger(b.org, b.flowId);
     await receiver.waitFor((received) => received.some((request) => request.body.includes(runId)), 15_000);
-    const latency = receiver.received[0].receivedAt - started;
+    const latency = at(receiver.received, 0, 'received webhook').receivedAt - started;
     console.log(
       `[${target.name}] B's delivery ${latency} ms after its trigger, while ${hangingAttempts} attempts to A's endpoints hang ` +
         `(at most ${Math.max(...hanging.map((server) => server.peak))} at once per endpoint)`,

@@ -5,6 +5,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createScratchDatabase } from '../support/database.ts';
 import { createTestTenant } from '../support/database.ts';
+import { only } from '../support/items.ts';
 import { startServerProcess, type ServerProcess } from '../support/server-process.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 import { openDatabase } from '../../src/database/client.ts';
@@ -99,7 +100,7 @@ describe.skipIf(!serverUrl)('webhooks across instances on PostgreSQL', () => {
     await receiver.waitFor((received) => received.length > 0, 30_000);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(receiver.received).toHaveLength(1);
-    const [request] = receiver.received;
+    const request = only(receiver.received, 'received webhook');
     const headers = Object.fromEntries(['webhook-id', 'webhook-timestamp', 'webhook-signature'].map((name) => [name, String(request.headers[name])]));
     const body = new Webhook(secret).verify(request.body, headers) as { data: { flowRun: { id: string } } };
     expect(body.data.flowRun.id).toBe(runId);

@@ -87,7 +87,7 @@ describe.each(databaseTargets())('webhook outbox on $name', (target) => {
     expect(await db.prisma.webhookDelivery.count({ where: { flowRunId: { in: [first.id, second.id] } } })).toBe(7);
 
     // The event carries the run as the change left it, with the REST resource's attributes.
-    const [triggered] = await db.prisma.webhookDelivery.findMany({
+    const triggered = await db.prisma.webhookDelivery.findFirstOrThrow({
       where: { flowRunId: first.id, endpointId: everything },
       orderBy: { sequence: 'asc' },
     });
@@ -101,7 +101,7 @@ describe.each(databaseTargets())('webhook outbox on $name', (target) => {
       cost: 0,
     });
     expect(triggered.occurredAt.toISOString()).toBe(clock.now().toISOString());
-    const [triggeredByTransaction] = await db.prisma.webhookDelivery.findMany({
+    const triggeredByTransaction = await db.prisma.webhookDelivery.findFirstOrThrow({
       where: { flowRunId: second.id, endpointId: everything },
       orderBy: { sequence: 'asc' },
     });

@@ -16,7 +16,6 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
 type Documents = {
     "\n  query RunsPage($first: Int!) {\n    flowRuns(first: $first) {\n      totalCount\n      edges { node { id status flow { id name } messageThread { id channel identifier } } }\n    }\n  }\n": typeof types.RunsPageDocument,
     "\n  mutation CreateFlow($input: CreateFlowInput!) { createFlow(input: $input) { flow { id name sessionTimeout } } }\n": typeof types.CreateFlowDocument,
-    "\n  mutation CreateThread($input: CreateMessageThreadInput!) {\n    createMessageThread(input: $input) { messageThread { id channel identifier } }\n  }\n": typeof types.CreateThreadDocument,
     "\n  mutation Trigger($input: TriggerFlowRunInput!) {\n    triggerFlowRun(input: $input) {\n      replayed\n      flowRun { id status state initialMessage cost flow { id } messageThread { id } }\n    }\n  }\n": typeof types.TriggerDocument,
     "\n  mutation Patch($id: UUID!, $input: PatchFlowRunInput!) { patchFlowRun(id: $id, input: $input) { flowRun { id status state } } }\n": typeof types.PatchDocument,
     "mutation Delete($id: UUID!) { deleteFlowRun(id: $id) { deletedId } }": typeof types.DeleteDocument,
@@ -26,7 +25,6 @@ type Documents = {
 const documents: Documents = {
     "\n  query RunsPage($first: Int!) {\n    flowRuns(first: $first) {\n      totalCount\n      edges { node { id status flow { id name } messageThread { id channel identifier } } }\n    }\n  }\n": types.RunsPageDocument,
     "\n  mutation CreateFlow($input: CreateFlowInput!) { createFlow(input: $input) { flow { id name sessionTimeout } } }\n": types.CreateFlowDocument,
-    "\n  mutation CreateThread($input: CreateMessageThreadInput!) {\n    createMessageThread(input: $input) { messageThread { id channel identifier } }\n  }\n": types.CreateThreadDocument,
     "\n  mutation Trigger($input: TriggerFlowRunInput!) {\n    triggerFlowRun(input: $input) {\n      replayed\n      flowRun { id status state initialMessage cost flow { id } messageThread { id } }\n    }\n  }\n": types.TriggerDocument,
     "\n  mutation Patch($id: UUID!, $input: PatchFlowRunInput!) { patchFlowRun(id: $id, input: $input) { flowRun { id status state } } }\n": types.PatchDocument,
     "mutation Delete($id: UUID!) { deleteFlowRun(id: $id) { deletedId } }": types.DeleteDocument,
@@ -56,10 +54,6 @@ export function graphql(source: "\n  query RunsPage($first: Int!) {\n    flowRun
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation CreateFlow($input: CreateFlowInput!) { createFlow(input: $input) { flow { id name sessionTimeout } } }\n"): (typeof documents)["\n  mutation CreateFlow($input: CreateFlowInput!) { createFlow(input: $input) { flow { id name sessionTimeout } } }\n"];
-/**
- * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
- */
-export function graphql(source: "\n  mutation CreateThread($input: CreateMessageThreadInput!) {\n    createMessageThread(input: $input) { messageThread { id channel identifier } }\n  }\n"): (typeof documents)["\n  mutation CreateThread($input: CreateMessageThreadInput!) {\n    createMessageThread(input: $input) { messageThread { id channel identifier } }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
