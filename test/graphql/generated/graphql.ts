@@ -26,7 +26,7 @@ export type FlowRunFilter = {
   messageThreadId?: string | null | undefined;
   /** Any of these statuses: at most 6 entries (a status named twice is asked for once). */
   status?: Array<FlowRunStatus> | null | undefined;
-  /** Runs whose updatedAt is at or after this time (inclusive), for polling: see the README's polling recipe. */
+  /** Runs whose updatedAt is at or after this time (inclusive), for polling: see docs/POLLING.md. */
   updatedSince?: string | null | undefined;
 };
 
