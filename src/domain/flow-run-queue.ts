@@ -13,7 +13,7 @@ import type { TenantTransaction } from '../database/tenant.js';
 import type { Channel } from './flow-run-input.js';
 import { changeOf, type FlowRunChange } from './flow-run-changes.js';
 import type { FlowRunStatus } from './flow-run-status.js';
-import { after, all, any, atOrBefore, type Condition, equals, holds, isNull, NOW, oneOf, sqlOf, whereOf } from './row-conditions.js';
+import { after, all, any, atOrBefore, type Condition, equals, isNull, NOW, oneOf, predicateOf, sqlOf, whereOf } from './row-conditions.js';
 
 const statusIs = (status: FlowRunStatus) => equals('status', status);
 
@@ -25,11 +25,12 @@ const EXPIRED = all(RUNNING, atOrBefore('expiresAt', NOW));
 const LIVE = all(RUNNING, any(isNull('expiresAt'), after('expiresAt', NOW)));
 
 /** Whether a run of this status holds its thread: ending or deleting it starts the next. */
-export const holdsThread = (status: FlowRunStatus) => holds(RUNNING, { status }, new Date(0));
+const isRunning = predicateOf(RUNNING);
+export const holdsThread = (status: FlowRunStatus) => isRunning({ status }, new Date(0));
 
 type Timed = { status: FlowRunStatus; expiresAt: Date | null };
 
-export const isExpired = (run: Timed, now: Date) => holds(EXPIRED, run, now);
+export const isExpired: (run: Timed, now: Date) => boolean = predicateOf(EXPIRED);
 
 /** The status a reader sees. */
 export const effectiveStatus = (run: Timed, now: Date): FlowRunStatus => (isExpired(run, now) ? 'timeout' : run.status);
@@ -69,7 +70,7 @@ export const expirySql = (start: Prisma.Sql, minutes: Prisma.Sql) => Prisma.sql`
 export const IDEMPOTENCY_KEY_TTL_MS = 24 * 60 * MINUTE_MS;
 /** A key claimed at `createdAt` no longer counts: a trigger takes it over, housekeeping deletes it. */
 const KEY_EXPIRED = atOrBefore('createdAt', { fromNow: -IDEMPOTENCY_KEY_TTL_MS });
-export const isIdempotencyKeyExpired = (key: { createdAt: Date }, now: Date) => holds(KEY_EXPIRED, key, now);
+export const isIdempotencyKeyExpired: (key: { createdAt: Date }, now: Date) => boolean = predicateOf(KEY_EXPIRED);
 export const idempotencyKeyExpiredWhere = (now: Date) => whereOf(KEY_EXPIRED, now) as Prisma.IdempotentTriggerWhereInput;
 export const idempotencyKeyExpiredSql = (now: Date, alias: string) => sqlOf(KEY_EXPIRED, now, alias);
 

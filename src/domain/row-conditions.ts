@@ -30,18 +30,46 @@ export const any = (...conditions: Condition[]): Condition => ({ any: conditions
 
 const instant = (value: Instant, now: Date) => new Date(now.getTime() + value.fromNow);
 
-/** Whether `row` satisfies `condition` at `now`. */
-export function holds(condition: Condition, row: Readonly<Record<string, unknown>>, now: Date): boolean {
-  if ('all' in condition) return condition.all.every((each) => holds(each, row, now));
-  if ('any' in condition) return condition.any.some((each) => holds(each, row, now));
-  const value = Object.hasOwn(row, condition.column) ? row[condition.column] : undefined;
-  if (condition.is === 'null') return value === null;
-  if (value === null || value === undefined) return false;
-  if (condition.is === '=') return value === condition.value;
-  if (condition.is === 'in') return condition.value.includes(value as string);
-  const time = (value as Date).getTime();
-  const bound = instant(condition.value, now).getTime();
-  return condition.is === '<=' ? time <= bound : time > bound;
+type Row = Readonly<Record<string, unknown>>;
+type Predicate = (row: Row, now: Date) => boolean;
+
+/**
+ * The condition as a predicate over a row in memory, built once: it runs for every run a
+ * reader shows (a run's status), so the condition is not walked again on each call.
+ */
+export function predicateOf(condition: Condition): Predicate {
+  if ('all' in condition) {
+    const parts = condition.all.map(predicateOf);
+    return (row, now) => parts.every((part) => part(row, now));
+  }
+  if ('any' in condition) {
+    const parts = condition.any.map(predicateOf);
+    return (row, now) => parts.some((part) => part(row, now));
+  }
+  const { column } = condition;
+  const columnOf = (row: Row) => (Object.hasOwn(row, column) ? row[column] : undefined);
+  switch (condition.is) {
+    case 'null':
+      return (row) => columnOf(row) === null;
+    case '=': {
+      const expected = condition.value;
+      return (row) => columnOf(row) === expected;
+    }
+    case 'in': {
+      const expected = new Set<unknown>(condition.value);
+      return (row) => expected.has(columnOf(row));
+    }
+    default: {
+      const { fromNow } = condition.value;
+      const atOrBefore = condition.is === '<=';
+      return (row, now) => {
+        const value = columnOf(row);
+        if (!(value instanceof Date)) return false;
+        const bound = now.getTime() + fromNow;
+        return atOrBefore ? value.getTime() <= bound : value.getTime() > bound;
+      };
+    }
+  }
 }
 
 /** The same condition as a Prisma `where` (the subset src/database/flow-run-reads.ts compiles). */

@@ -58,7 +58,7 @@ export const FlowRunFilter = builder.inputType('FlowRunFilter', {
     updatedSince: t.field({
       type: 'DateTime',
       required: false,
-      description: "Runs whose updatedAt is at or after this time (inclusive), for polling: see docs/POLLING.md.",
+      description: 'Runs whose updatedAt is at or after this time (inclusive), for polling: see docs/POLLING.md.',
     }),
   }),
 });
