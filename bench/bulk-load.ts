@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { createScratchDatabase } from './scratch-database.js';
 import { openDatabase } from '../src/database/client.js';
 import type { SqlSession } from '../src/database/migrations.js';
 import { createOrganization } from '../src/domain/organizations.js';
@@ -71,16 +72,8 @@ interface Result {
 async function main() {
   const serverUrl = process.env.DATABASE_URL;
   const scratch = `flow_run_bulk_${randomUUID().replace(/-/g, '')}`;
-  let databaseUrl: string | undefined;
-  if (serverUrl) {
-    const admin = new pg.Client({ connectionString: serverUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${scratch}`);
-    await admin.end();
-    const url = new URL(serverUrl);
-    url.pathname = `/${scratch}`;
-    databaseUrl = url.toString();
-  }
+  const scratchDatabase = serverUrl ? await createScratchDatabase(serverUrl, scratch) : undefined;
+  const databaseUrl = scratchDatabase?.url;
   const db = await openDatabase({ databaseUrl, poolSize: 2 });
   // One session for BEGIN … COMMIT: a client of its own on PostgreSQL, the embedded
   // database's only connection otherwise.
@@ -196,12 +189,7 @@ async function main() {
   } finally {
     await client?.end();
     await db.close();
-    if (serverUrl) {
-      const admin = new pg.Client({ connectionString: serverUrl });
-      await admin.connect();
-      await admin.query(`DROP DATABASE IF EXISTS ${scratch} WITH (FORCE)`);
-      await admin.end();
-    }
+    await scratchDatabase?.drop();
   }
 }
 

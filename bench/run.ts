@@ -18,7 +18,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import pg from 'pg';
+import { createScratchDatabase } from './scratch-database.js';
 import { openDatabase } from '../src/database/client.js';
 import { at, defined } from '../test/support/items.js';
 import { FULL, makeInitialMessage, makeState, random, type Seeded, SMOKE, seedDataset } from './dataset.js';
@@ -403,19 +403,9 @@ async function main() {
   const cleanups: (() => Promise<unknown>)[] = [];
 
   if (serverUrl) {
-    const admin = new pg.Client({ connectionString: serverUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${scratch}`);
-    await admin.end();
-    const url = new URL(serverUrl);
-    url.pathname = `/${scratch}`;
-    databaseUrl = url.toString();
-    cleanups.push(async () => {
-      const client = new pg.Client({ connectionString: serverUrl });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${scratch} WITH (FORCE)`);
-      await client.end();
-    });
+    const scratchDatabase = await createScratchDatabase(serverUrl, scratch);
+    databaseUrl = scratchDatabase.url;
+    cleanups.push(() => scratchDatabase.drop());
   } else {
     const dir = await mkdtemp(join(tmpdir(), 'flow-run-bench-'));
     dataDir = join(dir, 'gateway');
