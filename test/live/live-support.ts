@@ -133,7 +133,12 @@ export interface LiveSubscription {
 }
 
 /** Reads a GraphQL-over-SSE response body (`event: next` / `data:` blocks) into the inbox. */
-export function readEventStream(response: Response, inbox: Inbox): Promise<void> {
+/**
+ * Reads `response`'s events into `inbox` until the stream ends. Aborting `signal` cancels
+ * the reader, which is what closes the connection: an aborted fetch whose body is being
+ * read does not always close it, and the server would keep the subscription.
+ */
+export function readEventStream(response: Response, inbox: Inbox, signal?: AbortSignal): Promise<void> {
   const contentType = response.headers.get('content-type') ?? '';
   if (!contentType.includes('text/event-stream')) {
     // A plain result (e.g. a request refused before any streaming).
@@ -146,6 +151,7 @@ export function readEventStream(response: Response, inbox: Inbox): Promise<void>
       );
   }
   const reader = response.body!.getReader();
+  signal?.addEventListener('abort', () => void reader.cancel().catch(() => {}), { once: true });
   const decoder = new TextDecoder();
   let buffer = '';
   const pump = async () => {
@@ -196,12 +202,11 @@ export async function subscribeSse(
   const inbox = new Inbox();
   const abort = new AbortController();
   const response = await within(5_000, 'SSE response', fetchHandler(sseRequest(url, key, variables, abort.signal, query)));
-  const reading = readEventStream(response, inbox);
+  const reading = readEventStream(response, inbox, abort.signal);
   return {
     inbox,
     async close() {
       abort.abort();
-      await response.body?.cancel().catch(() => {});
       await within(5_000, 'SSE stream to end', reading).catch(() => {});
     },
   };
