@@ -10,6 +10,7 @@
 // DATABASE_URL selects a PostgreSQL server (a scratch database is created on it and
 // dropped afterwards); without it, the embedded database. Prints a Markdown table.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -44,22 +45,19 @@ const variants = flags.variants!.split(',').map((variant) => {
   return variant as Variant;
 });
 
-// The row-level trigger of 20261125131142_flow_run_counts, as it was.
-const ROW_TRIGGER = `
-CREATE OR REPLACE FUNCTION "bench_flow_run_count_row"() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF TG_OP = 'INSERT' THEN
-    INSERT INTO "FlowRunCount" ("organizationId", "shard", "count")
-    VALUES (NEW."organizationId", hashtext(NEW."id"::text) & 7, 1)
-    ON CONFLICT ("organizationId", "shard") DO UPDATE SET "count" = "FlowRunCount"."count" + 1;
-    RETURN NEW;
-  END IF;
-  UPDATE "FlowRunCount" SET "count" = "count" - 1
-  WHERE "organizationId" = OLD."organizationId" AND "shard" = hashtext(OLD."id"::text) & 7;
-  RETURN OLD;
-END $$;
-CREATE TRIGGER "bench_flow_run_count_row" AFTER INSERT OR DELETE ON "FlowRun"
-FOR EACH ROW EXECUTE FUNCTION "bench_flow_run_count_row"();`;
+// The row-level trigger as 20261125131142_flow_run_counts created it, read from that
+// migration (migrations never change) and renamed, so that it can sit beside today's.
+const ROW_TRIGGER = (() => {
+  const text = readFileSync(new URL('../prisma/migrations/20261125131142_flow_run_counts/migration.sql', import.meta.url), 'utf8');
+  const start = text.indexOf('CREATE FUNCTION "flow_run_count"()');
+  const last = 'FOR EACH ROW EXECUTE FUNCTION "flow_run_count"();';
+  const end = text.indexOf(last);
+  if (start < 0 || end < 0) throw new Error('the row-level count trigger is not where the first counts migration put it');
+  return text
+    .slice(start, end + last.length)
+    .replaceAll('"flow_run_count"', '"bench_flow_run_count_row"')
+    .replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION');
+})();
 
 interface Result {
   variant: Variant;

@@ -1,4 +1,5 @@
 // Everything the service reads from its environment, read once and in one place.
+import { DEFAULT_KEY_CACHE_TTL_MS } from './domain/organizations.js';
 import type { RetryPolicy } from './domain/webhook-deliveries.js';
 import { checkTrustProxy } from './http/client-limits.js';
 
@@ -184,7 +185,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookRetryBaseMs: integer(env, 'WEBHOOK_RETRY_BASE_MS', 5_000, 1, 86_400_000),
     webhookRetryMaxMs: integer(env, 'WEBHOOK_RETRY_MAX_MS', 3_600_000, 1, 86_400_000),
     webhookRetryWindowMs: integer(env, 'WEBHOOK_RETRY_WINDOW_MS', 86_400_000, 1_000, 30 * 86_400_000),
-    apiKeyCacheTtlMs: integer(env, 'API_KEY_CACHE_TTL_MS', 30_000, 100, 600_000),
+    apiKeyCacheTtlMs: integer(env, 'API_KEY_CACHE_TTL_MS', DEFAULT_KEY_CACHE_TTL_MS, 100, 600_000),
     logLevel: checkedLogLevel(env),
     tracing: tracingSettings(env),
   };

@@ -46,10 +46,6 @@ export function effectiveStatusWhere(statuses: readonly FlowRunStatus[], now: Da
   return whereOf(any(...alternatives), now) as Prisma.FlowRunWhereInput;
 }
 
-/** The effective status in SQL, for reads that compute it in the statement. */
-export const effectiveStatusSql = (now: Date, alias?: string) =>
-  Prisma.sql`CASE WHEN ${sqlOf(EXPIRED, now, alias)} THEN 'timeout' ELSE ${Prisma.raw(alias ? `${alias}.status` : 'status')}::text END`;
-
 export const expiredWhere = (now: Date) => whereOf(EXPIRED, now) as Prisma.FlowRunWhereInput;
 export const expiredSql = (now: Date, alias?: string) => sqlOf(EXPIRED, now, alias);
 export const liveSql = (now: Date, alias?: string) => sqlOf(LIVE, now, alias);

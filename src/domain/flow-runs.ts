@@ -2,35 +2,23 @@
 // promoting the next queued run, and what may be patched when. Every change is
 // announced after its transaction commits.
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
 import type { FlowRun } from '../database/generated/prisma/client.js';
 import type { TenantClient, TenantTransaction } from '../database/tenant.js';
 import { isUniqueViolation } from './database-errors.js';
 import { DomainError, notFound } from './errors.js';
 import { changeOf, type FlowRunChange } from './flow-run-changes.js';
-import { assertStorableJson, type JsonObject, messageForEveryChannel, parseInitialMessage, parseState } from './flow-run-input.js';
+import { messageForEveryChannel, parseInitialMessage, parseState } from './flow-run-input.js';
 import { arrivalStatus, currentRunningRun, expiryFrom, holdsThread, isExpired, lockThread, promoteNextQueued, timeOutRun } from './flow-run-queue.js';
 import { assertSettableStatus, type FlowRunStatus, statusChange } from './flow-run-status.js';
-import { claimIdempotencyKey, idempotencyKeyReused, parseIdempotencyKey, requestHashOf } from './idempotent-triggers.js';
+import { claimIdempotencyKey, idempotencyKeyReused } from './idempotent-triggers.js';
 import { assertCanWrite, type Tenant } from './tenant.js';
 import { triggerInOneStatement } from './trigger-in-one-statement.js';
+import { type PreparedTrigger, prepareTrigger, type TriggerFlowRunInput } from './trigger-input.js';
 import { recordWebhookEvents } from './webhook-events.js';
 import { inTransaction } from './transactions.js';
-import { parseInput } from './validation.js';
 
 export type { FlowRun };
-
-export interface TriggerFlowRunInput {
-  flowId: string;
-  messageThreadId: string;
-  state?: unknown;
-  initialMessage?: unknown;
-  /**
-   * For 24 hours, a retry with the same key and the same input gets the run the first
-   * request created (replayed) instead of a new one; a different input is refused.
-   */
-  idempotencyKey?: string | null;
-}
+export type { TriggerFlowRunInput };
 
 export interface TriggeredFlowRun {
   run: FlowRun;
@@ -44,11 +32,6 @@ export interface PatchFlowRunInput {
   /** Never accepted: present only so that the caller is told why. */
   initialMessage?: unknown;
 }
-
-const referencesSchema = z.object({
-  flowId: z.uuid('must be a UUID'),
-  messageThreadId: z.uuid('must be a UUID'),
-});
 
 /**
  * Takes the lock of the run's thread and reads the run again under it: meanwhile it may
@@ -75,38 +58,6 @@ async function changingRuns<T>(tenant: Tenant, work: (tx: TenantTransaction, cha
   });
   tenant.changes.publish(changes);
   return result;
-}
-
-/** A trigger's input once checked: what both ways of triggering take. */
-export interface PreparedTrigger {
-  flowId: string;
-  messageThreadId: string;
-  state: JsonObject;
-  /** As sent: its rules depend on the thread's channel, read under the thread's lock. */
-  initialMessage: unknown;
-  now: Date;
-  idempotency?: { key: string; requestHash: string };
-}
-
-export function prepareTrigger(tenant: Tenant, input: TriggerFlowRunInput): PreparedTrigger {
-  const { flowId, messageThreadId } = parseInput(referencesSchema, input);
-  const state = parseState(input.state);
-  // The message's other rules wait for the thread's channel, but hashing it for the
-  // idempotency key recurses through it: its depth is judged now.
-  assertStorableJson(input.initialMessage, ['initialMessage']);
-  const idempotencyKey = parseIdempotencyKey(input.idempotencyKey);
-  // An absent message hashes as null, so that a retry that sends `null` is the same request.
-  const hashedMessage = input.initialMessage ?? null;
-  return {
-    flowId,
-    messageThreadId,
-    state,
-    initialMessage: input.initialMessage,
-    now: tenant.clock.now(),
-    ...(idempotencyKey !== undefined && {
-      idempotency: { key: idempotencyKey, requestHash: requestHashOf({ flowId, messageThreadId, state, initialMessage: hashedMessage }) },
-    }),
-  };
 }
 
 /**

@@ -18,19 +18,15 @@ import type { JsonObject } from './flow-run-input.js';
 import { expiredSql, expirySql, idempotencyKeyExpiredSql, ONE_RUNNING_PER_THREAD } from './flow-run-queue.js';
 import { snapshotSql } from './flow-run-snapshot.js';
 import type { Tenant } from './tenant.js';
+import type { PreparedTrigger } from './trigger-input.js';
 import { eventTypeOf } from './webhook-events.js';
 
 const TRIGGERED = eventTypeOf('triggered');
+// The outbox row's copy of the run, built by SQL from the inserted row: the same text on every trigger.
+const RUN_SNAPSHOT = snapshotSql('run');
 
-interface Trigger {
-  flowId: string;
-  messageThreadId: string;
-  state: JsonObject;
-  initialMessage: JsonObject;
-  now: Date;
-  /** The trigger's idempotency key and the hash of its input (`requestHashOf`). */
-  idempotency?: { key: string; requestHash: string };
-}
+/** The prepared trigger, with an opening message every channel accepts (`messageForEveryChannel`). */
+type Trigger = Omit<PreparedTrigger, 'initialMessage'> & { initialMessage: JsonObject };
 
 /**
  * What the statement did: created the run, or found the key claimed by an earlier trigger
@@ -116,7 +112,7 @@ export async function triggerInOneStatement(tenant: Tenant, trigger: Trigger): P
         -- per enabled endpoint subscribed to the event, none when the organization has none.
         INSERT INTO "WebhookDelivery" ("id", "organizationId", "endpointId", "eventType", "flowRunId", "flowRun", "occurredAt")
         SELECT gen_random_uuid(), endpoint."organizationId", endpoint.id, ${TRIGGERED}, run.id,
-               ${snapshotSql('run')},
+               ${RUN_SNAPSHOT},
                ${now}::timestamptz
         FROM run JOIN "WebhookEndpoint" AS endpoint
           ON endpoint."organizationId" = ${organizationId}::uuid AND endpoint.enabled AND ${TRIGGERED} = ANY (endpoint.events)

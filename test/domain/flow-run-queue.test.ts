@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Prisma } from '../../src/database/generated/prisma/client.ts';
 import {
   effectiveStatus,
-  effectiveStatusSql,
   effectiveStatusWhere,
   expiredSql,
   expiryFrom,
@@ -92,16 +91,6 @@ describe.each(databaseTargets())('the queue rules on $name', (target) => {
     const live = runs.filter((run) => run.status === 'running' && !isExpired(run, now));
     expect(live).toHaveLength(3);
     expect(await selectedBySql(liveSql(now, 'r'))).toEqual(ids(live));
-  });
-
-  it('the effective status: SQL computes what the predicate does for every run', async () => {
-    const rows = await db.prisma.$queryRaw<{ id: string; effective: string }[]>(
-      Prisma.sql`SELECT id::text AS id, ${effectiveStatusSql(now, 'r')} AS effective FROM "FlowRun" r
-                 WHERE r."organizationId" = ${tenant.organizationId}::uuid`,
-    );
-    const byId = new Map(rows.map((row) => [row.id, row.effective]));
-    expect(byId.size).toBe(runs.length);
-    for (const run of runs) expect(byId.get(run.id), `${run.status} ${run.expiresAt?.toISOString()}`).toBe(effectiveStatus(run, now));
   });
 
   it('filtering by effective status: Prisma, the compiled read and the predicate select the same runs for every set of statuses', async () => {
